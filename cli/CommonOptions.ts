@@ -1,0 +1,16 @@
+import { Args, Options } from "@effect/cli"
+import { HashMap, Option } from "effect"
+
+export const module = Args.file({ name: "module", exists: "yes" }).pipe(Args.withDescription("pipeline module (.ts)"))
+
+export const exportName = Options.text("export").pipe(
+  Options.optional,
+  Options.map(Option.getOrUndefined),
+  Options.withDescription("the module export to use (default: the default export)")
+)
+
+export const args = Options.keyValueMap("arg").pipe(
+  Options.optional,
+  Options.map((m) => Object.fromEntries(Option.match(m, { onNone: () => [], onSome: (h) => [...HashMap.toEntries(h)] })) as Record<string, string>),
+  Options.withDescription("an argument for the pipeline function, k=v (repeatable)")
+)

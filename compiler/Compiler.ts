@@ -1,0 +1,60 @@
+import type { Dataset } from "../dsl/Dataset.ts"
+import * as Explain from "./explain/index.ts"
+import type * as Executable from "./plan/Executable.ts"
+import type * as Implementation from "./plan/Implementation.ts"
+import type * as Plan from "./plan/Plan.ts"
+import type * as Stage from "./plan/Stage.ts"
+import { finalize } from "./passes/finalize.ts"
+import { fuse } from "./passes/fuse.ts"
+import { lower } from "./passes/lower.ts"
+import { partition } from "./passes/partition.ts"
+import { pushdown } from "./passes/pushdown.ts"
+import { validate } from "./passes/validate.ts"
+
+export interface CompileOptions {
+  /** Counts the shards of a file source (the CLI and `Zephyr.compile` list files). */
+  readonly countSource?: Plan.SourceCounter | undefined
+  /** How workers can rebuild this plan. */
+  readonly module?: Executable.ModuleRef | undefined
+}
+
+/** The compiler: its passes, in order. Each pass is small and pure. */
+export const compile = <A, E, R>(dataset: Dataset<A, E, R>, options: CompileOptions = {}): CompiledPlan<A, E, R> => {
+  const steps = validate(dataset as Dataset<unknown, unknown, unknown>)
+  const lowered = lower(steps)
+  const fused = fuse(lowered)
+  const pushed = pushdown(fused)
+  const partitioned = partition(pushed, options.countSource)
+  const plan = finalize(partitioned, lowered.implementations)
+  return new CompiledPlan<A, E, R>(plan, lowered.implementations, options.module)
+}
+
+const TypeId: unique symbol = Symbol.for("zephyr/CompiledPlan")
+
+/** A compiled, inspectable plan; `Zephyr.run` and `Zephyr.execute` accept it in place of a dataset. */
+export class CompiledPlan<out A = unknown, out E = never, out R = never> implements Executable.Executable {
+  declare readonly "~types": { readonly A: A; readonly E: E; readonly R: R }
+  readonly [TypeId] = TypeId
+  constructor(
+    readonly plan: Plan.Plan,
+    readonly implementations: Implementation.Table,
+    readonly module: Executable.ModuleRef | undefined
+  ) {}
+
+  static isCompiledPlan(u: unknown): u is CompiledPlan<unknown, unknown, unknown> {
+    return typeof u === "object" && u !== null && TypeId in u
+  }
+
+  get stages(): ReadonlyArray<Stage.Stage> { return this.plan.stages }
+  get fingerprint(): string { return this.plan.fingerprint }
+  get version(): 1 { return this.plan.version }
+
+  /** The plan as `zephyr compile --explain` prints it. */
+  explain(format: Explain.Format = "text"): string { return Explain.render(this.plan, format) }
+
+  toJSON(): Plan.Plan { return this.plan }
+
+  withModule(module: Executable.ModuleRef): CompiledPlan<A, E, R> {
+    return new CompiledPlan<A, E, R>(this.plan, this.implementations, module)
+  }
+}

@@ -1,0 +1,32 @@
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import type { SourceLocation } from "../compiler/plan/SourceLocation.ts"
+
+// Frames from the engine's own modules are skipped: the location is the user's DSL call.
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+const internal = [path.join(root, "dsl") + path.sep, path.join(root, "compiler") + path.sep, path.join(root, "index.ts")]
+
+const frame = /\(?((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?\s*$/
+
+const displayPath = (file: string): string => {
+  const rel = path.relative(process.cwd(), file)
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel.split(path.sep).join("/") : file
+}
+
+/** The file, line and column of the first stack frame outside the engine. */
+export const capture = (): SourceLocation => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 64
+  const stack = new Error().stack ?? ""
+  Error.stackTraceLimit = limit
+  for (const line of stack.split("\n").slice(1)) {
+    const m = frame.exec(line)
+    if (!m) continue
+    let file = m[1]!
+    if (file.startsWith("file://")) file = fileURLToPath(file)
+    if (file.startsWith("node:") || !path.isAbsolute(file)) continue
+    if (internal.some((p) => file.startsWith(p))) continue
+    return { file: displayPath(file), line: Number(m[2]), column: Number(m[3]) }
+  }
+  return { file: "<unknown>", line: 0, column: 0 }
+}

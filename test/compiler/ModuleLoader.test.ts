@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest"
+import { Pipeline, Zephyr, ZephyrPlanError } from "zephyr"
+
+const fixture = "test/compiler/fixtures/modules"
+
+describe("pipeline modules", () => {
+  it("detects a non-deterministic pipeline: two builds give different fingerprints", async () => {
+    const a = Zephyr.compile((await Pipeline.load(`${fixture}/nondeterministic.ts`)).dataset)
+    const b = Zephyr.compile((await Pipeline.load(`${fixture}/nondeterministic.ts`)).dataset)
+    expect(a.fingerprint).not.toBe(b.fingerprint)
+  })
+
+  it("gives the same fingerprint to two builds of a deterministic module", async () => {
+    const a = Zephyr.compile((await Pipeline.load("examples/join.ts")).dataset)
+    const b = Zephyr.compile((await Pipeline.load("examples/join.ts")).dataset)
+    expect(a.fingerprint).toBe(b.fingerprint)
+  })
+
+  it("passes --arg values to a function export chosen with --export", async () => {
+    const loaded = await Pipeline.load(`${fixture}/args.ts`, { export: "numbers", args: { shards: "5" } })
+    expect(Zephyr.compile(loaded.dataset).stages[0]!.shards.out).toBe(5)
+    expect(loaded.module).toMatchObject({ export: "numbers", args: { shards: "5" } })
+  })
+
+  it("names the missing export and lists the ones that exist", async () => {
+    await expect(Pipeline.load(`${fixture}/args.ts`)).rejects.toThrow(/no export named "default"; it exports: notADataset, numbers/)
+  })
+
+  it("refuses an export that is not a dataset", async () => {
+    const err = await Pipeline.load(`${fixture}/args.ts`, { export: "notADataset" }).catch((e) => e)
+    expect(err).toBeInstanceOf(ZephyrPlanError)
+    expect(err.message).toMatch(/must be a Dataset or a function/)
+  })
+
+  it("reports a builder that throws, with the module named", async () => {
+    const err = await Pipeline.load(`${fixture}/args.ts`, { export: "numbers", args: { shards: "x" } }).catch((e) => e)
+    expect(err.message).toMatch(/args\.ts.*--arg shards=x: expected an integer/)
+  })
+
+  it("reports a missing module", async () => {
+    await expect(Pipeline.load("nope/missing.ts")).rejects.toThrow(/does not exist/)
+  })
+})

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Multi-process tests start real worker processes; two test files at a time keeps a
+    // 2-core machine responsive enough for heartbeats.
+    maxWorkers: 2,
+    minWorkers: 1
+  }
+})
