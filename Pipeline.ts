@@ -1,5 +1,6 @@
 import type { Dataset } from "./dsl/Dataset.ts"
 import * as ModuleLoader from "./compiler/ModuleLoader.ts"
+import * as Zephyr from "./Zephyr.ts"
 
 /**
  * Pipeline modules. A module's export is a Dataset or a function of `--arg k=v` pairs;
@@ -20,5 +21,10 @@ export const intArg = (args: Readonly<Record<string, string>>, name: string, fal
   return n
 }
 
-export const load = ModuleLoader.load
+/** Builds the dataset of a pipeline module; running it later starts workers that rebuild it the same way. */
+export const load = async (...args: Parameters<typeof ModuleLoader.load>): Promise<ModuleLoader.LoadedModule> => {
+  const loaded = await ModuleLoader.load(...args)
+  Zephyr.fromModule(loaded.dataset, loaded.module)
+  return loaded
+}
 export type LoadedModule = ModuleLoader.LoadedModule

@@ -1,8 +1,27 @@
+import { Cause, Effect, Exit, type Layer, LogLevel } from "effect"
 import { CompiledPlan, compile as compileDataset } from "./compiler/Compiler.ts"
+import * as ModuleLoader from "./compiler/ModuleLoader.ts"
+import { type ZephyrError, ZephyrPlanError } from "./compiler/plan/Errors.ts"
 import type * as Executable from "./compiler/plan/Executable.ts"
 import type * as Source from "./compiler/plan/Source.ts"
 import type { Dataset } from "./dsl/Dataset.ts"
+import * as Execution from "./runtime/Execution.ts"
 import * as FileGlob from "./runtime/FileGlob.ts"
+import * as InProcess from "./runtime/launcher/InProcess.ts"
+import type { Launcher } from "./runtime/launcher/Launcher.ts"
+import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
+import * as RunOptionsModule from "./runtime/RunOptions.ts"
+import * as StderrLogger from "./runtime/StderrLogger.ts"
+
+export type RunOptions = RunOptionsModule.RunOptions
+export type CompiledPlanOf<A> = CompiledPlan<A, unknown, never>
+
+/** What a run gives back: results flattened in shard order, then in order within a shard. */
+export interface RunResult<A> {
+  readonly results: Array<A>
+  readonly counters: Record<string, number>
+  readonly executionId: string
+}
 
 /** Counts a file source's shards by listing its files now (the run lists them again). */
 const countFiles = (source: Source.Source): number | null =>
@@ -16,4 +35,81 @@ export interface CompileOptions {
 export const compile = <A, E, R>(dataset: Dataset<A, E, R> | CompiledPlan<A, E, R>, options: CompileOptions = {}): CompiledPlan<A, E, R> =>
   CompiledPlan.isCompiledPlan(dataset)
     ? (dataset as CompiledPlan<A, E, R>)
-    : compileDataset(dataset as Dataset<A, E, R>, { countSource: countFiles, module: options.module })
+    : compileDataset(dataset as Dataset<A, E, R>, { countSource: countFiles, module: options.module ?? moduleOf(dataset) })
+
+// Datasets built by loading a module remember it, so worker processes can rebuild them.
+const modules = new WeakMap<object, Executable.ModuleRef>()
+const moduleOf = (dataset: object): Executable.ModuleRef | undefined => modules.get(dataset)
+
+const launchers: Record<string, Launcher> = {
+  "in-process": InProcess.launcher,
+  local: LocalProcesses.launcher
+}
+
+/** Registers a launcher under a backend name (cluster launchers plug in here). */
+export const registerLauncher = (launcher: Launcher): void => { launchers[launcher.name] = launcher }
+
+const launcherFor = (backend: string): Launcher => {
+  const l = launchers[backend]
+  if (!l) throw new ZephyrPlanError({ message: `Unknown backend ${JSON.stringify(backend)}: use one of ${Object.keys(launchers).map((n) => JSON.stringify(n)).join(", ")}.` })
+  return l
+}
+
+/**
+ * Runs a dataset (or a compiled plan) as an Effect with typed errors. Services its
+ * Effects need come from `layer` (built once per worker) or from the caller's context
+ * (in-process workers run inside it).
+ */
+export const execute = <A, E, R, ROut = never>(
+  dataset: Dataset<A, E, R> | CompiledPlan<A, E, R>,
+  options: RunOptions & { readonly layer?: Layer.Layer<ROut, any, never> | undefined } = {}
+): Effect.Effect<RunResult<A>, ZephyrError, Exclude<R, ROut>> =>
+  Effect.gen(function* () {
+    const plan = yield* Effect.try({ try: () => compile(dataset), catch: (e) => asZephyrError(e) })
+    const defaultBackend = plan.module ? "local" : "in-process"
+    const resolved = yield* Effect.try({ try: () => RunOptionsModule.resolve(options, defaultBackend), catch: (e) => asZephyrError(e) })
+    if (resolved.dryRun) {
+      yield* Effect.logInfo(`dry run: nothing executed\n${plan.explain("text")}`)
+      return { results: [], counters: {}, executionId: "" }
+    }
+    const launcher = yield* Effect.try({ try: () => launcherFor(resolved.backend), catch: (e) => asZephyrError(e) })
+    return yield* Execution.execute<A>(plan, resolved, launcher)
+  }) as Effect.Effect<RunResult<A>, ZephyrError, Exclude<R, ROut>>
+
+type LayerArg<R> = [R] extends [never]
+  ? [options?: RunOptions]
+  : [options: RunOptions & { readonly layer: Layer.Layer<R, any, never> }]
+
+/** Runs a dataset (or a compiled plan); rejects with the ZephyrWorkerError of a failed run. */
+export const run = <A, E, R>(dataset: Dataset<A, E, R> | CompiledPlan<A, E, R>, ...[options]: LayerArg<R>): Promise<RunResult<A>> =>
+  toPromise(execute(dataset as Dataset<A, E, never>, (options ?? {}) as RunOptions), options?.progress === true)
+
+/** Loads a pipeline module (default export, or `export`) and runs it, on worker processes by default. */
+export const runModule = async <A = unknown>(
+  modulePath: string,
+  options: RunOptions & { readonly export?: string | undefined; readonly args?: Readonly<Record<string, string>> | undefined } = {}
+): Promise<RunResult<A>> => {
+  const { export: name, args, ...rest } = options
+  const loaded = await ModuleLoader.load(modulePath, { export: name, args })
+  const plan = compile(loaded.dataset, { module: loaded.module })
+  const layer = rest.layer ?? loaded.layer
+  return toPromise(execute(plan as CompiledPlan<A, unknown, never>, { backend: "local", ...rest, ...(layer ? { layer } : {}) }), rest.progress === true)
+}
+
+/** Marks a dataset as built by a module, so `compile` records how to rebuild it. */
+export const fromModule = <T extends object>(dataset: T, module: Executable.ModuleRef): T => {
+  modules.set(dataset, module)
+  return dataset
+}
+
+/** The Promise API logs warnings (and progress when asked) to stderr, never to stdout. */
+const toPromise = <A>(effect: Effect.Effect<A, ZephyrError>, progress: boolean): Promise<A> =>
+  Effect.runPromiseExit(effect.pipe(StderrLogger.withStderr(StderrLogger.levelFromEnv(progress ? LogLevel.Info : LogLevel.Warning)))).then((exit) => {
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  })
+
+const asZephyrError = (e: unknown): ZephyrError =>
+  e && typeof e === "object" && "_tag" in e && String((e as { _tag: unknown })._tag).startsWith("Zephyr")
+    ? (e as ZephyrError)
+    : new ZephyrPlanError({ message: (e as Error)?.message ?? String(e) })

@@ -10,6 +10,8 @@ export * as Counters from "./dsl/Counters.ts"
 export * as Shared from "./dsl/Shared.ts"
 export * as Pipeline from "./Pipeline.ts"
 export * as Zephyr from "./Zephyr.ts"
+export { diskCache } from "./runtime/DiskCache.ts"
+export * as DiskCache from "./runtime/DiskCache.ts"
 export { CompiledPlan } from "./compiler/Compiler.ts"
 export * as Plan from "./compiler/plan/index.ts"
 export {

@@ -2,10 +2,12 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect } from "effect"
 import * as CompileCommand from "./CompileCommand.ts"
+import * as RunCommand from "./RunCommand.ts"
+import * as WorkerCommand from "./WorkerCommand.ts"
 
 const zephyr = Command.make("zephyr").pipe(
   Command.withDescription("A typed dataflow engine for large batch data jobs"),
-  Command.withSubcommands([CompileCommand.command])
+  Command.withSubcommands([RunCommand.command, CompileCommand.command, WorkerCommand.command])
 )
 
 const cli = Command.run(zephyr, { name: "zephyr", version: "0.1.0" })

@@ -41,12 +41,20 @@ const lookup = (row: unknown, path: ReadonlyArray<string>): unknown => {
 
 const compare = (l: unknown, r: unknown): number | null => {
   if (l === null || r === null || l === undefined || r === undefined) return null
-  if (typeof l === "number" && typeof r === "number") return l < r ? -1 : l > r ? 1 : 0
+  if (typeof l === "number" && typeof r === "number") {
+    if (Number.isNaN(l) || Number.isNaN(r)) return null
+    return l < r ? -1 : l > r ? 1 : 0
+  }
   if (typeof l === "string" && typeof r === "string") return l < r ? -1 : l > r ? 1 : 0
   if (typeof l === "boolean" && typeof r === "boolean") return Number(l) - Number(r)
-  if (typeof l === "bigint" || typeof r === "bigint") {
-    const a = BigInt(l as number), b = BigInt(r as number)
-    return a < b ? -1 : a > b ? 1 : 0
+  if ((typeof l === "bigint" || typeof l === "number") && (typeof r === "bigint" || typeof r === "number")) {
+    // bigint against number: exact when the number is an integer, by Number otherwise.
+    if (Number.isInteger(l) || Number.isInteger(r) || (typeof l === "bigint" && typeof r === "bigint")) {
+      const a = BigInt(l as number), b = BigInt(r as number)
+      return a < b ? -1 : a > b ? 1 : 0
+    }
+    const a = Number(l), b = Number(r)
+    return Number.isNaN(a) || Number.isNaN(b) ? null : a < b ? -1 : a > b ? 1 : 0
   }
   return null
 }

@@ -1,8 +1,9 @@
 /**
  * The total order and the stable hash of group/join keys. Keys are compared by value:
- * null (and undefined) < booleans < numbers < strings < arrays < plain objects; arrays
- * lexicographically, objects by their sorted keys then values. The hash depends only on
- * the key's value, so every process routes a key to the same shard.
+ * null (and undefined) < booleans < numbers < strings < arrays < plain objects < dates <
+ * byte arrays; arrays lexicographically, objects by their sorted keys then values, dates
+ * by time, bytes lexicographically. The hash depends only on the key's value, so every
+ * process routes a key to the same shard.
  */
 const rank = (v: unknown): number => {
   if (v === null || v === undefined) return 0
@@ -10,7 +11,7 @@ const rank = (v: unknown): number => {
     case "boolean": return 1
     case "number": case "bigint": return 2
     case "string": return 3
-    default: return Array.isArray(v) ? 4 : 5
+    default: return Array.isArray(v) ? 4 : v instanceof Date ? 6 : v instanceof Uint8Array ? 7 : 5
   }
 }
 
@@ -28,6 +29,8 @@ export const compare = (a: unknown, b: unknown): number => {
     case 0: return 0
     case 1: return (a ? 1 : 0) - (b ? 1 : 0)
     case 2: { const x = a as number | bigint, y = b as number | bigint; return x < y ? -1 : x > y ? 1 : 0 }
+    case 6: { const x = (a as Date).getTime(), y = (b as Date).getTime(); return x < y ? -1 : x > y ? 1 : 0 }
+    case 7: return Buffer.compare(a as Uint8Array, b as Uint8Array)
     case 4: {
       const x = a as ReadonlyArray<unknown>, y = b as ReadonlyArray<unknown>
       const n = Math.min(x.length, y.length)
@@ -69,6 +72,8 @@ const canonical = (v: unknown): string => {
     case 2: return `#${String(v)}`
     case 3: return JSON.stringify(v)
     case 4: return `[${(v as ReadonlyArray<unknown>).map(canonical).join(",")}]`
+    case 6: return `@${(v as Date).getTime()}`
+    case 7: return `x${Buffer.from(v as Uint8Array).toString("hex")}`
     default: {
       const o = v as Record<string, unknown>
       return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(",")}}`

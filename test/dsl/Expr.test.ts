@@ -30,3 +30,17 @@ describe("col expressions", () => {
     expect(() => col("a").add(1).field("x")).toThrow(/applies to a column/)
   })
 })
+
+describe("col expressions on awkward numbers", () => {
+  it("NaN compares false with everything, like null", () => {
+    expect(col("x").eq(1).evaluate({ x: NaN })).toBe(false)
+    expect(col("x").ge(0).evaluate({ x: NaN })).toBe(false)
+    expect(col("x").le(0).evaluate({ x: NaN })).toBe(false)
+  })
+  it("bigint against integer and fractional numbers", () => {
+    expect(col("x").gt(2).evaluate({ x: 3n })).toBe(true)
+    expect(col("x").gt(2.5).evaluate({ x: 3n })).toBe(true)
+    expect(col("x").lt(2.5).evaluate({ x: 3n })).toBe(false)
+    expect(col("x").eq(9007199254740993n as any).evaluate({ x: 9007199254740993n })).toBe(true)
+  })
+})

@@ -1,0 +1,69 @@
+import { Command, Options } from "@effect/cli"
+import { Effect, LogLevel, Option } from "effect"
+import * as Pipeline from "../Pipeline.ts"
+import type { RunOptions } from "../runtime/RunOptions.ts"
+import * as Zephyr from "../Zephyr.ts"
+import * as CommonOptions from "./CommonOptions.ts"
+import * as Logging from "../runtime/StderrLogger.ts"
+
+const optionalText = (name: string, description: string) =>
+  Options.text(name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
+const optionalInt = (name: string, description: string) =>
+  Options.integer(name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
+
+const options = {
+  module: CommonOptions.module,
+  export: CommonOptions.exportName,
+  args: CommonOptions.args,
+  workers: optionalInt("workers", "number of workers (default: number of cores)"),
+  backend: optionalText("backend", "local (worker processes, default) or in-process"),
+  chunkDir: optionalText("chunk-dir", "where stage outputs go (default: a temp dir)"),
+  heartbeatInterval: optionalText("heartbeat-interval", "e.g. 5s"),
+  heartbeatTimeout: optionalText("heartbeat-timeout", "e.g. 120s"),
+  noWorkersTimeout: optionalText("no-workers-timeout", "fail a stage after this long without an alive worker"),
+  maxShardFailures: optionalInt("max-shard-failures", "user errors tolerated per shard (default 3)"),
+  maxExecutionRetries: optionalInt("max-execution-retries", "pipeline retries after infrastructure failures (default 3)"),
+  maxWorkerRestarts: optionalInt("max-worker-restarts", "restarts of a dead worker process (default 3)"),
+  memoryBudget: optionalText("memory-budget", "per task, e.g. 256MB: the shuffle spills past it"),
+  resume: optionalText("resume", "an execution id to resume: completed stages are skipped"),
+  printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
+  noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
+  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing"))
+}
+
+const json = (value: unknown): string =>
+  JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)) ?? "null"
+
+/** `zephyr run <module>`: results as JSON lines on stdout (with --print-results), everything else on stderr. */
+export const command = Command.make("run", options, (o) =>
+  Effect.gen(function* () {
+    const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
+    const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
+    if (o.dryRun) {
+      process.stdout.write(plan.explain("text"))
+      return
+    }
+    const runOptions: RunOptions = {
+      backend: o.backend ?? "local",
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.chunkDir !== undefined ? { chunkDir: o.chunkDir } : {}),
+      ...(o.heartbeatInterval !== undefined ? { heartbeatInterval: o.heartbeatInterval } : {}),
+      ...(o.heartbeatTimeout !== undefined ? { heartbeatTimeout: o.heartbeatTimeout } : {}),
+      ...(o.noWorkersTimeout !== undefined ? { noWorkersTimeout: o.noWorkersTimeout } : {}),
+      ...(o.maxShardFailures !== undefined ? { maxShardFailures: o.maxShardFailures } : {}),
+      ...(o.maxExecutionRetries !== undefined ? { maxExecutionRetries: o.maxExecutionRetries } : {}),
+      ...(o.maxWorkerRestarts !== undefined ? { maxWorkerRestarts: o.maxWorkerRestarts } : {}),
+      ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
+      ...(o.resume !== undefined ? { executionId: o.resume } : {}),
+      ...(loaded.layer ? { layer: loaded.layer } : {}),
+      progress: !o.noProgress
+    }
+    const result = yield* Zephyr.execute(plan as Zephyr.CompiledPlanOf<unknown>, runOptions).pipe(
+      Logging.withStderr(Logging.levelFromEnv(o.noProgress ? LogLevel.Warning : LogLevel.Info))
+    )
+    if (o.printResults) {
+      const out = result.results.map((r) => json(r) + "\n").join("")
+      yield* Effect.promise(() => new Promise<void>((resolve) => process.stdout.write(out, () => resolve())))
+    }
+  })
+).pipe(Command.withDescription("Run a pipeline module on worker processes"))

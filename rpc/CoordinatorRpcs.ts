@@ -1,0 +1,28 @@
+import { Rpc, RpcGroup } from "@effect/rpc"
+import { Schema } from "effect"
+import { ZephyrFingerprintError, ZephyrInfraError } from "../compiler/plan/Errors.ts"
+import { JobSpec, PullResponse, Report, Status } from "./Protocol.ts"
+
+/**
+ * The coordinator's RPC group. A worker says Hello (learns the job), Registers with the
+ * fingerprint of the plan it rebuilt, then Pulls: each Pull carries the reports of its
+ * finished tasks, so a result is recorded before the worker gets more work. Heartbeats
+ * travel on their own fiber and are never queued behind a Pull.
+ */
+export class CoordinatorRpcs extends RpcGroup.make(
+  Rpc.make("Hello", { payload: { workerId: Schema.String, token: Schema.String }, success: JobSpec, error: ZephyrInfraError }),
+  Rpc.make("Register", {
+    payload: { workerId: Schema.String, fingerprint: Schema.String, pid: Schema.Number, host: Schema.String },
+    success: Schema.Struct({ executionId: Schema.String }),
+    error: Schema.Union(ZephyrFingerprintError, ZephyrInfraError)
+  }),
+  Rpc.make("Pull", {
+    payload: { workerId: Schema.String, reports: Schema.Array(Report), max: Schema.Number },
+    success: PullResponse
+  }),
+  Rpc.make("Heartbeat", {
+    payload: { workerId: Schema.String, busy: Schema.Boolean },
+    success: Schema.Struct({ known: Schema.Boolean })
+  }),
+  Rpc.make("Status", { success: Status })
+) {}

@@ -1,0 +1,120 @@
+import { Schema } from "effect"
+import { Snapshot } from "../compiler/plan/CounterSet.ts"
+import { ZephyrWorkerError } from "../compiler/plan/Errors.ts"
+
+/**
+ * The messages between the coordinator and its workers. Data never travels here: a task
+ * names its input in chunk storage, a report names its output there. Only tiny outputs
+ * (a write's path, a fold's partial) are carried inline.
+ */
+
+/** Part of a shard's data: a range of a chunk file, or a few items inline. */
+export const ChunkRef = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("file"), path: Schema.String, count: Schema.Number, skip: Schema.Number, take: Schema.Number }),
+  Schema.Struct({ kind: Schema.Literal("inline"), items: Schema.Array(Schema.Unknown) })
+)
+export type ChunkRef = typeof ChunkRef.Type
+
+export const refCount = (ref: ChunkRef): number => (ref.kind === "file" ? ref.take : ref.items.length)
+
+/** Where a task's shard comes from. */
+export const ShardInput = Schema.Union(
+  /** Item `index` of the pipeline's list source. */
+  Schema.Struct({ kind: Schema.Literal("list"), index: Schema.Number }),
+  /** One file of a file source (a row range of it when split). */
+  Schema.Struct({ kind: Schema.Literal("file"), path: Schema.String, rows: Schema.optional(Schema.Struct({ start: Schema.Number, end: Schema.Number })) }),
+  /** Items of a previous stage's output. */
+  Schema.Struct({ kind: Schema.Literal("chunks"), refs: Schema.Array(ChunkRef) }),
+  /** Target shard `target` of a shuffle; `manifests` is a file listing the mappers' manifests. */
+  Schema.Struct({ kind: Schema.Literal("shuffle"), manifests: Schema.String, target: Schema.Number })
+)
+export type ShardInput = typeof ShardInput.Type
+
+export const Task = Schema.Struct({
+  executionId: Schema.String,
+  stage: Schema.Number,
+  generation: Schema.Number,
+  shard: Schema.Number,
+  totalShards: Schema.Number,
+  attempt: Schema.Number,
+  input: ShardInput,
+  /** For a stage with a sortedMergeJoin: shard `shard` of the right side's output. */
+  right: Schema.optional(ShardInput)
+})
+export type Task = typeof Task.Type
+
+export const ShardOutput = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("chunks"), refs: Schema.Array(ChunkRef) }),
+  Schema.Struct({ kind: Schema.Literal("scatter"), manifest: Schema.String, itemsPerTarget: Schema.Array(Schema.Number) })
+)
+export type ShardOutput = typeof ShardOutput.Type
+
+const reportHead = {
+  executionId: Schema.String,
+  stage: Schema.Number,
+  generation: Schema.Number,
+  shard: Schema.Number,
+  attempt: Schema.Number,
+  counters: Snapshot,
+  durationMs: Schema.Number
+}
+
+export const Report = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("done"), ...reportHead, output: ShardOutput }),
+  Schema.Struct({
+    kind: Schema.Literal("failed"),
+    ...reportHead,
+    error: ZephyrWorkerError,
+    /** A deterministic data error (bad input, bad pattern): retrying cannot help. */
+    permanent: Schema.Boolean
+  })
+)
+export type Report = typeof Report.Type
+
+export const ModuleRef = Schema.Struct({
+  path: Schema.String,
+  export: Schema.optional(Schema.String),
+  args: Schema.Record({ key: Schema.String, value: Schema.String })
+})
+
+/** What a worker learns when it says hello: how to rebuild the plan and how to behave. */
+export const JobSpec = Schema.Struct({
+  executionId: Schema.String,
+  module: Schema.optional(ModuleRef),
+  fingerprint: Schema.String,
+  executionDir: Schema.String,
+  heartbeatIntervalMs: Schema.Number,
+  memoryBudgetBytes: Schema.Number,
+  sharedNames: Schema.Array(Schema.String)
+})
+export type JobSpec = typeof JobSpec.Type
+
+export const PullResponse = Schema.Union(
+  Schema.Struct({ kind: Schema.Literal("tasks"), tasks: Schema.Array(Task) }),
+  Schema.Struct({ kind: Schema.Literal("backoff"), ms: Schema.Number }),
+  Schema.Struct({ kind: Schema.Literal("shutdown"), reason: Schema.String })
+)
+export type PullResponse = typeof PullResponse.Type
+
+export const WorkerStatus = Schema.Struct({
+  id: Schema.String,
+  state: Schema.Literal("alive", "failed", "gone"),
+  lastSeenAgoMs: Schema.Number,
+  inFlight: Schema.Number,
+  tasksDone: Schema.Number
+})
+
+export const Status = Schema.Struct({
+  executionId: Schema.String,
+  stage: Schema.NullOr(Schema.Number),
+  stages: Schema.Number,
+  completed: Schema.Number,
+  total: Schema.Number,
+  inFlight: Schema.Number,
+  queued: Schema.Number,
+  retries: Schema.Number,
+  workers: Schema.Array(WorkerStatus),
+  done: Schema.Boolean,
+  fatalError: Schema.NullOr(Schema.String)
+})
+export type Status = typeof Status.Type

@@ -1,0 +1,115 @@
+import * as os from "node:os"
+import * as path from "node:path"
+import { Duration, type Layer } from "effect"
+import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
+
+/** Options of `Zephyr.run`, `Zephyr.execute`, `Zephyr.runModule` and `zephyr run`. */
+export interface RunOptions {
+  /** Number of workers (default: the number of cores). */
+  readonly workers?: number | undefined
+  /** "in-process" (workers as fibers), "local" (child processes), or a launcher name. */
+  readonly backend?: "in-process" | "local" | (string & {}) | undefined
+  /** Where stage outputs go (default: a directory under the OS temp dir). */
+  readonly chunkDir?: string | undefined
+  readonly heartbeatInterval?: Duration.DurationInput | string | undefined
+  readonly heartbeatTimeout?: Duration.DurationInput | string | undefined
+  readonly maxShardFailures?: number | undefined
+  readonly maxShardInfraFailures?: number | undefined
+  readonly noWorkersTimeout?: Duration.DurationInput | string | undefined
+  readonly maxExecutionRetries?: number | undefined
+  /** A worker process that dies is restarted under the same id this many times. */
+  readonly maxWorkerRestarts?: number | undefined
+  /** Per task, e.g. "256MB": the shuffle spills to disk instead of growing past it. */
+  readonly memoryBudget?: string | number | undefined
+  readonly shared?: Readonly<Record<string, unknown>> | undefined
+  readonly layer?: Layer.Layer<any, any, never> | undefined
+  /** Compile and explain, run nothing. */
+  readonly dryRun?: boolean | undefined
+  /** Reuse (resume) this execution id: completed stages recorded in chunk storage are skipped. */
+  readonly executionId?: string | undefined
+  /** Log a progress line every few seconds. */
+  readonly progress?: boolean | undefined
+}
+
+export interface Resolved {
+  readonly workers: number
+  readonly backend: string
+  readonly chunkDir: string
+  readonly heartbeatIntervalMs: number
+  readonly heartbeatTimeoutMs: number
+  readonly maxShardFailures: number
+  readonly maxShardInfraFailures: number
+  readonly noWorkersTimeoutMs: number
+  readonly maxExecutionRetries: number
+  readonly maxWorkerRestarts: number
+  readonly memoryBudgetBytes: number
+  readonly shared: Readonly<Record<string, unknown>>
+  readonly layer: Layer.Layer<any, any, never> | undefined
+  readonly dryRun: boolean
+  readonly executionId: string | undefined
+  readonly progress: boolean
+}
+
+const bad = (option: string, value: unknown, expected: string): never => {
+  throw new ZephyrPlanError({ message: `Invalid option ${option}: ${JSON.stringify(value)}; expected ${expected}.` })
+}
+
+/** "500ms", "2s", "1m", "1h", a number of milliseconds, or an Effect Duration. */
+export const parseDuration = (option: string, value: Duration.DurationInput | string): number => {
+  if (typeof value === "string") {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value)
+    if (!m) return bad(option, value, 'a duration such as "500ms", "2s" or "1m"')
+    const n = Number(m[1])
+    const unit = m[2] ?? "ms"
+    return Math.round(n * (unit === "ms" ? 1 : unit === "s" ? 1_000 : unit === "m" ? 60_000 : 3_600_000))
+  }
+  const d = Duration.decodeUnknown(value)
+  if (d._tag === "None") return bad(option, value, "a duration")
+  const ms = Duration.toMillis(d.value)
+  if (!Number.isFinite(ms) || ms < 0) return bad(option, value, "a finite, non-negative duration")
+  return ms
+}
+
+const units: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }
+
+/** "256MB", "1GiB", "512k", or a number of bytes. */
+export const parseSize = (option: string, value: string | number): number => {
+  if (typeof value === "number") return value > 0 && Number.isFinite(value) ? value : bad(option, value, "a positive number of bytes")
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value)
+  const unit = m ? (m[2] ?? "").toLowerCase() || "b" : ""
+  if (!m || !(unit in units)) return bad(option, value, 'a size such as "256MB" or "1GiB"')
+  return Math.round(Number(m[1]) * units[unit]!)
+}
+
+const count = (option: string, value: number | undefined, fallback: number, min: number): number => {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value < min) return bad(option, value, `an integer >= ${min}`)
+  return value
+}
+
+export const resolve = (options: RunOptions, defaultBackend: string): Resolved => {
+  const heartbeatIntervalMs = options.heartbeatInterval === undefined ? 5_000 : parseDuration("heartbeatInterval", options.heartbeatInterval)
+  const heartbeatTimeoutMs = options.heartbeatTimeout === undefined ? 120_000 : parseDuration("heartbeatTimeout", options.heartbeatTimeout)
+  if (heartbeatIntervalMs <= 0) bad("heartbeatInterval", options.heartbeatInterval, "a positive duration")
+  if (heartbeatTimeoutMs <= heartbeatIntervalMs) bad("heartbeatTimeout", options.heartbeatTimeout, `a duration longer than heartbeatInterval (${heartbeatIntervalMs} ms)`)
+  const backend = options.backend ?? defaultBackend
+  if (typeof backend !== "string" || backend.length === 0) bad("backend", backend, '"in-process" or "local"')
+  return {
+    workers: count("workers", options.workers, os.availableParallelism?.() ?? os.cpus().length, 1),
+    backend,
+    chunkDir: options.chunkDir ? path.resolve(options.chunkDir) : path.join(os.tmpdir(), "zephyr-chunks"),
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    maxShardFailures: count("maxShardFailures", options.maxShardFailures, 3, 1),
+    maxShardInfraFailures: count("maxShardInfraFailures", options.maxShardInfraFailures, 20, 1),
+    noWorkersTimeoutMs: options.noWorkersTimeout === undefined ? 600_000 : parseDuration("noWorkersTimeout", options.noWorkersTimeout),
+    maxExecutionRetries: count("maxExecutionRetries", options.maxExecutionRetries, 3, 0),
+    maxWorkerRestarts: count("maxWorkerRestarts", options.maxWorkerRestarts, 3, 0),
+    memoryBudgetBytes: options.memoryBudget === undefined ? 256 * 1024 * 1024 : parseSize("memoryBudget", options.memoryBudget),
+    shared: options.shared ?? {},
+    layer: options.layer,
+    dryRun: options.dryRun === true,
+    executionId: options.executionId,
+    progress: options.progress === true
+  }
+}

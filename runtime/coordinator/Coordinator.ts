@@ -1,0 +1,136 @@
+import { Clock, Deferred, Duration, Effect, Schedule } from "effect"
+import { ZephyrFingerprintError, ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import { CoordinatorRpcs } from "../../rpc/CoordinatorRpcs.ts"
+import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput, Status } from "../../rpc/Protocol.ts"
+import * as Scheduler from "./Scheduler.ts"
+
+/**
+ * The coordinator of one execution: the Scheduler's decisions wrapped in an Effect
+ * service that owns time (a sweeper fiber, long-polled pulls) and serves the RPC group.
+ */
+export interface Coordinator {
+  readonly scheduler: Scheduler.Scheduler
+  /** Starts a stage and waits until every shard is done or a rule fails it. */
+  readonly runStage: (
+    stage: number,
+    inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>,
+    isLast: boolean
+  ) => Effect.Effect<ReadonlyArray<ShardOutput>, Scheduler.Failure>
+  readonly workerExited: (workerId: string, reason: string) => Effect.Effect<void>
+  readonly poolGone: Effect.Effect<void>
+  readonly status: Effect.Effect<Status>
+  /** Fails the execution from outside (a launcher error, an interrupt). */
+  readonly abort: (error: Scheduler.Failure) => Effect.Effect<void>
+  readonly handlers: Parameters<typeof CoordinatorRpcs.toLayer>[0]
+}
+
+export interface Options {
+  readonly spec: JobSpec
+  readonly config: Scheduler.Config
+  readonly stages: number
+  /** A secret a worker must present on Hello (empty: any worker may join). */
+  readonly token?: string | undefined
+  /** How long a Pull waits for work before answering `backoff`. */
+  readonly longPollMs?: number | undefined
+}
+
+export const make = (options: Options) =>
+  Effect.gen(function* () {
+    const scheduler = new Scheduler.Scheduler(options.spec.executionId, options.config)
+    const longPoll = options.longPollMs ?? 1_000
+    let changed = yield* Deferred.make<void>()
+
+    const logEvents = Effect.suspend(() =>
+      Effect.forEach(scheduler.drainEvents(), (e) =>
+        e.level === "warn" ? Effect.logWarning(e.message) : e.level === "info" ? Effect.logInfo(e.message) : Effect.logDebug(e.message), { discard: true })
+    )
+
+    /** Runs a scheduler step and wakes everyone waiting for a change. */
+    const step = <A>(f: (now: number) => A): Effect.Effect<A> =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const result = f(now)
+        const previous = changed
+        changed = yield* Deferred.make<void>()
+        yield* Deferred.succeed(previous, undefined)
+        yield* logEvents
+        return result
+      })
+
+    const waitForChange = (timeoutMs: number) => Deferred.await(changed).pipe(Effect.timeoutOption(Duration.millis(Math.max(0, timeoutMs))), Effect.asVoid)
+
+    const sweeper = step((now) => scheduler.sweep(now)).pipe(
+      Effect.tap(({ dead, ages }) =>
+        ages.n > 0 && (dead.length > 0 || ages.max > options.config.heartbeatTimeoutMs / 2)
+          ? Effect.logInfo(`heartbeat ages over ${ages.n} alive worker(s): p50 ${ages.p50} ms, p90 ${ages.p90} ms, max ${ages.max} ms; declared dead: ${dead.length ? dead.join(", ") : "none"}`)
+          : Effect.void
+      ),
+      Effect.repeat(Schedule.spaced(Duration.millis(options.config.sweepIntervalMs)))
+    )
+    yield* Effect.forkScoped(sweeper)
+
+    const runStage: Coordinator["runStage"] = (stage, inputs, isLast) =>
+      Effect.gen(function* () {
+        yield* step(() => scheduler.startStage(stage, inputs, isLast))
+        while (true) {
+          const waiter = changed
+          const outcome = scheduler.outcome()
+          if (outcome.kind === "done") return outcome.outputs
+          if (outcome.kind === "failed") return yield* Effect.fail(outcome.error)
+          yield* Deferred.await(waiter)
+        }
+      })
+
+    const pull = (workerId: string, reports: ReadonlyArray<Report>, max: number): Effect.Effect<PullResponse> =>
+      Effect.gen(function* () {
+        const start = yield* Clock.currentTimeMillis
+        const entry = scheduler.workers.get(workerId)
+        if (entry) entry.activeRequests++
+        try {
+          let response = yield* step((now) => scheduler.pull(workerId, reports, max, now))
+          // Long poll: hold an idle worker until there is work (or a while has passed).
+          while (response.kind === "backoff") {
+            const now = yield* Clock.currentTimeMillis
+            if (now - start >= longPoll) break
+            yield* waitForChange(longPoll - (now - start))
+            response = yield* step((t) => scheduler.pull(workerId, [], max, t))
+          }
+          return response
+        } finally {
+          if (entry) entry.activeRequests--
+        }
+      })
+
+    const handlers = {
+      Hello: ({ workerId, token }: { readonly workerId: string; readonly token: string }) =>
+        options.token && token !== options.token
+          ? Effect.fail(new ZephyrInfraError({ message: `Worker ${workerId} presented a wrong token; start workers with the --token the coordinator printed.`, retryable: false }))
+          : scheduler.fatal
+            ? Effect.fail(new ZephyrInfraError({ message: `Execution ${options.spec.executionId} already failed; worker ${workerId} is not needed.`, retryable: false }))
+            : Effect.succeed(options.spec),
+      Register: ({ workerId, fingerprint }: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) =>
+        Effect.gen(function* () {
+          if (fingerprint !== options.spec.fingerprint) {
+            return yield* Effect.fail(yield* step(() => scheduler.fingerprintMismatch(workerId, options.spec.fingerprint, fingerprint)))
+          }
+          yield* step((now) => scheduler.register(workerId, now))
+          return { executionId: options.spec.executionId }
+        }),
+      Pull: ({ workerId, reports, max }: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => pull(workerId, reports, max),
+      Heartbeat: ({ workerId }: { readonly workerId: string; readonly busy: boolean }) => step((now) => scheduler.heartbeat(workerId, now)),
+      Status: () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => scheduler.status(now, options.stages)))
+    }
+
+    const service: Coordinator = {
+      scheduler,
+      runStage,
+      workerExited: (workerId, reason) => step((now) => scheduler.workerExited(workerId, now, reason)),
+      poolGone: step((now) => scheduler.markPoolGone(now)),
+      status: handlers.Status(),
+      abort: (error) => step(() => { if (!scheduler.fatal) scheduler.fatal = error }),
+      handlers
+    }
+    return service
+  })
+
+export type FingerprintError = ZephyrFingerprintError

@@ -1,0 +1,414 @@
+import * as CounterSet from "../../compiler/plan/CounterSet.ts"
+import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import type { PullResponse, Report, ShardInput, ShardOutput, Status, Task } from "../../rpc/Protocol.ts"
+
+/**
+ * The coordinator's decisions, with no I/O and no clock: every method takes `now`. The
+ * Effect service around it (Coordinator) only moves messages and time. Rules (from the
+ * reference's production incidents):
+ * - a worker silent for `heartbeatTimeoutMs` is FAILED and its in-flight shards are
+ *   re-queued as infrastructure failures; a re-registering worker is alive again and what
+ *   it held is re-queued; every re-queue bumps the shard's attempt;
+ * - reports with a stale attempt, an old stage generation, an unknown execution, for a
+ *   finished shard, or from a worker not holding the shard are ignored;
+ * - user errors re-queue until `maxShardFailures`; infrastructure failures have their own
+ *   cap, `maxShardInfraFailures`; a permanent data error fails at once;
+ * - with no alive worker (alive, not registered) for `noWorkersTimeoutMs` while work is
+ *   outstanding the stage fails; a pool that is gone for good fails it at once;
+ * - during the last stage, once its queue is empty, idle workers are told to shut down.
+ */
+export interface Config {
+  readonly maxShardFailures: number
+  readonly maxShardInfraFailures: number
+  readonly heartbeatTimeoutMs: number
+  readonly noWorkersTimeoutMs: number
+  /** A worker is not declared dead within this long of registering (start-up is slow). */
+  readonly startupGraceMs: number
+  /** Give idle workers `shutdown` once the last stage has nothing left to hand out. */
+  readonly drainIdle: boolean
+  readonly maxTasksPerPull: number
+  /** A sweep that runs this much later than scheduled means the coordinator itself stalled. */
+  readonly sweepIntervalMs: number
+}
+
+export const defaults: Config = {
+  maxShardFailures: 3,
+  maxShardInfraFailures: 20,
+  heartbeatTimeoutMs: 120_000,
+  noWorkersTimeoutMs: 600_000,
+  startupGraceMs: 30_000,
+  drainIdle: true,
+  maxTasksPerPull: 8,
+  sweepIntervalMs: 1_000
+}
+
+export type WorkerState = "alive" | "failed" | "gone"
+
+export interface WorkerEntry {
+  readonly id: string
+  state: WorkerState
+  lastSeen: number
+  registeredAt: number
+  /** Shards of the current stage this worker holds. */
+  inFlight: Set<number>
+  /** Requests of this worker the coordinator is handling right now (a held Pull, say). */
+  activeRequests: number
+  tasksDone: number
+  deaths: number
+}
+
+export interface ShardEntry {
+  readonly index: number
+  readonly input: ShardInput
+  readonly right: ShardInput | undefined
+  attempt: number
+  status: "queued" | "running" | "done"
+  worker: string | undefined
+  failures: number
+  infraFailures: number
+  lastError: ZephyrWorkerError | undefined
+  lastWorker: string | undefined
+  output: ShardOutput | undefined
+}
+
+export interface StageRun {
+  readonly stage: number
+  readonly generation: number
+  readonly isLast: boolean
+  readonly shards: ReadonlyArray<ShardEntry>
+  /** Shard indices waiting for a worker, first come first served. */
+  readonly queue: Array<number>
+  completed: number
+  retries: number
+}
+
+export type Failure = ZephyrWorkerError | ZephyrInfraError | ZephyrFingerprintError
+
+export interface Event {
+  readonly level: "debug" | "info" | "warn"
+  readonly message: string
+}
+
+export type ReportVerdict = { readonly accept: true } | { readonly accept: false; readonly reason: string }
+
+/** Whether a report counts. Pure: the heart of idempotence. */
+export const classifyReport = (executionId: string, run: StageRun | undefined, report: Report, workerId: string): ReportVerdict => {
+  if (report.executionId !== executionId) return { accept: false, reason: `unknown execution ${report.executionId}` }
+  if (!run || report.stage !== run.stage || report.generation !== run.generation) {
+    return { accept: false, reason: `old stage generation (stage ${report.stage} gen ${report.generation}, current ${run ? `stage ${run.stage} gen ${run.generation}` : "none"})` }
+  }
+  const shard = run.shards[report.shard]
+  if (!shard) return { accept: false, reason: `unknown shard ${report.shard}` }
+  if (shard.status === "done") return { accept: false, reason: `shard ${report.shard} already finished` }
+  if (report.attempt !== shard.attempt) return { accept: false, reason: `stale attempt ${report.attempt} (current ${shard.attempt})` }
+  if (shard.worker !== workerId) return { accept: false, reason: `shard ${report.shard} is held by ${shard.worker ?? "nobody"}, not ${workerId}` }
+  return { accept: true }
+}
+
+/** Whether a worker has been silent too long. Pure. */
+export const isExpired = (w: WorkerEntry, now: number, config: Config): boolean =>
+  w.state === "alive" &&
+  w.activeRequests === 0 &&
+  now - w.registeredAt > config.startupGraceMs &&
+  now - w.lastSeen > config.heartbeatTimeoutMs
+
+const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
+  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+
+export class Scheduler {
+  readonly workers = new Map<string, WorkerEntry>()
+  run: StageRun | undefined
+  generation = 0
+  noAliveSince: number | undefined
+  counters: CounterSet.Snapshot = {}
+  fatal: Failure | undefined
+  poolGone = false
+  private lastSweep: number | undefined
+  private events: Array<Event> = []
+  /** Per worker, how many times it was declared dead by a heartbeat timeout. */
+  readonly timeouts = new Map<string, number>()
+
+  constructor(readonly executionId: string, readonly config: Config) {}
+
+  drainEvents(): Array<Event> {
+    const e = this.events
+    this.events = []
+    return e
+  }
+
+  private log(level: Event["level"], message: string) { this.events.push({ level, message }) }
+
+  // ---- stages -----------------------------------------------------------------------------
+
+  startStage(stage: number, inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>, isLast: boolean): void {
+    this.generation++
+    const shards: Array<ShardEntry> = inputs.map((x, index) => ({
+      index, input: x.input, right: x.right, attempt: 0, status: "queued", worker: undefined,
+      failures: 0, infraFailures: 0, lastError: undefined, lastWorker: undefined, output: undefined
+    }))
+    this.run = { stage, generation: this.generation, isLast, shards, queue: shards.map((s) => s.index), completed: 0, retries: 0 }
+    for (const w of this.workers.values()) w.inFlight.clear()
+    this.log("debug", `stage ${stage} started: ${shards.length} shard(s), generation ${this.generation}`)
+  }
+
+  /** Done when every shard finished; failed when a rule said so. */
+  outcome(): { readonly kind: "running" } | { readonly kind: "done"; readonly outputs: ReadonlyArray<ShardOutput> } | { readonly kind: "failed"; readonly error: Failure } {
+    if (this.fatal) return { kind: "failed", error: this.fatal }
+    const run = this.run
+    if (!run) return { kind: "running" }
+    if (run.completed === run.shards.length) return { kind: "done", outputs: run.shards.map((s) => s.output!) }
+    return { kind: "running" }
+  }
+
+  private outstanding(): number {
+    const run = this.run
+    return run ? run.shards.length - run.completed : 0
+  }
+
+  private fail(error: Failure) {
+    if (this.fatal) return
+    this.fatal = error
+    this.log("warn", `execution failed: ${error.message}`)
+  }
+
+  // ---- workers ------------------------------------------------------------------------------
+
+  private aliveCount(): number {
+    let n = 0
+    for (const w of this.workers.values()) if (w.state === "alive") n++
+    return n
+  }
+
+  /** A (re-)registering worker is alive; anything it held was lost with its old process. */
+  register(workerId: string, now: number): { readonly requeued: ReadonlyArray<number> } {
+    const existing = this.workers.get(workerId)
+    if (!existing) {
+      this.workers.set(workerId, { id: workerId, state: "alive", lastSeen: now, registeredAt: now, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0 })
+      this.log("debug", `worker ${workerId} registered`)
+      this.noAliveSince = undefined
+      return { requeued: [] }
+    }
+    const requeued = this.requeueHeld(existing, `worker ${workerId} re-registered`)
+    existing.state = "alive"
+    existing.lastSeen = now
+    existing.registeredAt = now
+    this.noAliveSince = undefined
+    this.log("info", `worker ${workerId} re-registered${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
+    return { requeued }
+  }
+
+  private requeueHeld(w: WorkerEntry, why: string): Array<number> {
+    const run = this.run
+    const requeued: Array<number> = []
+    if (run) {
+      for (const index of w.inFlight) {
+        const shard = run.shards[index]
+        if (!shard || shard.status !== "running" || shard.worker !== w.id) continue
+        shard.infraFailures++
+        shard.lastWorker = w.id
+        if (shard.infraFailures > this.config.maxShardInfraFailures) {
+          this.fail(new ZephyrInfraError({
+            message: `Shard ${index} of stage ${run.stage} crashed or lost its worker ${shard.infraFailures} times (max ${this.config.maxShardInfraFailures}); last on worker ${w.id} (${why}).`,
+            stage: run.stage, shard: index, retryable: false
+          }))
+        }
+        this.requeue(shard)
+        requeued.push(index)
+      }
+    }
+    w.inFlight.clear()
+    return requeued
+  }
+
+  private requeue(shard: ShardEntry) {
+    const run = this.run!
+    shard.attempt++
+    shard.status = "queued"
+    shard.worker = undefined
+    run.retries++
+    run.queue.push(shard.index)
+  }
+
+  /** Any message from a worker shows it is alive. */
+  seen(workerId: string, now: number): WorkerEntry | undefined {
+    const w = this.workers.get(workerId)
+    if (!w) return undefined
+    w.lastSeen = now
+    if (w.state === "failed") {
+      // Declared dead too early (a stall, a pause): it is back, idle; what it held was re-queued.
+      w.state = "alive"
+      this.log("warn", `worker ${workerId} was declared dead but is alive; it rejoins idle`)
+    }
+    if (w.state === "alive") this.noAliveSince = undefined
+    return w
+  }
+
+  heartbeat(workerId: string, now: number): { readonly known: boolean } {
+    return { known: this.seen(workerId, now) !== undefined }
+  }
+
+  /** A local process that exited is noticed at once, not after the heartbeat timeout. */
+  workerExited(workerId: string, now: number, reason: string): void {
+    const w = this.workers.get(workerId)
+    if (!w || w.state === "gone") return
+    const requeued = this.requeueHeld(w, reason)
+    w.state = "failed"
+    w.deaths++
+    this.log("warn", `worker ${workerId} exited (${reason})${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
+    this.checkAlive(now)
+  }
+
+  /** The launcher says the whole pool is gone for good: no waiting for a timeout. */
+  markPoolGone(now: number): void {
+    this.poolGone = true
+    if (this.outstanding() > 0) {
+      this.fail(new ZephyrInfraError({
+        message: `The worker pool terminated permanently (all restarts exhausted) with ${this.outstanding()} shard(s) of stage ${this.run?.stage} outstanding; workers likely crashed (out of memory or another fatal error).`,
+        ...(this.run ? { stage: this.run.stage } : {}), retryable: true
+      }))
+    }
+    this.checkAlive(now)
+  }
+
+  // ---- the pull -----------------------------------------------------------------------------
+
+  /** Records the worker's reports, then hands it work, a backoff, or shutdown. */
+  pull(workerId: string, reports: ReadonlyArray<Report>, max: number, now: number): PullResponse {
+    const w = this.seen(workerId, now)
+    if (!w) return { kind: "shutdown", reason: `unknown worker ${workerId}: register first` }
+    for (const report of reports) this.record(w, report)
+    if (w.state === "gone") return { kind: "shutdown", reason: "released" }
+    if (this.fatal) return { kind: "shutdown", reason: "the execution failed" }
+    const run = this.run
+    if (!run) return { kind: "backoff", ms: 200 }
+    const tasks: Array<Task> = []
+    const n = Math.max(0, Math.min(max, this.config.maxTasksPerPull))
+    while (tasks.length < n && run.queue.length > 0) {
+      const index = run.queue.shift()!
+      const shard = run.shards[index]!
+      if (shard.status !== "queued") continue
+      shard.status = "running"
+      shard.worker = workerId
+      w.inFlight.add(index)
+      tasks.push({
+        executionId: this.executionId, stage: run.stage, generation: run.generation, shard: index,
+        totalShards: run.shards.length, attempt: shard.attempt, input: shard.input,
+        ...(shard.right ? { right: shard.right } : {})
+      })
+    }
+    if (tasks.length > 0) return { kind: "tasks", tasks }
+    if (run.isLast && this.config.drainIdle && w.inFlight.size === 0 && run.queue.length === 0) {
+      w.state = "gone"
+      this.log("debug", `worker ${workerId} released: the last stage has nothing left to hand out`)
+      return { kind: "shutdown", reason: "the last stage has no more work" }
+    }
+    return { kind: "backoff", ms: w.inFlight.size > 0 ? 50 : 200 }
+  }
+
+  private record(w: WorkerEntry, report: Report) {
+    const verdict = classifyReport(this.executionId, this.run, report, w.id)
+    if (!verdict.accept) {
+      this.log("debug", `ignored a ${report.kind} report from ${w.id} for stage ${report.stage} shard ${report.shard} attempt ${report.attempt}: ${verdict.reason}`)
+      return
+    }
+    const run = this.run!
+    const shard = run.shards[report.shard]!
+    w.inFlight.delete(report.shard)
+    if (report.kind === "done") {
+      shard.status = "done"
+      shard.output = report.output
+      shard.worker = undefined
+      run.completed++
+      w.tasksDone++
+      CounterSet.merge(this.counters, report.counters)
+      return
+    }
+    shard.failures++
+    shard.lastError = report.error
+    shard.lastWorker = w.id
+    if (report.permanent) {
+      this.fail(withMessage(report.error, `Stage ${run.stage}, shard ${report.shard}: ${report.error.message}`))
+      return
+    }
+    if (shard.failures >= this.config.maxShardFailures) {
+      this.fail(withMessage(report.error, `Shard ${report.shard} of stage ${run.stage} failed ${shard.failures} times (max ${this.config.maxShardFailures}); last failure on worker ${w.id}: ${report.error.message}`))
+      return
+    }
+    this.log("warn", `shard ${report.shard} of stage ${run.stage} failed on ${w.id} (attempt ${report.attempt}, failure ${shard.failures} of ${this.config.maxShardFailures}): ${report.error.message}`)
+    this.requeue(shard)
+  }
+
+  /** A worker rebuilt another plan: the run fails before it can do harm. */
+  fingerprintMismatch(workerId: string, expected: string, actual: string): ZephyrFingerprintError {
+    const error = new ZephyrFingerprintError({
+      message: `Worker ${workerId} rebuilt a different plan (fingerprint ${actual}) than the coordinator (fingerprint ${expected}): the pipeline module must build the same dataset every time (no Math.random() or Date.now() in the builder) and every worker must run the same code.`,
+      expected, actual, worker: workerId
+    })
+    this.fail(error)
+    return error
+  }
+
+  // ---- time -------------------------------------------------------------------------------
+
+  /**
+   * Declares silent workers dead and runs the no-alive-workers timer. A sweep that runs
+   * far later than scheduled means the coordinator itself was stalled: heartbeats may be
+   * queued unread, so nobody is declared dead on that sweep.
+   */
+  sweep(now: number): { readonly dead: ReadonlyArray<string>; readonly ages: { readonly p50: number; readonly p90: number; readonly max: number; readonly n: number } } {
+    const stalledFor = this.lastSweep === undefined ? 0 : now - this.lastSweep - this.config.sweepIntervalMs
+    this.lastSweep = now
+    const ages: Array<number> = []
+    const dead: Array<string> = []
+    for (const w of this.workers.values()) {
+      if (w.state !== "alive") continue
+      ages.push(now - w.lastSeen)
+      if (stalledFor > this.config.sweepIntervalMs) continue
+      if (isExpired(w, now, this.config)) dead.push(w.id)
+    }
+    if (stalledFor > this.config.sweepIntervalMs) this.log("warn", `coordinator stalled for ${stalledFor} ms; no worker is judged on this sweep`)
+    for (const id of dead) {
+      const w = this.workers.get(id)!
+      const requeued = this.requeueHeld(w, `no heartbeat for ${now - w.lastSeen} ms`)
+      w.state = "failed"
+      w.deaths++
+      this.timeouts.set(id, (this.timeouts.get(id) ?? 0) + 1)
+      this.log("warn", `worker ${id} declared dead: last heard from ${now - w.lastSeen} ms ago (timeout ${this.config.heartbeatTimeoutMs} ms)${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
+    }
+    this.checkAlive(now)
+    ages.sort((a, b) => a - b)
+    return { dead, ages: { p50: percentile(ages, 0.5), p90: percentile(ages, 0.9), max: ages[ages.length - 1] ?? 0, n: ages.length } }
+  }
+
+  private checkAlive(now: number) {
+    if (this.aliveCount() > 0 || this.outstanding() === 0) { this.noAliveSince = undefined; return }
+    if (this.noAliveSince === undefined) { this.noAliveSince = now; return }
+    if (now - this.noAliveSince >= this.config.noWorkersTimeoutMs) {
+      this.fail(new ZephyrInfraError({
+        message: `No alive workers for ${Math.round((now - this.noAliveSince) / 1000)}s (noWorkersTimeout ${Math.round(this.config.noWorkersTimeoutMs / 1000)}s) while stage ${this.run?.stage} had ${this.outstanding()} shard(s) outstanding.`,
+        ...(this.run ? { stage: this.run.stage } : {}), retryable: true
+      }))
+    }
+  }
+
+  // ---- status -----------------------------------------------------------------------------
+
+  status(now: number, stages: number): Status {
+    const run = this.run
+    let inFlight = 0
+    if (run) for (const s of run.shards) if (s.status === "running") inFlight++
+    return {
+      executionId: this.executionId,
+      stage: run?.stage ?? null,
+      stages,
+      completed: run?.completed ?? 0,
+      total: run?.shards.length ?? 0,
+      inFlight,
+      queued: run?.queue.length ?? 0,
+      retries: run?.retries ?? 0,
+      workers: [...this.workers.values()].map((w) => ({ id: w.id, state: w.state, lastSeenAgoMs: now - w.lastSeen, inFlight: w.inFlight.size, tasksDone: w.tasksDone })),
+      done: this.outcome().kind !== "running",
+      fatalError: this.fatal?.message ?? null
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import * as Plan from "../../compiler/plan/Plan.ts"
+import type * as Stage from "../../compiler/plan/Stage.ts"
+import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import * as Source from "../../compiler/plan/Source.ts"
+import type * as Executable from "../../compiler/plan/Executable.ts"
+import type { ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
+import * as FileGlob from "../FileGlob.ts"
+import * as Readers from "../formats/Readers.ts"
+import * as BlockFile from "../storage/BlockFile.ts"
+import * as ExecutionDir from "../storage/ExecutionDir.ts"
+
+export interface ShardSpec {
+  readonly input: ShardInput
+  readonly right?: ShardInput | undefined
+}
+
+const where = (loc: { readonly file: string; readonly line: number }) => `${loc.file}:${loc.line}`
+
+/** The shards of a stage, from the plan and the outputs of the stages before it. */
+export const of = async (
+  exe: Executable.Executable,
+  stage: Stage.Stage,
+  outputs: ReadonlyMap<number, ReadonlyArray<ShardOutput>>,
+  executionDir: string
+): Promise<Array<ShardSpec>> => {
+  const left = await leftInputs(exe, stage, outputs, executionDir)
+  const join = stage.ops.find((o) => o.kind === "sortedMergeJoin")
+  if (!join || join.kind !== "sortedMergeJoin") return left.map((input) => ({ input }))
+  const right = outputs.get(join.rightStage) ?? []
+  if (right.length !== left.length) {
+    throw new ZephyrWorkerError({
+      message: `Sorted merge join requires equal shard counts: the left side has ${left.length} shards, the right side (stage ${join.rightStage}) has ${right.length} (sortedMergeJoin at ${where(join.source)}). Group both sides with the same numOutputShards.`,
+      stage: stage.id, op: join.id, file: join.source.file, line: join.source.line
+    })
+  }
+  return left.map((input, i) => ({ input, right: chunksOf(right[i]!) }))
+}
+
+const chunksOf = (o: ShardOutput): ShardInput => {
+  if (o.kind !== "chunks") throw new Error("Internal: a stage output read as items is a scatter")
+  return { kind: "chunks", refs: o.refs }
+}
+
+const leftInputs = async (
+  exe: Executable.Executable,
+  stage: Stage.Stage,
+  outputs: ReadonlyMap<number, ReadonlyArray<ShardOutput>>,
+  executionDir: string
+): Promise<Array<ShardInput>> => {
+  const input = stage.input
+  switch (input.kind) {
+    case "source": return sourceInputs(exe, stage, input.source)
+    case "stage": return (outputs.get(input.stage) ?? []).map(chunksOf)
+    case "reshard": throw new Error("Internal: a reshard stage has no tasks")
+    case "shuffle": {
+      const mappers = outputs.get(input.stage) ?? []
+      const scatterStage = exe.plan.stages[input.stage]!
+      const scatter = Plan.scatterOp(scatterStage)
+      const targets = scatter?.numOutputShards ?? mappers.length
+      const list = ExecutionDir.manifestList(executionDir, input.stage)
+      const writer = new BlockFile.BlockWriter(list)
+      writer.write(mappers.map((m) => {
+        if (m.kind !== "scatter") throw new Error("Internal: a shuffle reads scatter outputs")
+        return m.manifest
+      }))
+      writer.close()
+      return Array.from({ length: targets }, (_, target) => ({ kind: "shuffle" as const, manifests: list, target }))
+    }
+  }
+}
+
+const sourceInputs = async (exe: Executable.Executable, stage: Stage.Stage, source: Source.Source): Promise<Array<ShardInput>> => {
+  if (source.kind === "list") return Array.from({ length: source.count }, (_, index) => ({ kind: "list" as const, index }))
+  const files = FileGlob.glob(source.pattern)
+  if (files.length === 0 && !source.emptyGlobOk) {
+    throw new ZephyrWorkerError({
+      message: `No files found matching pattern ${JSON.stringify(source.pattern)} (${Source.describe(source)} at ${where(source.source)}); pass { emptyGlobOk: true } to allow an empty input.`,
+      stage: stage.id, file: source.source.file, line: source.source.line
+    })
+  }
+  const load = stage.ops[0]
+  const splitBytes = load && "approxShardBytes" in load ? load.approxShardBytes : null
+  if (splitBytes === null) return files.map((path) => ({ kind: "file" as const, path }))
+  const out: Array<ShardInput> = []
+  for (const path of files) {
+    const ranges = await Readers.splitFile(path, splitBytes)
+    if (!ranges) out.push({ kind: "file", path })
+    else for (const rows of ranges) out.push({ kind: "file", path, rows: { start: rows.start, end: rows.end } })
+  }
+  return out
+}

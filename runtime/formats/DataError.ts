@@ -1,0 +1,33 @@
+import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+
+/**
+ * A deterministic problem with a file's data or with the options it is read or written
+ * with. The runtime does not retry these; genuine I/O errors (see `isIoError`) are thrown
+ * as they are instead, so they can be.
+ */
+export const dataError = (message: string, where: { readonly file?: string | undefined; readonly line?: number | undefined; readonly cause?: unknown } = {}): ZephyrWorkerError =>
+  new ZephyrWorkerError({
+    message,
+    ...(where.file === undefined ? {} : { file: where.file }),
+    ...(where.line === undefined ? {} : { line: where.line }),
+    ...(where.cause === undefined ? {} : { cause: causeText(where.cause) })
+  })
+
+/** The message of anything thrown. */
+export const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+const causeText = (e: unknown): string =>
+  e instanceof Error ? `${e.name}: ${e.message}${e.stack ? `\n${e.stack.split("\n").slice(1).join("\n")}` : ""}` : String(e)
+
+/** A system call failed (EIO, EMFILE, ENOSPC, ...): not a property of the data, so not wrapped. */
+export const isIoError = (e: unknown): boolean =>
+  e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string" && typeof (e as NodeJS.ErrnoException).syscall === "string"
+
+/**
+ * A missing input (or a directory where a file was expected) is a data error: the file list
+ * came from a glob, so retrying cannot make the file appear.
+ */
+export const isMissingFile = (e: unknown): boolean => {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  return isIoError(e) && (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR")
+}

@@ -1,0 +1,95 @@
+import type { Schema } from "effect"
+import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
+import type * as Expr from "../../compiler/plan/Expr.ts"
+import type * as Op from "../../compiler/plan/Op.ts"
+import { BadRows } from "./BadRows.ts"
+import * as Csv from "./Csv.ts"
+import { dataError, isMissingFile } from "./DataError.ts"
+import { codecOf, formatOf } from "./FileType.ts"
+import * as Jsonl from "./Jsonl.ts"
+import * as ParquetRead from "./ParquetRead.ts"
+import { RowDecoder } from "./RowDecoder.ts"
+import * as Text from "./Text.ts"
+
+export interface ReadRequest {
+  readonly path: string
+  readonly kind: "loadFile" | "loadJsonl" | "loadParquet" | "loadText" | "loadCsv"
+  /** "auto" (loadFile): pick the reader by extension. */
+  readonly format: Op.LoadFormat
+  /** Columns needed downstream (a hint; null = all). Parquet reads only these columns. */
+  readonly columns: ReadonlyArray<string> | null
+  /** Rows for which it is false may be skipped. Parquet skips row groups whose statistics prove it false. */
+  readonly filter: Expr.Expr | null
+  readonly includeFilePaths: boolean
+  readonly filePathColumn: string
+  /** Each row is decoded with it (element = Schema.Type). */
+  readonly schema: Schema.Schema<any, any, never> | undefined
+  readonly onBadRow: "fail" | "skip" | "quarantine"
+  /** A row range of a Parquet file (a split; see splitFile). */
+  readonly rows?: { readonly start: number; readonly end: number } | undefined
+  /** Where `quarantine` writes its side file(s). */
+  readonly quarantineDir: string
+  readonly counters: CounterSet
+  /** Any other options the user passed to the load/read call (e.g. CSV delimiter, header). */
+  readonly options: Readonly<Record<string, unknown>>
+}
+
+export const RECORDS_IN = "zephyr/records_in"
+export const BYTES_READ = "zephyr/bytes_read"
+
+/**
+ * Rows of one file in chunks (up to 4096 rows); errors are ZephyrWorkerErrors naming the
+ * file and line (or row). Bad rows follow `onBadRow`; a quarantine side file is published
+ * when the read ends (also when the consumer stops early) and dropped when it fails.
+ */
+export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<unknown>> {
+  const file = request.path
+  const format = formatOf(file, request.format)
+  const codec = codecOf(file)
+  const bad = new BadRows(file, request.onBadRow, request.counters, request.quarantineDir, format === "parquet" ? "row" : "line", request.rows)
+  const loadText = request.kind === "loadText"
+  const filePathColumn = request.includeFilePaths && !loadText ? request.filePathColumn : undefined
+  const decoder = new RowDecoder(bad, request.schema, filePathColumn)
+  const onRead = (n: number) => request.counters.increment(BYTES_READ, n)
+  const rows =
+    format === "jsonl" ? Jsonl.read(file, codec, decoder, bad, onRead)
+    : format === "text" ? Text.read(file, codec, !loadText, decoder, bad, onRead)
+    : format === "csv" ? Csv.read(file, codec, request.options, request.onBadRow, decoder, bad, onRead)
+    : ParquetRead.read({
+      file,
+      columns: request.columns,
+      filter: request.filter,
+      rows: request.rows,
+      schema: request.schema,
+      filePathColumn,
+      counters: request.counters,
+      onRead
+    }, decoder, bad)
+  let failed = false
+  try {
+    for await (const chunk of rows) {
+      request.counters.increment(RECORDS_IN, chunk.length)
+      yield chunk
+    }
+  } catch (e) {
+    failed = true
+    if (isMissingFile(e)) throw dataError(`Cannot read ${file}: ${(e as Error).message}`, { file, cause: e })
+    throw e
+  } finally {
+    if (failed) bad.abort()
+    else bad.commit()
+  }
+}
+
+/**
+ * For `approxShardBytes`: contiguous row ranges of a Parquet file aligned to row groups,
+ * covering the file in order; null (read the whole file) for other formats.
+ */
+export const splitFile = async (path: string, approxShardBytes: number): Promise<ReadonlyArray<{ readonly start: number; readonly end: number }> | null> => {
+  try {
+    return await ParquetRead.splitFile(path, approxShardBytes)
+  } catch (e) {
+    if (isMissingFile(e)) throw dataError(`Cannot read ${path}: ${(e as Error).message}`, { file: path, cause: e })
+    throw e
+  }
+}

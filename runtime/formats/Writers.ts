@@ -1,0 +1,60 @@
+import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
+import type * as Op from "../../compiler/plan/Op.ts"
+import { AtomicFile } from "./AtomicFile.ts"
+import { compressionLevel } from "./Compression.ts"
+import * as Csv from "./Csv.ts"
+import { dataError } from "./DataError.ts"
+import { codecOf } from "./FileType.ts"
+import * as Jsonl from "./Jsonl.ts"
+import * as ParquetWrite from "./ParquetWrite.ts"
+import * as Text from "./Text.ts"
+
+export interface WriteRequest {
+  /** The final path; compression by extension (.gz, .zst/.zstd); parent directories are created. */
+  readonly path: string
+  readonly format: Op.WriteFormat
+  /** User options: parquet `schema`, `rowGroupSize`, `compression`; csv `columns`; `level` for gzip/zstd. */
+  readonly options: Readonly<Record<string, unknown>>
+  readonly counters: CounterSet
+}
+
+export const RECORDS_OUT = "zephyr/records_out"
+export const BYTES_WRITTEN = "zephyr/bytes_written"
+
+/**
+ * Writes one file atomically (a hidden temporary name in the same directory, renamed at the
+ * end) from chunks of items. Empty input still produces a valid file.
+ */
+export const write = async (request: WriteRequest, chunks: AsyncIterable<ReadonlyArray<unknown>>): Promise<{ readonly path: string; readonly rows: number; readonly bytes: number }> => {
+  const file = request.path
+  const codec = codecOf(file)
+  const counted = (n: number) => request.counters.increment(RECORDS_OUT, n)
+  let result: { rows: number; bytes: number }
+  if (request.format === "parquet") {
+    if (codec !== "none") {
+      throw dataError(`Cannot write Parquet to ${file}: Parquet compresses its pages itself; drop the .gz/.zst extension and use the compression option`, { file })
+    }
+    result = await ParquetWrite.write(file, chunks, request.options, counted)
+  } else {
+    const level = compressionLevel(codec, request.options.level, file)
+    const csv = request.format === "csv" ? new Csv.Encoder(request.options, file) : undefined
+    const encode = (items: ReadonlyArray<unknown>): string =>
+      csv !== undefined ? csv.encode(items) : request.format === "jsonl" ? Jsonl.encode(items, file) : Text.encode(items)
+    const out = await AtomicFile.open(file, codec, level)
+    try {
+      let rows = 0
+      for await (const items of chunks) {
+        await out.write(Buffer.from(encode(items)))
+        rows += items.length
+        counted(items.length)
+      }
+      if (csv !== undefined) await out.write(Buffer.from(csv.end()))
+      result = { rows, bytes: await out.commit() }
+    } catch (e) {
+      await out.abort()
+      throw e
+    }
+  }
+  request.counters.increment(BYTES_WRITTEN, result.bytes)
+  return { path: file, ...result }
+}

@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import * as readline from "node:readline"
+import { fileURLToPath } from "node:url"
+import { Deferred, Effect, Runtime } from "effect"
+import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import * as Transport from "../../rpc/Transport.ts"
+import type { Launcher } from "./Launcher.ts"
+
+const bin = fileURLToPath(new URL("../../bin/zephyr.js", import.meta.url))
+
+/** How long a worker gets to exit after SIGTERM before SIGKILL. */
+const KILL_GRACE_MS = 2_000
+
+export interface Options {
+  /** Extra environment for the worker processes. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** Prefix each worker's stderr line with its id. */
+  readonly forwardStderr?: boolean | undefined
+}
+
+/**
+ * N worker processes on this machine (`zephyr worker --coordinator 127.0.0.1:PORT`), each
+ * importing the pipeline module with tsx and proving its plan's fingerprint. The
+ * coordinator learns at once when one exits; a worker that dies is restarted under the
+ * same id (as an actor is after preemption) up to `maxWorkerRestarts` times. Every process
+ * is killed when the pool's scope closes: on success, failure and interruption (Ctrl-C).
+ */
+export const make = (options: Options = {}): Launcher => ({
+  name: "local",
+  start: (ctx) =>
+    Effect.gen(function* () {
+      if (!ctx.spec.module) {
+        return yield* Effect.fail(new ZephyrInfraError({
+          message: "The local backend starts worker processes that rebuild the pipeline from its module, but this dataset was built in the calling process. Use Zephyr.runModule(path) (or the CLI), or the in-process backend.",
+          retryable: false
+        }))
+      }
+      if (ctx.layer && !ctx.spec.module) {
+        return yield* Effect.fail(new ZephyrInfraError({ message: "The `layer` option cannot travel to worker processes: export `layer` from the pipeline module instead.", retryable: false }))
+      }
+      const token = randomUUID()
+      const address = yield* Transport.serveTcp(ctx.coordinator.handlers).pipe(
+        Effect.mapError((e) => new ZephyrInfraError({ message: `Could not start the coordinator's server: ${String(e)}`, retryable: true }))
+      )
+      const runtime = yield* Effect.runtime<never>()
+      const runFork = Runtime.runFork(runtime)
+      const gone = yield* Deferred.make<void>()
+      const children = new Map<string, ChildProcess>()
+      const restarts = new Map<string, number>()
+      let closing = false
+      let finished = 0
+
+      const launch = (workerId: string): void => {
+        const child = spawn(process.execPath, [bin, "worker", "--coordinator", `${address.host}:${address.port}`, "--worker-id", workerId, "--token", token], {
+          stdio: ["ignore", "ignore", "pipe"],
+          env: { ...process.env, ...options.env, ZEPHYR_WORKER: "1" }
+        })
+        children.set(workerId, child)
+        if (child.stderr) {
+          const lines = readline.createInterface({ input: child.stderr })
+          lines.on("line", (line) => { if (options.forwardStderr !== false) process.stderr.write(`[${workerId}] ${line}\n`) })
+        }
+        child.on("exit", (code, signal) => {
+          children.delete(workerId)
+          if (closing) return
+          const clean = code === 0
+          const reason = signal ? `killed by ${signal}` : `exit code ${code}`
+          if (!clean) runFork(ctx.coordinator.workerExited(workerId, `process ${child.pid} ${reason}`))
+          const used = restarts.get(workerId) ?? 0
+          const failed = ctx.coordinator.scheduler.fatal !== undefined
+          const outcome = ctx.coordinator.scheduler.outcome().kind
+          if (!clean && !failed && outcome === "running" && used < ctx.maxWorkerRestarts) {
+            restarts.set(workerId, used + 1)
+            runFork(Effect.logWarning(`worker ${workerId} ${reason}; restarting it (${used + 1} of ${ctx.maxWorkerRestarts})`))
+            launch(workerId)
+            return
+          }
+          if (++finished === ctx.workers) runFork(Deferred.succeed(gone, undefined))
+        })
+      }
+
+      yield* Effect.acquireRelease(
+        Effect.sync(() => { for (let i = 0; i < ctx.workers; i++) launch(`${ctx.name}-w${i}`) }),
+        () => Effect.promise(() => stopAll())
+      )
+
+      const stopAll = async (): Promise<void> => {
+        closing = true
+        const alive = [...children.values()].filter((c) => c.exitCode === null && c.signalCode === null)
+        await Promise.all(alive.map((c) => new Promise<void>((resolve) => {
+          const timer = setTimeout(() => { c.kill("SIGKILL") }, KILL_GRACE_MS)
+          c.once("exit", () => { clearTimeout(timer); resolve() })
+          c.kill("SIGTERM")
+        })))
+      }
+
+      return {
+        gone: Deferred.await(gone),
+        pids: () => [...children.entries()].map(([id, c]) => ({ id, pid: c.pid }))
+      }
+    })
+})
+
+export const launcher: Launcher = make()

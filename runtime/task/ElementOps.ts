@@ -1,0 +1,113 @@
+import * as Expr from "../../compiler/plan/Expr.ts"
+import type * as Implementation from "../../compiler/plan/Implementation.ts"
+import type * as Op from "../../compiler/plan/Op.ts"
+import type { Chunk, Transducer } from "./ChunkStream.ts"
+
+/**
+ * Element-wise ops as chunk transducers: one synchronous loop per chunk, no per-item
+ * allocation beyond the output array.
+ */
+const stateless = (push: (chunk: Chunk) => Chunk): (() => Transducer) => () => ({ push, end: () => [] })
+
+export const map = (fn: (a: unknown) => unknown) => stateless((chunk) => {
+  const out = new Array<unknown>(chunk.length)
+  for (let i = 0; i < chunk.length; i++) out[i] = fn(chunk[i])
+  return out
+})
+
+export const filter = (pred: (a: unknown) => unknown) => stateless((chunk) => {
+  const out: Array<unknown> = []
+  for (let i = 0; i < chunk.length; i++) if (pred(chunk[i])) out.push(chunk[i])
+  return out
+})
+
+export const flatMap = (fn: (a: unknown) => Iterable<unknown>, op: Op.Op) => stateless((chunk) => {
+  const out: Array<unknown> = []
+  for (let i = 0; i < chunk.length; i++) {
+    const r = fn(chunk[i])
+    if (Array.isArray(r)) { for (let j = 0; j < r.length; j++) out.push(r[j]) }
+    else if (r !== null && r !== undefined && typeof (r as Iterable<unknown>)[Symbol.iterator] === "function") { for (const x of r) out.push(x) }
+    else throw new TypeError(`${op.kind}${op.name ? `(${op.name})` : ""} must return an iterable (an array, a generator, ...), got ${r === null ? "null" : typeof r}`)
+  }
+  return out
+})
+
+/** Keeps the given keys in the order given; missing keys are omitted. */
+export const select = (columns: ReadonlyArray<string>) => stateless((chunk) => {
+  const out = new Array<unknown>(chunk.length)
+  for (let i = 0; i < chunk.length; i++) {
+    const row = chunk[i] as Record<string, unknown> | null
+    const o: Record<string, unknown> = {}
+    if (row !== null && typeof row === "object") for (const c of columns) if (c in row) o[c] = row[c]
+    out[i] = o
+  }
+  return out
+})
+
+export const takePerShard = (n: number) => (): Transducer => {
+  let left = n
+  return {
+    push(chunk) {
+      if (left <= 0) return []
+      const out = chunk.length <= left ? chunk : chunk.slice(0, left)
+      left -= out.length
+      return out
+    },
+    end: () => [],
+    get done() { return left <= 0 }
+  }
+}
+
+export const window = (size: number) => (): Transducer => {
+  let cur: Array<unknown> = []
+  return {
+    push(chunk) {
+      const out: Array<unknown> = []
+      for (let i = 0; i < chunk.length; i++) {
+        cur.push(chunk[i])
+        if (cur.length === size) { out.push(cur); cur = [] }
+      }
+      return out
+    },
+    end() {
+      const last = cur
+      cur = []
+      return last.length > 0 ? [last] : []
+    }
+  }
+}
+
+/**
+ * `fold(state, item)` returns `[keep, newState]`; when keep is false on a non-empty window,
+ * the window is emitted and a new one starts with the item, with state `fold(initial, item)[1]`.
+ */
+export const windowBy = (impl: Extract<Implementation.Implementation, { kind: "windowBy" }>, op: Op.Op) => (): Transducer => {
+  let cur: Array<unknown> = []
+  let state: unknown = impl.initial
+  const step = (s: unknown, item: unknown): readonly [boolean, unknown] => {
+    const r = impl.fold(s, item)
+    if (!Array.isArray(r) || r.length !== 2) throw new TypeError(`windowBy${op.name ? `(${op.name})` : ""} must return [keepInWindow, newState], got ${JSON.stringify(r)}`)
+    return r as unknown as readonly [boolean, unknown]
+  }
+  return {
+    push(chunk) {
+      const out: Array<unknown> = []
+      for (let i = 0; i < chunk.length; i++) {
+        const item = chunk[i]
+        const [keep, next] = step(state, item)
+        if (keep || cur.length === 0) { cur.push(item); state = next; continue }
+        out.push(cur)
+        cur = [item]
+        state = step(impl.initial, item)[1]
+      }
+      return out
+    },
+    end() {
+      const last = cur
+      cur = []
+      return last.length > 0 ? [last] : []
+    }
+  }
+}
+
+export const exprFilter = (expr: Expr.Expr) => filter(Expr.predicate(expr))

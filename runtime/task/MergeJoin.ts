@@ -1,0 +1,68 @@
+import * as KeyOrder from "../shuffle/KeyOrder.ts"
+import type { Chunk, Transducer } from "./ChunkStream.ts"
+
+export class JoinOrderError extends Error {}
+
+/**
+ * The sorted merge join of one shard: left items stream through; the right side is read
+ * alongside, one key group at a time. Both sides must be sorted by key (KeyOrder); a key
+ * going backwards on either side is an error rather than a silently wrong join.
+ */
+export const mergeJoin = (options: {
+  readonly right: Iterator<unknown>
+  readonly leftKey: (l: unknown) => unknown
+  readonly rightKey: (r: unknown) => unknown
+  readonly combiner: (l: unknown, r: unknown) => unknown
+  readonly how: "inner" | "left"
+  readonly where: string
+}) => (): Transducer => {
+  const { right, leftKey, rightKey, combiner, how } = options
+  let rNext: unknown
+  let rKey: unknown
+  let rDone = false
+  let rStarted = false
+  let group: Array<unknown> = []
+  let groupKey: unknown
+  let hasGroup = false
+  let prevLeft: unknown
+  let hasPrevLeft = false
+
+  const advance = () => {
+    const r = right.next()
+    if (r.done) { rDone = true; return }
+    const k = rightKey(r.value) ?? null
+    if (rStarted && KeyOrder.compare(k, rKey) < 0) {
+      throw new JoinOrderError(`The right side of sortedMergeJoin is not sorted by key (${JSON.stringify(k)} after ${JSON.stringify(rKey)}) in ${options.where}; group or sort both sides by the join key first.`)
+    }
+    rStarted = true
+    rNext = r.value
+    rKey = k
+  }
+
+  return {
+    push(chunk: Chunk): Chunk {
+      if (!rStarted && !rDone) advance()
+      const out: Array<unknown> = []
+      for (let i = 0; i < chunk.length; i++) {
+        const l = chunk[i]
+        const lk = leftKey(l) ?? null
+        if (hasPrevLeft && KeyOrder.compare(lk, prevLeft) < 0) {
+          throw new JoinOrderError(`The left side of sortedMergeJoin is not sorted by key (${JSON.stringify(lk)} after ${JSON.stringify(prevLeft)}) in ${options.where}; group or sort both sides by the join key first.`)
+        }
+        prevLeft = lk
+        hasPrevLeft = true
+        if (!hasGroup || KeyOrder.compare(groupKey, lk) !== 0) {
+          while (!rDone && KeyOrder.compare(rKey, lk) < 0) advance()
+          group = []
+          groupKey = lk
+          hasGroup = true
+          while (!rDone && KeyOrder.compare(rKey, lk) === 0) { group.push(rNext); advance() }
+        }
+        if (group.length > 0) for (let j = 0; j < group.length; j++) out.push(combiner(l, group[j]))
+        else if (how === "left") out.push(combiner(l, null))
+      }
+      return out
+    },
+    end: () => []
+  }
+}

@@ -1,0 +1,52 @@
+import * as fs from "node:fs"
+import { Effect } from "effect"
+import { compile } from "../../compiler/Compiler.ts"
+import * as ModuleLoader from "../../compiler/ModuleLoader.ts"
+import { ZephyrPlanError } from "../../compiler/plan/Errors.ts"
+import type { JobSpec } from "../../rpc/Protocol.ts"
+import * as Transport from "../../rpc/Transport.ts"
+import * as BlockFile from "../storage/BlockFile.ts"
+import * as ExecutionDir from "../storage/ExecutionDir.ts"
+import * as Worker from "./Worker.ts"
+
+/**
+ * A worker process that dialled a coordinator: it imports the pipeline module named by
+ * the job spec, rebuilds and compiles the plan (the coordinator checks the fingerprint),
+ * and reads shared values from chunk storage when first asked for them.
+ */
+export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, ZephyrPlanError> =>
+  Effect.tryPromise({
+    try: async () => {
+      if (!spec.module) throw new ZephyrPlanError({ message: `Execution ${spec.executionId} has no pipeline module; a worker process cannot rebuild its plan.` })
+      const loaded = await ModuleLoader.load(spec.module.path, { export: spec.module.export, args: spec.module.args })
+      return { executable: compile(loaded.dataset, { module: loaded.module }), layer: loaded.layer }
+    },
+    catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ message: (e as Error)?.message ?? String(e) }))
+  })
+
+export const sharedFromStorage = (spec: JobSpec) => {
+  const cache = new Map<string, unknown>()
+  return (name: string): unknown => {
+    if (cache.has(name)) return cache.get(name)
+    if (!spec.sharedNames.includes(name)) {
+      throw new Error(`Shared.get(${JSON.stringify(name)}): no shared value with that name; the run was given: ${spec.sharedNames.join(", ") || "none"}.`)
+    }
+    const value = BlockFile.decode(fs.readFileSync(ExecutionDir.sharedFile(spec.executionDir, name)))
+    cache.set(name, value)
+    return value
+  }
+}
+
+export interface Options {
+  readonly coordinator: string
+  readonly workerId: string
+  readonly token: string
+}
+
+/** Dials the coordinator and works until told to shut down. */
+export const run = (options: Options) =>
+  Effect.scoped(Effect.gen(function* () {
+    const { host, port } = Transport.parseAddress(options.coordinator)
+    const client = yield* Transport.connectTcp(host, port)
+    return yield* Worker.run({ workerId: options.workerId, token: options.token, client, load: loadFromSpec, shared: sharedFromStorage })
+  }))

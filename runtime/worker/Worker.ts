@@ -1,0 +1,104 @@
+import * as os from "node:os"
+import { Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule } from "effect"
+import type * as Executable from "../../compiler/plan/Executable.ts"
+import type { JobSpec, Report, Task } from "../../rpc/Protocol.ts"
+import type { CoordinatorClient } from "../../rpc/Transport.ts"
+import * as TaskRunner from "../task/TaskRunner.ts"
+
+/**
+ * A worker: says hello, rebuilds the plan, registers with its fingerprint, then pulls
+ * tasks until told to shut down. Each task's report rides on the next pull, so the
+ * coordinator has recorded it before the worker gets more work. Heartbeats run on their
+ * own fiber. The user's services (`layer`) are built once and kept for every task.
+ */
+export interface Loaded {
+  readonly executable: Executable.Executable
+  readonly layer: Layer.Layer<any, any, never> | undefined
+}
+
+export interface Options {
+  readonly workerId: string
+  readonly token?: string | undefined
+  readonly client: CoordinatorClient
+  /** Rebuilds (or hands over) the plan described by the coordinator's job spec. */
+  readonly load: (spec: JobSpec) => Effect.Effect<Loaded, unknown>
+  readonly shared: (spec: JobSpec) => (name: string) => unknown
+  /** Consecutive failed heartbeats after which the coordinator is taken for dead. */
+  readonly maxHeartbeatFailures?: number | undefined
+  /** Called just before a task runs (tests inject faults here). */
+  readonly onTask?: ((task: Task) => void) | undefined
+}
+
+export class CoordinatorUnreachable extends Error {}
+
+export const run = (options: Options) =>
+  Effect.gen(function* () {
+    const { client, workerId } = options
+    const spec = yield* client.Hello({ workerId, token: options.token ?? "" })
+    const loaded = yield* options.load(spec)
+    yield* client.Register({ workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname() })
+    // The layer's services on top of whatever the worker's fiber already has (in-process
+    // workers run inside the caller's context).
+    const base = yield* Effect.runtime<never>()
+    const runtime: Runtime.Runtime<any> = loaded.layer
+      ? Runtime.make({ context: Context.merge(base.context, yield* Layer.build(loaded.layer)), fiberRefs: base.fiberRefs, runtimeFlags: base.runtimeFlags })
+      : (base as Runtime.Runtime<any>)
+    const env: TaskRunner.TaskEnv = {
+      workerId,
+      executionDir: spec.executionDir,
+      memoryBudgetBytes: spec.memoryBudgetBytes,
+      runtime,
+      shared: options.shared(spec)
+    }
+
+    const busy = yield* Ref.make(false)
+    const failures = yield* Ref.make(0)
+    const maxFailures = options.maxHeartbeatFailures ?? 5
+    const heartbeat = Effect.gen(function* () {
+      const result = yield* client.Heartbeat({ workerId, busy: yield* Ref.get(busy) }).pipe(Effect.timeoutOption(Duration.millis(Math.max(1_000, spec.heartbeatIntervalMs * 2))), Effect.either)
+      if (result._tag === "Right" && result.right._tag === "Some") {
+        yield* Ref.set(failures, 0)
+        // Unknown to the coordinator (it restarted?): register again with the same id.
+        if (!result.right.value.known) yield* client.Register({ workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname() }).pipe(Effect.ignore)
+        return
+      }
+      const n = yield* Ref.updateAndGet(failures, (x) => x + 1)
+      if (n >= maxFailures) return yield* Effect.fail(new CoordinatorUnreachable(`Worker ${workerId}: the coordinator did not answer ${n} heartbeats in a row; giving up.`))
+    })
+    const beating = yield* Effect.forkScoped(heartbeat.pipe(Effect.repeat(Schedule.spaced(Duration.millis(spec.heartbeatIntervalMs)))))
+
+    let reports: Array<Report> = []
+    let max = 1
+    const loop = Effect.gen(function* () {
+      while (true) {
+        const response = yield* client.Pull({ workerId, reports, max })
+        reports = []
+        if (response.kind === "shutdown") return response.reason
+        if (response.kind === "backoff") {
+          yield* Effect.sleep(Duration.millis(response.ms))
+          continue
+        }
+        const started = Date.now()
+        yield* Ref.set(busy, true)
+        for (const task of response.tasks) {
+          options.onTask?.(task)
+          const t0 = Date.now()
+          const outcome = yield* Effect.promise(() => TaskRunner.run(loaded.executable, task, env))
+          const head = {
+            executionId: task.executionId, stage: task.stage, generation: task.generation, shard: task.shard,
+            attempt: task.attempt, counters: outcome.counters.snapshot(), durationMs: Date.now() - t0
+          }
+          reports.push(outcome.kind === "done"
+            ? { kind: "done", ...head, output: outcome.output }
+            : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent })
+        }
+        yield* Ref.set(busy, false)
+        // Fast tasks: take a few at a time to save round trips; slow ones: one at a time.
+        const perTask = (Date.now() - started) / response.tasks.length
+        max = perTask < 100 ? Math.min(max * 2, 8) : 1
+      }
+    })
+    const reason = yield* Effect.raceFirst(loop, Fiber.join(beating).pipe(Effect.zipRight(Effect.never)))
+    yield* Effect.logDebug(`worker ${workerId} shutting down: ${reason}`)
+    return reason
+  })

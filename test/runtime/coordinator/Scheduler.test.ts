@@ -1,0 +1,258 @@
+import { describe, expect, it } from "vitest"
+import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import type { Report, ShardOutput } from "../../../rpc/Protocol.ts"
+import { classifyReport, defaults, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
+
+const config: Config = { ...defaults, heartbeatTimeoutMs: 10_000, startupGraceMs: 0, noWorkersTimeoutMs: 30_000, sweepIntervalMs: 1_000, maxTasksPerPull: 8 }
+const EXEC = "exec-1"
+const input = (index: number) => ({ input: { kind: "list" as const, index } })
+const out = (n: number): ShardOutput => ({ kind: "chunks", refs: [{ kind: "inline", items: [n] }] })
+
+const make = (overrides: Partial<Config> = {}, shards = 3, isLast = false) => {
+  const s = new Scheduler(EXEC, { ...config, ...overrides })
+  s.startStage(0, Array.from({ length: shards }, (_, i) => input(i)), isLast)
+  return s
+}
+
+const done = (s: Scheduler, shard: number, attempt = 0, extra: Partial<Report> = {}): Report =>
+  ({ kind: "done", executionId: EXEC, stage: 0, generation: s.generation, shard, attempt, counters: { n: { agg: "sum", value: 1, count: 1 } }, durationMs: 1, output: out(shard), ...extra }) as Report
+
+const failed = (s: Scheduler, shard: number, attempt: number, message = "boom", permanent = false): Report => ({
+  kind: "failed", executionId: EXEC, stage: 0, generation: s.generation, shard, attempt, counters: {}, durationMs: 1,
+  error: new ZephyrWorkerError({ message, stage: 0, shard }), permanent
+})
+
+const tasksOf = (r: ReturnType<Scheduler["pull"]>) => (r.kind === "tasks" ? r.tasks.map((t) => [t.shard, t.attempt]) : r.kind)
+
+describe("Scheduler: hand-out and results", () => {
+  it("hands out shards in order, up to the requested batch, and finishes in shard order", () => {
+    const s = make()
+    s.register("w1", 0)
+    expect(tasksOf(s.pull("w1", [], 2, 1))).toEqual([[0, 0], [1, 0]])
+    expect(tasksOf(s.pull("w1", [done(s, 1), done(s, 0)], 2, 2))).toEqual([[2, 0]])
+    s.pull("w1", [done(s, 2)], 1, 3)
+    const o = s.outcome()
+    expect(o.kind).toBe("done")
+    if (o.kind === "done") expect(o.outputs).toEqual([out(0), out(1), out(2)])
+    expect(s.counters).toEqual({ n: { agg: "sum", value: 3, count: 3 } })
+  })
+
+  it("answers backoff when there is nothing to hand out in an intermediate stage", () => {
+    const s = make({}, 1)
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 1)
+    expect(s.pull("w2", [], 1, 1).kind).toBe("backoff")
+  })
+
+  it("tells a worker it does not know to register", () => {
+    const s = make()
+    expect(s.pull("stranger", [], 1, 0)).toMatchObject({ kind: "shutdown" })
+  })
+})
+
+describe("Scheduler: which reports count", () => {
+  const s = make()
+  s.register("w1", 0); s.register("w2", 0)
+  s.pull("w1", [], 1, 0)
+  const table: Array<[string, Report, string | null]> = [
+    ["the current attempt from the holder", done(s, 0), null],
+    ["an unknown execution", done(s, 0, 0, { executionId: "other" }), "unknown execution"],
+    ["an old stage generation", done(s, 0, 0, { generation: s.generation - 1 }), "old stage generation"],
+    ["another stage", done(s, 0, 0, { stage: 1 }), "old stage generation"],
+    ["a stale attempt", done(s, 0, 3), "stale attempt"],
+    ["an unknown shard", done(s, 9), "unknown shard"]
+  ]
+  for (const [name, report, reason] of table) {
+    it(name, () => {
+      const v = classifyReport(EXEC, s.run, report, "w1")
+      if (reason === null) expect(v.accept).toBe(true)
+      else expect(v).toMatchObject({ accept: false, reason: expect.stringContaining(reason) })
+    })
+  }
+  it("a worker not holding the shard", () => {
+    expect(classifyReport(EXEC, s.run, done(s, 0), "w2")).toMatchObject({ accept: false, reason: expect.stringContaining("held by w1") })
+  })
+  it("a duplicate for a finished shard", () => {
+    const t = make()
+    t.register("w1", 0)
+    t.pull("w1", [], 1, 0)
+    t.pull("w1", [done(t, 0)], 1, 1)
+    expect(classifyReport(EXEC, t.run, done(t, 0), "w1")).toMatchObject({ accept: false, reason: expect.stringContaining("already finished") })
+    t.pull("w1", [done(t, 0)], 0, 2) // ignored, not counted twice
+    expect(t.run!.completed).toBe(1)
+  })
+})
+
+describe("Scheduler: failure budgets", () => {
+  it("re-queues a user error with a new attempt, then fails after maxShardFailures naming shard, worker and error", () => {
+    const s = make({ maxShardFailures: 3 }, 1)
+    s.register("w1", 0)
+    for (let attempt = 0; attempt < 2; attempt++) {
+      expect(tasksOf(s.pull("w1", [], 1, attempt))).toEqual([[0, attempt]])
+      s.pull("w1", [failed(s, 0, attempt, `boom ${attempt}`)], 0, attempt)
+      expect(s.fatal).toBeUndefined()
+    }
+    s.pull("w1", [], 1, 5)
+    s.pull("w1", [failed(s, 0, 2, "boom 2")], 0, 6)
+    expect(s.fatal?.message).toBe("Shard 0 of stage 0 failed 3 times (max 3); last failure on worker w1: boom 2")
+    expect(s.outcome().kind).toBe("failed")
+    expect(s.pull("w1", [], 1, 7)).toMatchObject({ kind: "shutdown" })
+  })
+
+  it("fails at once on a permanent data error", () => {
+    const s = make({}, 1)
+    s.register("w1", 0)
+    s.pull("w1", [], 1, 0)
+    s.pull("w1", [failed(s, 0, 0, "Unsupported file extension", true)], 1, 1)
+    expect(s.fatal?.message).toBe("Stage 0, shard 0: Unsupported file extension")
+  })
+
+  it("caps infrastructure failures separately, with their own message", () => {
+    const s = make({ maxShardInfraFailures: 2 }, 1)
+    for (let i = 0; i < 3; i++) {
+      s.register("w1", i * 100)
+      s.pull("w1", [], 1, i * 100)
+      s.workerExited("w1", i * 100 + 1, "exit code 137")
+    }
+    expect(s.fatal?.message).toMatch(/^Shard 0 of stage 0 crashed or lost its worker 3 times \(max 2\); last on worker w1/)
+    expect(s.run!.shards[0]!.failures).toBe(0)
+  })
+})
+
+describe("Scheduler: liveness", () => {
+  it("declares a silent worker dead after the timeout (not before) and re-queues its shard as a new attempt", () => {
+    const s = make()
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 0)
+    expect(s.sweep(9_500).dead).toEqual([])
+    s.heartbeat("w2", 10_000)
+    expect(s.sweep(10_000).dead).toEqual([])
+    const r = s.sweep(10_500)
+    expect(r.dead).toEqual(["w1"])
+    expect(s.workers.get("w1")!.state).toBe("failed")
+    expect(s.run!.shards[0]).toMatchObject({ status: "queued", attempt: 1, infraFailures: 1, failures: 0 })
+    expect(tasksOf(s.pull("w2", [], 8, 11_001))).toEqual([[1, 0], [2, 0], [0, 1]])
+  })
+
+  it("ignores a late report from a worker whose shard was re-assigned, and revives the worker idle", () => {
+    const s = make({}, 1)
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 0)
+    s.heartbeat("w2", 10_000)
+    s.sweep(10_001)
+    s.sweep(10_002)
+    expect(tasksOf(s.pull("w2", [], 1, 10_003))).toEqual([[0, 1]])
+    const late = s.pull("w1", [done(s, 0, 0)], 1, 10_004)
+    expect(s.run!.completed).toBe(0)
+    expect(s.workers.get("w1")!.state).toBe("alive")
+    expect(late.kind).toBe("backoff")
+    s.pull("w2", [done(s, 0, 1)], 1, 10_005)
+    expect(s.outcome().kind).toBe("done")
+  })
+
+  it("gives a starting worker a grace period", () => {
+    const s = make({ startupGraceMs: 60_000 })
+    s.register("w1", 0)
+    for (let t = 1_000; t <= 60_000; t += 1_000) expect(s.sweep(t).dead).toEqual([])
+    expect(s.sweep(61_000).dead).toEqual(["w1"])
+  })
+
+  it("does not judge a worker whose request the coordinator is still handling (a held pull)", () => {
+    const s = make()
+    s.register("w1", 0)
+    s.workers.get("w1")!.activeRequests = 1
+    expect(s.sweep(50_000).dead).toEqual([])
+  })
+
+  it("judges nobody on a sweep that ran late: the coordinator itself was stalled", () => {
+    const s = make()
+    s.register("w1", 0)
+    s.sweep(1_000)
+    expect(s.sweep(40_000).dead).toEqual([])
+    expect(s.drainEvents().some((e) => e.message.includes("stalled"))).toBe(true)
+    expect(s.sweep(41_000).dead).toEqual(["w1"])
+  })
+
+  it("re-queues what a re-registering worker held and makes it alive again", () => {
+    const s = make()
+    s.register("w1", 0)
+    s.pull("w1", [], 2, 0)
+    expect(s.register("w1", 5).requeued).toEqual([0, 1])
+    expect(s.workers.get("w1")!.state).toBe("alive")
+    expect(s.run!.shards.map((x) => x.attempt)).toEqual([1, 1, 0])
+  })
+
+  it("notices an exited local process at once", () => {
+    const s = make()
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 0)
+    s.workerExited("w1", 1, "killed by SIGKILL")
+    expect(s.run!.shards[0]).toMatchObject({ status: "queued", attempt: 1 })
+  })
+})
+
+describe("Scheduler: no alive workers", () => {
+  it("fails a stage after noWorkersTimeout with none alive, counting alive (not registered) workers", () => {
+    const s = make({ noWorkersTimeoutMs: 30_000 })
+    s.register("w1", 0)
+    s.workerExited("w1", 1_000, "exit code 1")
+    expect(s.workers.size).toBe(1)
+    s.sweep(2_000)
+    s.sweep(20_000)
+    expect(s.fatal).toBeUndefined()
+    s.sweep(32_000)
+    expect(s.fatal?.message).toMatch(/^No alive workers for 31s \(noWorkersTimeout 30s\) while stage 0 had 3 shard\(s\) outstanding/)
+  })
+
+  it("resets the timer when a worker comes back", () => {
+    const s = make({ noWorkersTimeoutMs: 30_000 })
+    s.register("w1", 0)
+    s.workerExited("w1", 1_000, "exit")
+    s.sweep(20_000)
+    s.register("w1", 25_000)
+    s.sweep(40_000)
+    expect(s.fatal).toBeUndefined()
+  })
+
+  it("fails at once when the launcher says the pool is gone for good", () => {
+    const s = make()
+    s.markPoolGone(10)
+    expect(s.fatal?.message).toMatch(/worker pool terminated permanently/)
+  })
+
+  it("does not fail when the pool goes away with nothing outstanding", () => {
+    const s = make({}, 1)
+    s.register("w1", 0)
+    s.pull("w1", [], 1, 0)
+    s.pull("w1", [done(s, 0)], 1, 1)
+    s.markPoolGone(2)
+    expect(s.fatal).toBeUndefined()
+  })
+})
+
+describe("Scheduler: draining the last stage", () => {
+  it("shuts idle workers down once the last stage's queue is empty, and backs off busy ones", () => {
+    const s = make({}, 1, true)
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 0)
+    expect(s.pull("w2", [], 1, 1)).toMatchObject({ kind: "shutdown" })
+    expect(s.workers.get("w2")!.state).toBe("gone")
+    expect(s.pull("w1", [], 1, 2).kind).toBe("backoff")
+  })
+
+  it("never releases workers in an intermediate stage", () => {
+    const s = make({}, 1, false)
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 0)
+    expect(s.pull("w2", [], 1, 1).kind).toBe("backoff")
+  })
+})
+
+describe("Scheduler: fingerprints", () => {
+  it("fails the execution when a worker rebuilt another plan", () => {
+    const s = make()
+    s.fingerprintMismatch("w1", "aaaa", "bbbb")
+    expect(s.fatal?._tag).toBe("ZephyrFingerprintError")
+    expect(s.fatal?.message).toContain("fingerprint bbbb")
+  })
+})
