@@ -76,8 +76,10 @@ export const execute = <A, E, R, ROut = never>(
     return yield* Execution.execute<A>(plan, resolved, launcher)
   }) as Effect.Effect<RunResult<A>, ZephyrError, Exclude<R, ROut>>
 
+// A layer is required exactly when the dataset's Effects need services (R is known and not never).
 type LayerArg<R> = [R] extends [never]
   ? [options?: RunOptions]
+  : unknown extends R ? [options?: RunOptions]
   : [options: RunOptions & { readonly layer: Layer.Layer<R, any, never> }]
 
 /** Runs a dataset (or a compiled plan); rejects with the ZephyrWorkerError of a failed run. */

@@ -1,4 +1,4 @@
-import { Command } from "@effect/cli"
+import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Effect } from "effect"
 import * as CompileCommand from "./CompileCommand.ts"
@@ -16,12 +16,28 @@ const cli = Command.run(zephyr, { name: "zephyr", version: "0.1.0" })
 const report = (cause: Cause.Cause<unknown>) =>
   Effect.sync(() => {
     const failure = Cause.squash(cause) as { message?: string; _tag?: string }
-    if (failure && typeof failure === "object" && "_tag" in failure && String(failure._tag).startsWith("Validation")) return
+    if (ValidationError.isValidationError(failure)) return // @effect/cli has printed it with the usage
     process.stderr.write(`zephyr: ${failure?.message ?? String(failure)}\n`)
   })
 
+/**
+ * `--arg k=v` may be repeated anywhere on the line; @effect/cli wants the pairs together,
+ * so they are moved to the end (in order) before parsing.
+ */
+export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
+  const rest: Array<string> = []
+  const pairs: Array<string> = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a === "--arg" && i + 1 < argv.length) pairs.push("--arg", argv[++i]!)
+    else if (a.startsWith("--arg=")) pairs.push("--arg", a.slice("--arg=".length))
+    else rest.push(a)
+  }
+  return [...rest, ...pairs]
+}
+
 export const main = (argv: ReadonlyArray<string>) =>
-  cli(argv).pipe(
+  cli(gatherArgs(argv)).pipe(
     Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : report(cause))),
     Effect.provide(NodeContext.layer),
     NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })

@@ -101,7 +101,9 @@ export const WorkerStatus = Schema.Struct({
   state: Schema.Literal("alive", "failed", "gone"),
   lastSeenAgoMs: Schema.Number,
   inFlight: Schema.Number,
-  tasksDone: Schema.Number
+  tasksDone: Schema.Number,
+  /** Times this worker was declared dead or seen exiting. */
+  deaths: Schema.Number
 })
 
 export const Status = Schema.Struct({

@@ -45,6 +45,7 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
     const executionId = options.executionId ?? newExecutionId(exe)
     const dir = ExecutionDir.of(options.chunkDir, executionId)
     fs.mkdirSync(dir, { recursive: true })
+    yield* Effect.logInfo(`execution ${executionId}: ${exe.plan.stages.length} stage(s), ${options.workers} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
     let attempt = 0
     while (true) {
       const exit = yield* Effect.exit(Effect.scoped(runAttempt<A>(exe, options, launcher, executionId, dir, attempt)))
@@ -86,7 +87,8 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         maxShardInfraFailures: options.maxShardInfraFailures,
         heartbeatTimeoutMs: options.heartbeatTimeoutMs,
         noWorkersTimeoutMs: options.noWorkersTimeoutMs,
-        startupGraceMs: Math.max(options.heartbeatTimeoutMs, 10_000),
+        startupGraceMs: options.heartbeatTimeoutMs + Math.min(options.heartbeatTimeoutMs, 30_000),
+        registrationTimeoutMs: Math.max(options.noWorkersTimeoutMs, 120_000),
         drainIdle: true,
         maxTasksPerPull: 8,
         sweepIntervalMs: Math.max(50, Math.min(1_000, Math.floor(options.heartbeatIntervalMs / 2)))

@@ -1,6 +1,5 @@
 import { Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError } from "../../compiler/plan/Errors.ts"
-import { CoordinatorRpcs } from "../../rpc/CoordinatorRpcs.ts"
 import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput, Status } from "../../rpc/Protocol.ts"
 import * as Scheduler from "./Scheduler.ts"
 
@@ -21,7 +20,16 @@ export interface Coordinator {
   readonly status: Effect.Effect<Status>
   /** Fails the execution from outside (a launcher error, an interrupt). */
   readonly abort: (error: Scheduler.Failure) => Effect.Effect<void>
-  readonly handlers: Parameters<typeof CoordinatorRpcs.toLayer>[0]
+  readonly handlers: Handlers
+}
+
+/** The RPC handlers, callable directly (tests, in-process workers) or served over a transport. */
+export interface Handlers {
+  readonly Hello: (p: { readonly workerId: string; readonly token: string }) => Effect.Effect<JobSpec, ZephyrInfraError>
+  readonly Register: (p: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) => Effect.Effect<{ readonly executionId: string }, ZephyrFingerprintError>
+  readonly Pull: (p: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => Effect.Effect<PullResponse>
+  readonly Heartbeat: (p: { readonly workerId: string; readonly busy: boolean }) => Effect.Effect<{ readonly known: boolean }>
+  readonly Status: () => Effect.Effect<Status>
 }
 
 export interface Options {
@@ -101,7 +109,7 @@ export const make = (options: Options) =>
         }
       })
 
-    const handlers = {
+    const handlers: Handlers = {
       Hello: ({ workerId, token }: { readonly workerId: string; readonly token: string }) =>
         options.token && token !== options.token
           ? Effect.fail(new ZephyrInfraError({ message: `Worker ${workerId} presented a wrong token; start workers with the --token the coordinator printed.`, retryable: false }))
@@ -132,5 +140,3 @@ export const make = (options: Options) =>
     }
     return service
   })
-
-export type FingerprintError = ZephyrFingerprintError

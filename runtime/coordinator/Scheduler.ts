@@ -24,6 +24,8 @@ export interface Config {
   readonly noWorkersTimeoutMs: number
   /** A worker is not declared dead within this long of registering (start-up is slow). */
   readonly startupGraceMs: number
+  /** With work outstanding and no worker ever registered, fail after this long (the pool never came up). */
+  readonly registrationTimeoutMs: number
   /** Give idle workers `shutdown` once the last stage has nothing left to hand out. */
   readonly drainIdle: boolean
   readonly maxTasksPerPull: number
@@ -37,6 +39,7 @@ export const defaults: Config = {
   heartbeatTimeoutMs: 120_000,
   noWorkersTimeoutMs: 600_000,
   startupGraceMs: 30_000,
+  registrationTimeoutMs: 600_000,
   drainIdle: true,
   maxTasksPerPull: 8,
   sweepIntervalMs: 1_000
@@ -183,6 +186,7 @@ export class Scheduler {
   register(workerId: string, now: number): { readonly requeued: ReadonlyArray<number> } {
     const existing = this.workers.get(workerId)
     if (!existing) {
+      if (this.workers.size === 0) this.noAliveSince = undefined
       this.workers.set(workerId, { id: workerId, state: "alive", lastSeen: now, registeredAt: now, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0 })
       this.log("debug", `worker ${workerId} registered`)
       this.noAliveSince = undefined
@@ -282,7 +286,10 @@ export class Scheduler {
     const run = this.run
     if (!run) return { kind: "backoff", ms: 200 }
     const tasks: Array<Task> = []
-    const n = Math.max(0, Math.min(max, this.config.maxTasksPerPull))
+    // Batches save round trips while the queue is long; near the tail one task at a time,
+    // so no worker sits on queued shards that idle workers could run.
+    const fairShare = Math.max(1, Math.floor(run.queue.length / Math.max(1, this.aliveCount())))
+    const n = Math.max(0, Math.min(max, this.config.maxTasksPerPull, fairShare))
     while (tasks.length < n && run.queue.length > 0) {
       const index = run.queue.shift()!
       const shard = run.shards[index]!
@@ -383,6 +390,16 @@ export class Scheduler {
   private checkAlive(now: number) {
     if (this.aliveCount() > 0 || this.outstanding() === 0) { this.noAliveSince = undefined; return }
     if (this.noAliveSince === undefined) { this.noAliveSince = now; return }
+    // Before any worker registered the pool is starting, not dead: only the registration timeout applies.
+    if (this.workers.size === 0) {
+      if (now - this.noAliveSince >= this.config.registrationTimeoutMs) {
+        this.fail(new ZephyrInfraError({
+          message: `No worker registered within ${Math.round(this.config.registrationTimeoutMs / 1000)}s while stage ${this.run?.stage} had ${this.outstanding()} shard(s) outstanding; check that workers can start and reach the coordinator.`,
+          ...(this.run ? { stage: this.run.stage } : {}), retryable: true
+        }))
+      }
+      return
+    }
     if (now - this.noAliveSince >= this.config.noWorkersTimeoutMs) {
       this.fail(new ZephyrInfraError({
         message: `No alive workers for ${Math.round((now - this.noAliveSince) / 1000)}s (noWorkersTimeout ${Math.round(this.config.noWorkersTimeoutMs / 1000)}s) while stage ${this.run?.stage} had ${this.outstanding()} shard(s) outstanding.`,
@@ -406,7 +423,7 @@ export class Scheduler {
       inFlight,
       queued: run?.queue.length ?? 0,
       retries: run?.retries ?? 0,
-      workers: [...this.workers.values()].map((w) => ({ id: w.id, state: w.state, lastSeenAgoMs: now - w.lastSeen, inFlight: w.inFlight.size, tasksDone: w.tasksDone })),
+      workers: [...this.workers.values()].map((w) => ({ id: w.id, state: w.state, lastSeenAgoMs: now - w.lastSeen, inFlight: w.inFlight.size, tasksDone: w.tasksDone, deaths: w.deaths })),
       done: this.outcome().kind !== "running",
       fatalError: this.fatal?.message ?? null
     }

@@ -92,6 +92,7 @@ export const make = (options: Options = {}): Launcher => ({
           const timer = setTimeout(() => { c.kill("SIGKILL") }, KILL_GRACE_MS)
           c.once("exit", () => { clearTimeout(timer); resolve() })
           c.kill("SIGTERM")
+          c.kill("SIGCONT") // a stopped process only acts on SIGTERM once it runs again
         })))
       }
 

@@ -107,23 +107,49 @@ export const expandAsync = (stream: ChunkStream, f: (item: unknown) => AsyncIter
     }
   })
 
+/**
+ * A long synchronous run would starve the event loop: the worker's heartbeats and its
+ * socket would go quiet and the coordinator would take it for dead. Sync loops call this
+ * between chunks; it yields to the event loop (a macrotask, not a microtask) every ~20 ms.
+ */
+let lastYield = performance.now()
+export const breathe = (): Promise<void> | undefined => {
+  const now = performance.now()
+  if (now - lastYield < 20) return undefined
+  return new Promise<void>((resolve) => setImmediate(() => { lastYield = performance.now(); resolve() }))
+}
+
 /** Visits every chunk; resolves when the stream is exhausted. */
 export const drain = async (stream: ChunkStream, visit: (chunk: Chunk) => void): Promise<void> => {
   const it = stream.chunks()
   if (stream.sync) {
     const s = it as Iterator<Chunk>
-    for (let r = s.next(); !r.done; r = s.next()) visit(r.value)
+    for (let r = s.next(); !r.done; r = s.next()) {
+      visit(r.value)
+      const pause = breathe()
+      if (pause) await pause
+    }
     return
   }
   const a = it as AsyncIterator<Chunk>
-  for (let r = await a.next(); !r.done; r = await a.next()) visit(r.value)
+  for (let r = await a.next(); !r.done; r = await a.next()) {
+    visit(r.value)
+    const pause = breathe()
+    if (pause) await pause
+  }
 }
 
 /** The stream as async chunks, whatever it is. */
 export async function* asAsync(stream: ChunkStream): AsyncGenerator<Chunk> {
   if (stream.sync) {
     const it = stream.chunks()
-    try { for (let r = it.next(); !r.done; r = it.next()) yield r.value } finally { it.return?.() }
+    try {
+      for (let r = it.next(); !r.done; r = it.next()) {
+        yield r.value
+        const pause = breathe()
+        if (pause) await pause
+      }
+    } finally { it.return?.() }
   } else {
     const it = stream.chunks()
     try { for (let r = await it.next(); !r.done; r = await it.next()) yield r.value } finally { await it.return?.() }

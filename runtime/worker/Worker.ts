@@ -34,7 +34,9 @@ export class CoordinatorUnreachable extends Error {}
 export const run = (options: Options) =>
   Effect.gen(function* () {
     const { client, workerId } = options
-    const spec = yield* client.Hello({ workerId, token: options.token ?? "" })
+    const spec = yield* client.Hello({ workerId, token: options.token ?? "" }).pipe(
+      Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new CoordinatorUnreachable(`Worker ${workerId}: no answer from the coordinator within 60 s; is the address right and is it running?`) })
+    )
     const loaded = yield* options.load(spec)
     yield* client.Register({ workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname() })
     // The layer's services on top of whatever the worker's fiber already has (in-process

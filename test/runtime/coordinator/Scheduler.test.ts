@@ -204,6 +204,14 @@ describe("Scheduler: no alive workers", () => {
     expect(s.fatal?.message).toMatch(/^No alive workers for 31s \(noWorkersTimeout 30s\) while stage 0 had 3 shard\(s\) outstanding/)
   })
 
+  it("does not count a pool that is still starting as dead; a registration timeout covers it", () => {
+    const s = make({ noWorkersTimeoutMs: 30_000, registrationTimeoutMs: 100_000 })
+    for (let t = 0; t <= 99_000; t += 1_000) s.sweep(t)
+    expect(s.fatal).toBeUndefined()
+    s.sweep(100_000)
+    expect(s.fatal?.message).toMatch(/^No worker registered within 100s/)
+  })
+
   it("resets the timer when a worker comes back", () => {
     const s = make({ noWorkersTimeoutMs: 30_000 })
     s.register("w1", 0)
@@ -254,5 +262,18 @@ describe("Scheduler: fingerprints", () => {
     s.fingerprintMismatch("w1", "aaaa", "bbbb")
     expect(s.fatal?._tag).toBe("ZephyrFingerprintError")
     expect(s.fatal?.message).toContain("fingerprint bbbb")
+  })
+})
+
+describe("Scheduler: batches", () => {
+  it("hands out batches only while the queue is long compared with the alive workers", () => {
+    const s = make({ maxTasksPerPull: 8 }, 20)
+    s.register("w1", 0); s.register("w2", 0)
+    expect(tasksOf(s.pull("w1", [], 8, 1))).toHaveLength(8)
+    expect(tasksOf(s.pull("w2", [], 8, 1))).toHaveLength(6)
+    expect(tasksOf(s.pull("w2", [], 8, 1))).toHaveLength(3)
+    expect(tasksOf(s.pull("w2", [], 8, 1))).toHaveLength(1)
+    expect(tasksOf(s.pull("w1", [], 8, 1))).toHaveLength(1)
+    expect(s.run!.queue).toHaveLength(1)
   })
 })

@@ -1,0 +1,38 @@
+import * as os from "node:os"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { Pipeline, Zephyr } from "zephyr"
+import { workersOf } from "./Processes.ts"
+
+const module = "test/faults/fixtures/soak.ts"
+let dir: string
+beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "zephyr-soak-")) })
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+const sorted = <T extends { shop: number }>(rows: ReadonlyArray<T>) => [...rows].sort((a, b) => a.shop - b.shop)
+
+describe("soak", () => {
+  it("kills a random worker every ~1.5 s through a groupBy + join and still gives the fault-free answer", async () => {
+    const reference = await Zephyr.run((await Pipeline.load(module, { args: { workMs: "0" } })).dataset, { backend: "in-process", workers: 2 })
+    const kills: Array<number> = []
+    let running = true
+    const killer = (async () => {
+      while (running) {
+        await new Promise((r) => setTimeout(r, 1_500))
+        const pids = workersOf(process.pid)
+        if (!running || pids.length === 0) continue
+        const victim = pids[Math.floor(Math.random() * pids.length)]!
+        try { process.kill(victim, "SIGKILL"); kills.push(victim) } catch { /* already gone */ }
+      }
+    })()
+    const result = await Zephyr.runModule(module, {
+      workers: 3, args: { workMs: "1" }, chunkDir: dir,
+      heartbeatInterval: "200ms", heartbeatTimeout: "2s", maxWorkerRestarts: 100, maxShardInfraFailures: 50
+    }).finally(() => { running = false })
+    await killer
+    expect(kills.length).toBeGreaterThanOrEqual(3)
+    expect(sorted(result.results)).toEqual(sorted(reference.results))
+    expect(result.results).toHaveLength(23)
+  }, 180_000)
+})

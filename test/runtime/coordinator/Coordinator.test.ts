@@ -1,0 +1,97 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import type { Report } from "../../../rpc/Protocol.ts"
+import * as Coordinator from "../../../runtime/coordinator/Coordinator.ts"
+import { defaults } from "../../../runtime/coordinator/Scheduler.ts"
+
+// The coordinator service in virtual time: no process, no socket, no real clock.
+const spec = { executionId: "e1", fingerprint: "f", executionDir: "/nowhere", heartbeatIntervalMs: 500, memoryBudgetBytes: 1 << 20, sharedNames: [] }
+const make = (config: Partial<typeof defaults> = {}) =>
+  Coordinator.make({ spec, stages: 1, longPollMs: 1_000, config: { ...defaults, heartbeatTimeoutMs: 2_000, startupGraceMs: 0, sweepIntervalMs: 500, noWorkersTimeoutMs: 5_000, ...config } })
+const inputs = (n: number) => Array.from({ length: n }, (_, index) => ({ input: { kind: "list" as const, index } }))
+const register = (c: Coordinator.Coordinator, workerId: string) => c.handlers.Register({ workerId, fingerprint: "f", pid: 1, host: "h" })
+const doneReport = (task: { stage: number; generation: number; shard: number; attempt: number }): Report => ({
+  kind: "done", executionId: "e1", stage: task.stage, generation: task.generation, shard: task.shard, attempt: task.attempt,
+  counters: {}, durationMs: 1, output: { kind: "chunks", refs: [{ kind: "inline", items: [task.shard] }] }
+})
+
+describe("Coordinator", () => {
+  it.scoped("runs a stage through pulls and reports, results in shard order", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      yield* register(c, "w1")
+      const stage = yield* Effect.fork(c.runStage(0, inputs(3), true))
+      yield* Effect.yieldNow()
+      const first = yield* c.handlers.Pull({ workerId: "w1", reports: [], max: 8 })
+      expect(first.kind).toBe("tasks")
+      const tasks = first.kind === "tasks" ? first.tasks : []
+      expect(tasks.map((t) => t.shard)).toEqual([0, 1, 2])
+      const last = yield* c.handlers.Pull({ workerId: "w1", reports: [...tasks].reverse().map(doneReport), max: 8 })
+      expect(last.kind).toBe("shutdown")
+      const outputs = yield* Fiber.join(stage)
+      expect(outputs.map((o) => (o.kind === "chunks" && o.refs[0]?.kind === "inline" ? o.refs[0].items[0] : null))).toEqual([0, 1, 2])
+    }))
+
+  it.scoped("holds an idle worker's pull until work appears (long poll), without time passing", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      yield* register(c, "w1")
+      const pull = yield* Effect.fork(c.handlers.Pull({ workerId: "w1", reports: [], max: 1 }))
+      yield* Effect.yieldNow()
+      yield* Effect.fork(c.runStage(0, inputs(1), false))
+      const response = yield* Fiber.join(pull)
+      expect(response).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 0 }] })
+    }))
+
+  it.scoped("answers backoff after the long poll when there is still nothing", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      yield* register(c, "w1")
+      const pull = yield* Effect.fork(c.handlers.Pull({ workerId: "w1", reports: [], max: 1 }))
+      yield* TestClock.adjust("1 second")
+      expect((yield* Fiber.join(pull)).kind).toBe("backoff")
+    }))
+
+  it.scoped("the sweeper re-queues the shard of a silent worker after the heartbeat timeout", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      yield* register(c, "silent")
+      yield* register(c, "healthy")
+      yield* Effect.fork(c.runStage(0, inputs(1), false))
+      yield* Effect.yieldNow()
+      const held = yield* c.handlers.Pull({ workerId: "silent", reports: [], max: 1 })
+      expect(held).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 0 }] })
+      for (let i = 0; i < 6; i++) {
+        yield* TestClock.adjust("500 millis")
+        yield* c.handlers.Heartbeat({ workerId: "healthy", busy: false })
+      }
+      expect(c.scheduler.workers.get("silent")!.state).toBe("failed")
+      const retry = yield* c.handlers.Pull({ workerId: "healthy", reports: [], max: 1 })
+      expect(retry).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 1 }] })
+    }))
+
+  it.scoped("fails the stage with no alive workers after noWorkersTimeout", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      yield* register(c, "w1")
+      const stage = yield* Effect.fork(c.runStage(0, inputs(2), false))
+      yield* TestClock.adjust("3 seconds") // w1 silent: declared dead on the sweep after 2 s
+      expect(c.scheduler.workers.get("w1")!.state).toBe("failed")
+      yield* TestClock.adjust("3 seconds")
+      expect(Option.isNone(yield* Fiber.poll(stage))).toBe(true) // ~3.5 s without alive workers: still waiting
+      yield* TestClock.adjust("2 seconds")
+      const exit = yield* Fiber.await(stage)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) expect(JSON.stringify(exit.cause)).toContain("No alive workers")
+    }))
+
+  it.scoped("refuses a worker whose plan has another fingerprint, and fails the run", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      const stage = yield* Effect.fork(c.runStage(0, inputs(1), false))
+      const err = yield* Effect.flip(c.handlers.Register({ workerId: "w1", fingerprint: "other", pid: 1, host: "h" }))
+      expect(err._tag).toBe("ZephyrFingerprintError")
+      const exit = yield* Fiber.await(stage)
+      expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("fingerprint")
+    }))
+})
