@@ -66,8 +66,8 @@ export const execute = <A, E, R, ROut = never>(
 ): Effect.Effect<RunResult<A>, ZephyrError, Exclude<R, ROut>> =>
   Effect.gen(function* () {
     const plan = yield* Effect.try({ try: () => compile(dataset), catch: (e) => asZephyrError(e) })
-    const defaultBackend = plan.module ? "local" : "in-process"
-    const resolved = yield* Effect.try({ try: () => RunOptionsModule.resolve(options, defaultBackend), catch: (e) => asZephyrError(e) })
+    // In-process unless asked otherwise (runModule and the CLI ask for local worker processes).
+    const resolved = yield* Effect.try({ try: () => RunOptionsModule.resolve(options, "in-process"), catch: (e) => asZephyrError(e) })
     if (resolved.dryRun) {
       yield* Effect.logInfo(`dry run: nothing executed\n${plan.explain("text")}`)
       return { results: [], counters: {}, executionId: "" }

@@ -1,6 +1,6 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Cause, Effect } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import * as CompileCommand from "./CompileCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
 import * as WorkerCommand from "./WorkerCommand.ts"
@@ -40,5 +40,10 @@ export const main = (argv: ReadonlyArray<string>) =>
   cli(gatherArgs(argv)).pipe(
     Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : report(cause))),
     Effect.provide(NodeContext.layer),
-    NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true })
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      disablePrettyLogger: true,
+      // 0 on success, 130 when interrupted (Ctrl-C), 1 on failure
+      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+    })
   )

@@ -8,14 +8,18 @@ import { ZephyrWorkerError } from "../compiler/plan/Errors.ts"
  * (a write's path, a fold's partial) are carried inline.
  */
 
-/** Part of a shard's data: a range of a chunk file, or a few items inline. */
+/**
+ * Part of a shard's data: a range of a chunk file, or a few items inline. Inline items
+ * travel as bytes in the chunk format (BlockFile's msgpack), so user data that the RPC
+ * codec would reject (big integers, say) never reaches it.
+ */
 export const ChunkRef = Schema.Union(
   Schema.Struct({ kind: Schema.Literal("file"), path: Schema.String, count: Schema.Number, skip: Schema.Number, take: Schema.Number }),
-  Schema.Struct({ kind: Schema.Literal("inline"), items: Schema.Array(Schema.Unknown) })
+  Schema.Struct({ kind: Schema.Literal("inline"), count: Schema.Number, bytes: Schema.Uint8ArrayFromSelf })
 )
 export type ChunkRef = typeof ChunkRef.Type
 
-export const refCount = (ref: ChunkRef): number => (ref.kind === "file" ? ref.take : ref.items.length)
+export const refCount = (ref: ChunkRef): number => (ref.kind === "file" ? ref.take : ref.count)
 
 /** Where a task's shard comes from. */
 export const ShardInput = Schema.Union(

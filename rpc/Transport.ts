@@ -1,7 +1,7 @@
 import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
 import { SocketServer } from "@effect/platform"
 import { type RpcClientError, RpcClient, type RpcGroup, RpcSerialization, RpcServer, RpcTest } from "@effect/rpc"
-import { Context, Effect, Layer, Schedule } from "effect"
+import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import { CoordinatorRpcs } from "./CoordinatorRpcs.ts"
 
 /** A connected client of the coordinator, whatever the transport. */
@@ -17,7 +17,10 @@ const serialization = RpcSerialization.layerMsgPack
  * default). A handler that dies fails only its own call (`disableFatalDefects`), and
  * tracing is off on these hot calls.
  */
-export const serveTcp = (handlers: Handlers, options: { readonly host?: string | undefined; readonly port?: number | undefined } = {}) =>
+export const serveTcp = (
+  handlers: Handlers,
+  options: { readonly host?: string | undefined; readonly port?: number | undefined } = {}
+): Effect.Effect<{ readonly host: string; readonly port: number }, SocketServer.SocketServerError, Scope.Scope> =>
   Effect.gen(function* () {
     const server = RpcServer.layer(CoordinatorRpcs, { disableFatalDefects: true, concurrency: "unbounded", disableTracing: true }).pipe(
       Layer.provide(CoordinatorRpcs.toLayer(handlers)),
@@ -29,7 +32,7 @@ export const serveTcp = (handlers: Handlers, options: { readonly host?: string |
     const address = Context.get(context, SocketServer.SocketServer).address
     if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("coordinator socket is not TCP")
     return { host: address.hostname, port: address.port }
-  })
+  }) as Effect.Effect<{ readonly host: string; readonly port: number }, SocketServer.SocketServerError, Scope.Scope>
 
 /** A client over TCP that reconnects on transient errors (in-flight calls are not replayed). */
 export const connectTcp = (host: string, port: number) =>

@@ -1,5 +1,6 @@
 import type { ChunkRef, ShardOutput } from "../../rpc/Protocol.ts"
 import { refCount } from "../../rpc/Protocol.ts"
+import * as BlockFile from "../storage/BlockFile.ts"
 
 /**
  * A reshard, decided by the coordinator alone: the items of the previous stage, taken in
@@ -36,5 +37,5 @@ export const split = (outputs: ReadonlyArray<ShardOutput>, n: number): Array<Sha
 
 const slice = (r: ChunkRef, from: number, count: number): ChunkRef =>
   r.kind === "inline"
-    ? { kind: "inline", items: from === 0 && count === r.items.length ? r.items : r.items.slice(from, from + count) }
+    ? (from === 0 && count === r.count ? r : BlockFile.inline(BlockFile.inlineItems(r).slice(from, from + count)))
     : { kind: "file", path: r.path, count: r.count, skip: r.skip + from, take: count }

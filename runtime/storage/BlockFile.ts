@@ -9,11 +9,17 @@ import { Packr, Unpackr } from "msgpackr"
  * attempts never see each other's partial files. Readers are synchronous and stream one
  * block at a time; the item count in each header lets a reader skip blocks undecoded.
  */
-const packr = new Packr({ useRecords: false, moreTypes: true })
-const unpackr = new Unpackr({ useRecords: false, moreTypes: true })
+const packr = new Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true })
+const unpackr = new Unpackr({ useRecords: false, moreTypes: true, useBigIntExtension: true })
 
 export const encode = (value: unknown): Buffer => packr.pack(value)
 export const decode = (bytes: Uint8Array): unknown => unpackr.unpack(bytes)
+
+/** A few items carried inside a message instead of a file. */
+export const inline = (items: ReadonlyArray<unknown>): { readonly kind: "inline"; readonly count: number; readonly bytes: Uint8Array } =>
+  ({ kind: "inline", count: items.length, bytes: encode(items) })
+
+export const inlineItems = (ref: { readonly bytes: Uint8Array }): Array<unknown> => decode(ref.bytes) as Array<unknown>
 
 export interface Written {
   readonly path: string

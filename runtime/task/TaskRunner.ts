@@ -139,7 +139,7 @@ class StageTask {
       const target = this.outputPath(last)
       if (fs.existsSync(target)) {
         this.ctx.counters.increment("zephyr/shards_skipped")
-        return { kind: "chunks", refs: [{ kind: "inline", items: [target] }] }
+        return { kind: "chunks", refs: [BlockFile.inline([target])] }
       }
     }
     let stream: Stream.ChunkStream
@@ -387,7 +387,7 @@ class StageTask {
     const target = this.outputPath(op)
     const impl = this.impl(op.id, "write")
     await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: this.ctx.counters }, Stream.asAsync(stream)))
-    return { kind: "chunks", refs: [{ kind: "inline", items: [target] }] }
+    return { kind: "chunks", refs: [BlockFile.inline([target])] }
   }
 
   private async scatter(op: Op.OfKind<"groupBy" | "deduplicate">, stream: Stream.ChunkStream): Promise<ShardOutput> {
@@ -432,7 +432,7 @@ class StageTask {
         }
         if (pending.length >= BLOCK_ITEMS) { writer!.write(pending); pending = [] }
       })
-      if (inline) return inline.length === 0 ? [] : [{ kind: "inline", items: inline }]
+      if (inline) return inline.length === 0 ? [] : [BlockFile.inline(inline)]
       writer!.write(pending)
       const written = writer!.close()
       this.ctx.counters.increment("zephyr/chunk_bytes_written", written.bytes)
@@ -462,7 +462,7 @@ export const readRefs = (refs: ReadonlyArray<ChunkRef>): Extract<Stream.ChunkStr
   sync: true,
   chunks: function* () {
     for (const ref of refs) {
-      if (ref.kind === "inline") { if (ref.items.length > 0) yield ref.items }
+      if (ref.kind === "inline") { if (ref.count > 0) yield BlockFile.inlineItems(ref) }
       else if (ref.take > 0) yield* BlockFile.read(ref.path, { skip: ref.skip, take: ref.take })
     }
   }

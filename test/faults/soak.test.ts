@@ -14,7 +14,7 @@ const sorted = <T extends { shop: number }>(rows: ReadonlyArray<T>) => [...rows]
 
 describe("soak", () => {
   it("kills a random worker every ~1.5 s through a groupBy + join and still gives the fault-free answer", async () => {
-    const reference = await Zephyr.run((await Pipeline.load(module, { args: { workMs: "0" } })).dataset, { backend: "in-process", workers: 2 })
+    const reference = await Zephyr.run<{ shop: number }, unknown, never>((await Pipeline.load(module, { args: { workMs: "0" } })).dataset as never, { backend: "in-process", workers: 2 })
     const kills: Array<number> = []
     let running = true
     const killer = (async () => {
@@ -26,7 +26,7 @@ describe("soak", () => {
         try { process.kill(victim, "SIGKILL"); kills.push(victim) } catch { /* already gone */ }
       }
     })()
-    const result = await Zephyr.runModule(module, {
+    const result = await Zephyr.runModule<{ shop: number }>(module, {
       workers: 3, args: { workMs: "1" }, chunkDir: dir,
       heartbeatInterval: "200ms", heartbeatTimeout: "2s", maxWorkerRestarts: 100, maxShardInfraFailures: 50
     }).finally(() => { running = false })

@@ -1,3 +1,4 @@
+import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Option, TestClock } from "effect"
 import type { Report } from "../../../rpc/Protocol.ts"
@@ -12,7 +13,7 @@ const inputs = (n: number) => Array.from({ length: n }, (_, index) => ({ input: 
 const register = (c: Coordinator.Coordinator, workerId: string) => c.handlers.Register({ workerId, fingerprint: "f", pid: 1, host: "h" })
 const doneReport = (task: { stage: number; generation: number; shard: number; attempt: number }): Report => ({
   kind: "done", executionId: "e1", stage: task.stage, generation: task.generation, shard: task.shard, attempt: task.attempt,
-  counters: {}, durationMs: 1, output: { kind: "chunks", refs: [{ kind: "inline", items: [task.shard] }] }
+  counters: {}, durationMs: 1, output: { kind: "chunks", refs: [BlockFile.inline([task.shard])] }
 })
 
 describe("Coordinator", () => {
@@ -29,7 +30,7 @@ describe("Coordinator", () => {
       const last = yield* c.handlers.Pull({ workerId: "w1", reports: [...tasks].reverse().map(doneReport), max: 8 })
       expect(last.kind).toBe("shutdown")
       const outputs = yield* Fiber.join(stage)
-      expect(outputs.map((o) => (o.kind === "chunks" && o.refs[0]?.kind === "inline" ? o.refs[0].items[0] : null))).toEqual([0, 1, 2])
+      expect(outputs.map((o) => (o.kind === "chunks" && o.refs[0]?.kind === "inline" ? BlockFile.inlineItems(o.refs[0])[0] : null))).toEqual([0, 1, 2])
     }))
 
   it.scoped("holds an idle worker's pull until work appears (long poll), without time passing", () =>

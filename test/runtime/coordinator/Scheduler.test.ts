@@ -1,3 +1,4 @@
+import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import { describe, expect, it } from "vitest"
 import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
 import type { Report, ShardOutput } from "../../../rpc/Protocol.ts"
@@ -6,7 +7,7 @@ import { classifyReport, defaults, Scheduler, type Config } from "../../../runti
 const config: Config = { ...defaults, heartbeatTimeoutMs: 10_000, startupGraceMs: 0, noWorkersTimeoutMs: 30_000, sweepIntervalMs: 1_000, maxTasksPerPull: 8 }
 const EXEC = "exec-1"
 const input = (index: number) => ({ input: { kind: "list" as const, index } })
-const out = (n: number): ShardOutput => ({ kind: "chunks", refs: [{ kind: "inline", items: [n] }] })
+const out = (n: number): ShardOutput => ({ kind: "chunks", refs: [BlockFile.inline([n])] })
 
 const make = (overrides: Partial<Config> = {}, shards = 3, isLast = false) => {
   const s = new Scheduler(EXEC, { ...config, ...overrides })
