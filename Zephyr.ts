@@ -94,8 +94,10 @@ export const runModule = async <A = unknown>(
   const { export: name, args, ...rest } = options
   const loaded = await ModuleLoader.load(modulePath, { export: name, args })
   const plan = compile(loaded.dataset, { module: loaded.module })
-  const layer = rest.layer ?? loaded.layer
-  return toPromise(execute(plan as CompiledPlan<A, unknown, never>, { backend: "local", ...rest, ...(layer ? { layer } : {}) }), rest.progress === true)
+  const backend = rest.backend ?? "local"
+  // Worker processes build the module's own `layer` export; in-process workers get it here.
+  const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)
+  return toPromise(execute(plan as CompiledPlan<A, unknown, never>, { ...rest, backend, ...(layer ? { layer } : {}) }), rest.progress === true)
 }
 
 /** Marks a dataset as built by a module, so `compile` records how to rebuild it. */

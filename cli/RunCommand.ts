@@ -55,7 +55,7 @@ export const command = Command.make("run", options, (o) =>
       ...(o.maxWorkerRestarts !== undefined ? { maxWorkerRestarts: o.maxWorkerRestarts } : {}),
       ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
       ...(o.resume !== undefined ? { executionId: o.resume } : {}),
-      ...(loaded.layer ? { layer: loaded.layer } : {}),
+      ...(loaded.layer && o.backend === "in-process" ? { layer: loaded.layer } : {}),
       progress: !o.noProgress
     }
     const result = yield* Zephyr.execute(plan as Zephyr.CompiledPlanOf<unknown>, runOptions).pipe(

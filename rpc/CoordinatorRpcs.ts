@@ -1,6 +1,6 @@
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
-import { ZephyrFingerprintError, ZephyrInfraError } from "../compiler/plan/Errors.ts"
+import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
 import { JobSpec, PullResponse, Report, Status } from "./Protocol.ts"
 
 /**
@@ -24,5 +24,7 @@ export class CoordinatorRpcs extends RpcGroup.make(
     payload: { workerId: Schema.String, busy: Schema.Boolean },
     success: Schema.Struct({ known: Schema.Boolean })
   }),
-  Rpc.make("Status", { success: Status })
+  Rpc.make("Status", { success: Status }),
+  /** A worker that cannot work for a reason every worker would share (its module or layer fails): the run fails. */
+  Rpc.make("Abort", { payload: { workerId: Schema.String, error: ZephyrWorkerError } })
 ) {}

@@ -70,6 +70,8 @@ const matchSegments = (base: string, segments: ReadonlyArray<string>, out: Set<s
   if (segments.length === 0) return
   const [seg, ...rest] = segments as [string, ...Array<string>]
   if (seg === "**") {
+    // A trailing ** matches every file below, at any depth (as in bash's globstar and fast-glob).
+    if (rest.length === 0) return matchSegments(base, ["**", "*"], out)
     matchSegments(base, rest, out) // zero directories
     for (const e of readDir(base)) {
       if (e.name.startsWith(".")) continue

@@ -1,5 +1,5 @@
 import { Clock, Deferred, Duration, Effect, Schedule } from "effect"
-import { ZephyrFingerprintError, ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import { ZephyrFingerprintError, ZephyrInfraError, type ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput, Status } from "../../rpc/Protocol.ts"
 import * as Scheduler from "./Scheduler.ts"
 
@@ -30,6 +30,7 @@ export interface Handlers {
   readonly Pull: (p: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => Effect.Effect<PullResponse>
   readonly Heartbeat: (p: { readonly workerId: string; readonly busy: boolean }) => Effect.Effect<{ readonly known: boolean }>
   readonly Status: () => Effect.Effect<Status>
+  readonly Abort: (p: { readonly workerId: string; readonly error: ZephyrWorkerError }) => Effect.Effect<void>
 }
 
 export interface Options {
@@ -126,7 +127,8 @@ export const make = (options: Options) =>
         }),
       Pull: ({ workerId, reports, max }: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => pull(workerId, reports, max),
       Heartbeat: ({ workerId }: { readonly workerId: string; readonly busy: boolean }) => step((now) => scheduler.heartbeat(workerId, now)),
-      Status: () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => scheduler.status(now, options.stages)))
+      Status: () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => scheduler.status(now, options.stages))),
+      Abort: ({ error }) => step(() => scheduler.abort(error))
     }
 
     const service: Coordinator = {
@@ -135,7 +137,7 @@ export const make = (options: Options) =>
       workerExited: (workerId, reason) => step((now) => scheduler.workerExited(workerId, now, reason)),
       poolGone: step((now) => scheduler.markPoolGone(now)),
       status: handlers.Status(),
-      abort: (error) => step(() => { if (!scheduler.fatal) scheduler.fatal = error }),
+      abort: (error) => step(() => scheduler.abort(error)),
       handlers
     }
     return service

@@ -345,6 +345,11 @@ export class Scheduler {
     this.requeue(shard)
   }
 
+  /** Fails the execution from outside the rules (a worker that cannot load its module or layer, say). */
+  abort(error: Failure): void {
+    this.fail(error)
+  }
+
   /** A worker rebuilt another plan: the run fails before it can do harm. */
   fingerprintMismatch(workerId: string, expected: string, actual: string): ZephyrFingerprintError {
     const error = new ZephyrFingerprintError({

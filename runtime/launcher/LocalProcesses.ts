@@ -36,8 +36,11 @@ export const make = (options: Options = {}): Launcher => ({
           retryable: false
         }))
       }
-      if (ctx.layer && !ctx.spec.module) {
-        return yield* Effect.fail(new ZephyrInfraError({ message: "The `layer` option cannot travel to worker processes: export `layer` from the pipeline module instead.", retryable: false }))
+      if (ctx.layer) {
+        return yield* Effect.fail(new ZephyrInfraError({
+          message: "The `layer` option cannot travel to worker processes: export `layer` from the pipeline module (worker processes build it themselves), or run with backend \"in-process\".",
+          retryable: false
+        }))
       }
       const token = randomUUID()
       const address = yield* Transport.serveTcp(ctx.coordinator.handlers).pipe(

@@ -65,7 +65,8 @@ const fmix = (h: number): number => {
   return h >>> 0
 }
 
-const canonical = (v: unknown): string => {
+/** A text that two keys share exactly when they compare equal. */
+export const canonical = (v: unknown): string => {
   switch (rank(v)) {
     case 0: return "n"
     case 1: return v ? "T" : "F"
@@ -83,7 +84,10 @@ const canonical = (v: unknown): string => {
 
 /** A 32-bit hash of a key's value, identical in every process. */
 export const hash = (key: unknown): number =>
-  typeof key === "string" ? fmix(fnv(key, 0x811c9dc5)) : fmix(fnv(canonical(key), 0x9747b28c))
+  typeof key === "string" ? fmix(fnv(key, 0x811c9dc5)) : hashCanonical(canonical(key))
+
+/** The hash of a non-string key from its canonical text (when the caller has it already). */
+export const hashCanonical = (text: string): number => fmix(fnv(text, 0x9747b28c))
 
 /** The shard a key goes to among `n`. */
 export const target = (key: unknown, n: number): number => hash(key) % n

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
 import { BlockWriter, encode, uniqueName } from "../storage/BlockFile.ts"
+import { GroupTable } from "./GroupTable.ts"
 import * as KeyOrder from "./KeyOrder.ts"
 import { FORMAT, type Manifest, type ManifestRun, type ManifestSegment, RunEncoder, writeManifest } from "./RunFile.ts"
 
@@ -34,23 +35,21 @@ const SAMPLE_EVERY = 128
 
 /** Key kinds of a target's buffer: all strings and all (non-NaN) numbers sort with `<`. */
 const EMPTY = 0, STRINGS = 1, NUMBERS = 2, MIXED = 3
+/** Map overhead of one key group, added to the memory estimate. */
+const BYTES_PER_GROUP = 96
+/** With a combiner, a group is combined when it reaches this many items (then twice its combined size). */
+const COMBINE_AT = 16
 
-class TargetBuffer {
-  keys: Array<unknown> = []
-  sorts: Array<unknown> = []
-  items: Array<unknown> = []
-  kind = EMPTY
-
-  clear(): void {
-    this.keys = []
-    this.sorts = []
-    this.items = []
-    this.kind = EMPTY
-  }
+/** The buffered items of one key, in arrival order (plus their sort keys with sortBy). */
+interface Group {
+  readonly key: unknown
+  readonly target: number
+  items: Array<unknown>
+  sorts: Array<unknown>
+  combineAt: number
+  /** Items arrived since the combiner last ran on this group. */
+  dirty: boolean
 }
-
-const sameKey = (primitive: boolean, a: unknown, b: unknown): boolean =>
-  a === b || (!primitive && KeyOrder.compare(a, b) === 0)
 
 /**
  * The map side of a shuffle. Items are routed to `KeyOrder.target(key, numTargets)` and
@@ -66,7 +65,11 @@ export class ScatterWriter {
   private readonly numTargets: number
   private readonly budget: number
   private readonly sorted: boolean
-  private readonly buffers: Array<TargetBuffer> = []
+  /** Buffered items grouped by key: a hash lookup per item instead of sorting every item. */
+  private table = new GroupTable<Group>()
+  /** Per target: whether all keys are strings, all numbers, or mixed (strings and numbers sort with `<`). */
+  private kinds: Array<number>
+  private counts: Array<number>
   private readonly createdDir: boolean
 
   private buffered = 0
@@ -98,7 +101,8 @@ export class ScatterWriter {
     this.budget = memoryBudgetBytes
     this.sorted = options.sortBy !== undefined
     this.itemsPerTarget = new Array<number>(numTargets).fill(0)
-    for (let t = 0; t < numTargets; t++) this.buffers.push(new TargetBuffer())
+    this.kinds = new Array<number>(numTargets).fill(EMPTY)
+    this.counts = new Array<number>(numTargets).fill(0)
     this.createdDir = fs.mkdirSync(this.dir, { recursive: true }) !== undefined
   }
 
@@ -108,34 +112,52 @@ export class ScatterWriter {
     if (items.length === 0) return
     const keyOf = this.options.key
     const sortBy = this.options.sortBy
+    const combiner = this.options.combiner
     const n = this.numTargets
-    const buffers = this.buffers
     for (let i = 0; i < items.length; i++) {
       const item = items[i]
       let key = keyOf(item)
       let kind: number
-      switch (typeof key) {
-        case "string": kind = STRINGS; break
-        case "number": kind = key === key ? NUMBERS : MIXED; break
-        case "undefined": key = null; kind = MIXED; break
-        default: KeyOrder.check(key); kind = MIXED
+      let hash: number
+      let tableKey: unknown = key
+      let complex = false
+      if (typeof key === "string") {
+        kind = STRINGS
+        hash = KeyOrder.hash(key)
+      } else {
+        if (key === undefined) key = null
+        else KeyOrder.check(key)
+        kind = typeof key === "number" && key === key ? NUMBERS : MIXED
+        const text = KeyOrder.canonical(key)
+        hash = KeyOrder.hashCanonical(text)
+        // Primitives (but NaN) compare with ===; everything else by its canonical text.
+        complex = key !== null && (typeof key === "object" || key !== key)
+        if (complex) tableKey = text
       }
       let sortKey: unknown = null
       if (sortBy !== undefined) {
         sortKey = sortBy(item)
         if (sortKey === undefined) sortKey = null
       }
-      const t = n === 1 ? 0 : KeyOrder.target(key, n)
-      const b = buffers[t]!
-      b.keys.push(key)
-      b.items.push(item)
-      if (sortBy !== undefined) b.sorts.push(sortKey)
-      if (b.kind !== kind) b.kind = b.kind === EMPTY ? kind : MIXED
+      const target = hash % n
+      let g = this.table.find(hash, tableKey, complex)
+      if (g === undefined) {
+        g = { key, target, items: [], sorts: [], combineAt: COMBINE_AT, dirty: true }
+        this.table.insert(hash, tableKey, complex, g)
+        this.bufferedBytes += BYTES_PER_GROUP
+      }
+      g.items.push(item)
+      g.dirty = true
+      if (sortBy !== undefined) g.sorts.push(sortKey)
+      const k = this.kinds[target]!
+      if (k !== kind) this.kinds[target] = k === EMPTY ? kind : MIXED
       if (this.seen < SAMPLE_FIRST || this.seen % SAMPLE_EVERY === 0) this.sample(key, sortKey, item)
       this.seen++
       this.compacted = false
+      this.counts[target]!++
       this.buffered++
       this.bufferedBytes += this.memoryPerRecord
+      if (combiner !== undefined && g.items.length >= g.combineAt) this.combineGroup(g)
       if (this.bufferedBytes >= this.budget) this.overflow()
     }
   }
@@ -146,10 +168,8 @@ export class ScatterWriter {
     this.ensureOpen()
     try {
       if (this.buffered > 0) {
-        if (this.options.combiner !== undefined) {
-          if (!this.compacted) this.compact()
-          if (this.buffered > 0) this.writeRun(true)
-        } else this.writeRun(false)
+        if (this.options.combiner !== undefined && !this.compacted) this.compact()
+        if (this.buffered > 0) this.writeRun()
       }
       const manifest = uniqueName(this.dir, "manifest", ".json")
       const doc: Manifest = {
@@ -184,7 +204,7 @@ export class ScatterWriter {
     this.openWriter?.abort()
     this.openWriter = undefined
     for (const f of this.runFiles) fs.rmSync(f, { force: true })
-    for (const b of this.buffers) b.clear()
+    this.clearBuffers()
     if (this.createdDir) {
       try { fs.rmdirSync(this.dir) } catch { /* not empty: someone else's files */ }
     }
@@ -211,75 +231,56 @@ export class ScatterWriter {
     if (this.options.combiner !== undefined) {
       this.compact()
       if (this.bufferedBytes <= this.budget / 2 || this.buffered === 0) return
-      this.writeRun(true)
-    } else this.writeRun(false)
+      this.writeRun()
+    } else this.writeRun()
   }
 
-  /** Indices of a buffer's records in (key, sortKey, arrival) order. */
-  private order(b: TargetBuffer): Array<number> {
-    const n = b.keys.length
-    const idx: Array<number> = []
-    for (let i = 0; i < n; i++) idx.push(i)
-    const keys = b.keys
-    const primitive = b.kind === STRINGS || b.kind === NUMBERS
-    if (!this.sorted) {
-      if (primitive) {
-        const ks = keys as Array<string>
-        idx.sort((i, j) => { const x = ks[i]!, y = ks[j]!; return x < y ? -1 : x > y ? 1 : i - j })
-      } else idx.sort((i, j) => KeyOrder.compare(keys[i], keys[j]) || i - j)
-    } else {
-      const sorts = b.sorts
-      const compare = KeyOrder.compare
-      if (primitive) {
-        const ks = keys as Array<string>
-        idx.sort((i, j) => { const x = ks[i]!, y = ks[j]!; return x < y ? -1 : x > y ? 1 : compare(sorts[i], sorts[j]) || i - j })
-      } else idx.sort((i, j) => compare(keys[i], keys[j]) || compare(sorts[i], sorts[j]) || i - j)
-    }
-    return idx
-  }
-
-  /** Sorts every target's buffer and replaces each key group by the combiner's output. */
-  private compact(): void {
-    const combiner = this.options.combiner!
+  /** Replaces a group's items by the combiner's output (the group's key is kept). */
+  private combineGroup(g: Group): void {
+    const before = g.items.length
+    const out = Array.from(this.options.combiner!(g.key, g.items))
+    // Refill the group's own array: it already has the capacity, and no garbage is made.
+    const items = g.items
+    items.length = 0
+    for (let i = 0; i < out.length; i++) items.push(out[i])
+    const delta = out.length - before
     const sortBy = this.options.sortBy
-    let total = 0
-    for (const b of this.buffers) {
-      const n = b.keys.length
-      if (n === 0) continue
-      const idx = this.order(b)
-      const primitive = b.kind === STRINGS || b.kind === NUMBERS
-      const keys = b.keys, items = b.items
-      const outKeys: Array<unknown> = [], outItems: Array<unknown> = [], outSorts: Array<unknown> = []
-      for (let g = 0; g < n;) {
-        const key = keys[idx[g]!]
-        let e = g + 1
-        while (e < n && sameKey(primitive, keys[idx[e]!], key)) e++
-        const group: Array<unknown> = new Array(e - g)
-        for (let j = g; j < e; j++) group[j - g] = items[idx[j]!]
-        const start = outItems.length
-        for (const out of combiner(key, group)) {
-          outKeys.push(key)
-          outItems.push(out)
-          if (sortBy !== undefined) {
-            const s = sortBy(out)
-            outSorts.push(s === undefined ? null : s)
-          }
-        }
-        if (sortBy !== undefined && outItems.length - start > 1) sortSlice(outItems, outSorts, start, outItems.length)
-        g = e
-      }
-      b.keys = outKeys
-      b.items = outItems
-      b.sorts = outSorts
-      total += outItems.length
-    }
-    this.buffered = total
-    this.bufferedBytes = total * this.memoryPerRecord
+    if (sortBy !== undefined) g.sorts = out.map((x) => { const s = sortBy(x); return s === undefined ? null : s })
+    g.combineAt = Math.max(COMBINE_AT, 2 * out.length)
+    g.dirty = false
+    this.counts[g.target]! += delta
+    this.buffered += delta
+    this.bufferedBytes += delta * this.memoryPerRecord
+  }
+
+  /** Runs the combiner on every group that received items since it last ran (once per group and flush). */
+  private compact(): void {
+    for (const g of this.table.values()) if (g.dirty) this.combineGroup(g)
+    this.bufferedBytes = this.buffered * this.memoryPerRecord + this.table.size * BYTES_PER_GROUP
     this.compacted = true
   }
 
+  private clearBuffers(): void {
+    this.table.clear()
+    this.kinds.fill(EMPTY)
+    this.counts.fill(0)
+  }
+
+  /** Each target's groups in key order (KeyOrder.compare; `<` when all keys are strings or all numbers). */
+  private ordered(): Array<Array<Group>> {
+    const byTarget: Array<Array<Group>> = Array.from({ length: this.numTargets }, () => [])
+    for (const g of this.table.values()) byTarget[g.target]!.push(g)
+    for (let t = 0; t < this.numTargets; t++) {
+      const groups = byTarget[t]!
+      const kind = this.kinds[t]
+      if (kind === STRINGS || kind === NUMBERS) groups.sort((a, b) => (a.key! < b.key! ? -1 : a.key! > b.key! ? 1 : 0))
+      else groups.sort((a, b) => KeyOrder.compare(a.key, b.key))
+    }
+    return byTarget
+  }
+
   /** Writes all buffers as one run file (a sorted segment per non-empty target). */
-  private writeRun(presorted: boolean): void {
+  private writeRun(): void {
     const file = uniqueName(this.dir, `run-${String(this.runs.length).padStart(5, "0")}`, ".zrun")
     const writer = new BlockWriter(file)
     this.openWriter = writer
@@ -288,22 +289,25 @@ export class ScatterWriter {
     let count = 0
     try {
       const enc = new RunEncoder(writer, this.sorted, this.encodedPerRecord)
+      const byTarget = this.ordered()
       for (let t = 0; t < this.numTargets; t++) {
-        const b = this.buffers[t]!
-        const n = b.items.length
-        if (n === 0) continue
-        const idx = presorted ? undefined : this.order(b)
-        const primitive = b.kind === STRINGS || b.kind === NUMBERS
-        const keys = b.keys, items = b.items, sorts = b.sorts
+        if (this.counts[t] === 0) continue
         const offset = writer.byteCount
-        let prev: unknown = null
-        for (let j = 0; j < n; j++) {
-          const i = idx === undefined ? j : idx[j]!
-          const key = keys[i]
-          const same = j > 0 && sameKey(primitive, key, prev)
-          if (!same) prev = key
-          enc.add(key, this.sorted ? sorts[i] : null, items[i], same)
+        let n = 0
+        for (const g of byTarget[t]!) {
+          const items = g.items
+          if (items.length === 0) continue
+          if (this.sorted) {
+            const sorts = g.sorts
+            const idx = items.map((_, i) => i)
+            if (items.length > 1) idx.sort((i, j) => KeyOrder.compare(sorts[i], sorts[j]) || i - j)
+            for (let j = 0; j < idx.length; j++) enc.add(g.key, sorts[idx[j]!], items[idx[j]!], j > 0)
+          } else {
+            for (let j = 0; j < items.length; j++) enc.add(g.key, null, items[j], j > 0)
+          }
+          n += items.length
         }
+        if (n === 0) continue
         enc.endSegment()
         segments.push([t, offset, writer.byteCount - offset, n])
         count += n
@@ -321,18 +325,9 @@ export class ScatterWriter {
     for (const [t, , , n] of segments) this.itemsPerTarget[t] = this.itemsPerTarget[t]! + n
     this.items += count
     this.bytes += written.bytes
-    for (const b of this.buffers) if (b.items.length > 0) b.clear()
+    this.clearBuffers()
     this.buffered = 0
     this.bufferedBytes = 0
     this.compacted = false
   }
-}
-
-/** Stable sort of items[from, to) by their sort keys (a combiner's output for one group). */
-const sortSlice = (items: Array<unknown>, sorts: Array<unknown>, from: number, to: number): void => {
-  const idx: Array<number> = []
-  for (let i = from; i < to; i++) idx.push(i)
-  idx.sort((i, j) => KeyOrder.compare(sorts[i], sorts[j]) || i - j)
-  const its = idx.map((i) => items[i]), ss = idx.map((i) => sorts[i])
-  for (let i = from; i < to; i++) { items[i] = its[i - from]; sorts[i] = ss[i - from] }
 }

@@ -1,5 +1,6 @@
 import * as os from "node:os"
-import { Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule } from "effect"
+import { Cause, Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule } from "effect"
+import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type * as Executable from "../../compiler/plan/Executable.ts"
 import type { JobSpec, Report, Task } from "../../rpc/Protocol.ts"
 import type { CoordinatorClient } from "../../rpc/Transport.ts"
@@ -30,6 +31,7 @@ export interface Options {
 }
 
 export class CoordinatorUnreachable extends Error {}
+export class WorkerAborted extends Error {}
 
 export const run = (options: Options) =>
   Effect.gen(function* () {
@@ -37,13 +39,23 @@ export const run = (options: Options) =>
     const spec = yield* client.Hello({ workerId, token: options.token ?? "" }).pipe(
       Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new CoordinatorUnreachable(`Worker ${workerId}: no answer from the coordinator within 60 s; is the address right and is it running?`) })
     )
-    const loaded = yield* options.load(spec)
+    // A module or layer that fails fails the same way on every worker: abort the run with
+    // its message instead of crashing (and restarting) workers.
+    const abort = (what: string) => (cause: Cause.Cause<unknown>) =>
+      Effect.gen(function* () {
+        const failure = Cause.squash(cause) as { message?: unknown }
+        const message = `Worker ${workerId} could not ${what}: ${typeof failure?.message === "string" ? failure.message : String(failure)}`
+        yield* client.Abort({ workerId, error: new ZephyrWorkerError({ message, worker: workerId }) }).pipe(Effect.ignore)
+        return yield* Effect.fail(new WorkerAborted(message))
+      })
+    const loaded = yield* options.load(spec).pipe(Effect.catchAllCause(abort("rebuild the pipeline from its module")))
     yield* client.Register({ workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname() })
     // The layer's services on top of whatever the worker's fiber already has (in-process
     // workers run inside the caller's context).
     const base = yield* Effect.runtime<never>()
-    const runtime: Runtime.Runtime<any> = loaded.layer
-      ? Runtime.make({ context: Context.merge(base.context, yield* Layer.build(loaded.layer)), fiberRefs: base.fiberRefs, runtimeFlags: base.runtimeFlags })
+    const built = loaded.layer ? yield* Layer.build(loaded.layer).pipe(Effect.catchAllCause(abort("build the services of the `layer`"))) : undefined
+    const runtime: Runtime.Runtime<any> = built
+      ? Runtime.make({ context: Context.merge(base.context, built), fiberRefs: base.fiberRefs, runtimeFlags: base.runtimeFlags })
       : (base as Runtime.Runtime<any>)
     const env: TaskRunner.TaskEnv = {
       workerId,

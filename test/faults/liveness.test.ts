@@ -39,6 +39,8 @@ describe("liveness at scale", () => {
       const address = yield* Transport.serveTcp(slow)
       const swarm = spawn(process.execPath, ["--import", "tsx", "test/faults/fixtures/swarm.ts", `${address.host}:${address.port}`, token, "64"], { stdio: ["ignore", "ignore", "inherit"] })
       yield* Effect.addFinalizer(() => Effect.sync(() => swarm.kill("SIGKILL")))
+      // All 64 must be in before the stage starts (else a fast stage could end first).
+      while (coordinator.scheduler.workers.size < 64) yield* Effect.sleep("50 millis")
       const inputs = Array.from({ length: 256 }, (_, index) => ({ input: { kind: "list" as const, index } }))
       const outputs = yield* coordinator.runStage(0, inputs, true)
       return { outputs, scheduler: coordinator.scheduler, registered: coordinator.scheduler.workers.size }

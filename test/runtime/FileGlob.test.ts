@@ -25,6 +25,10 @@ describe("FileGlob", () => {
   it("matches ** at any depth, including none", () => {
     expect(glob(`${dir}/**/*.jsonl`)).toEqual([`${dir}/a.jsonl`, `${dir}/b.jsonl`, `${dir}/sub/d.jsonl`, `${dir}/sub/deep/e.jsonl`])
   })
+  it("matches every (non-hidden) file below a trailing **", () => {
+    expect(glob(`${dir}/sub/**`)).toEqual([`${dir}/sub/d.jsonl`, `${dir}/sub/deep/e.jsonl`, `${dir}/sub/deep/f.parquet`])
+    expect(glob(`${dir}/**`)).toHaveLength(7)
+  })
   it("matches {a,b} alternatives and ? and character classes", () => {
     expect(glob(`${dir}/**/*.{txt,parquet}`)).toEqual([`${dir}/c.txt`, `${dir}/sub/deep/f.parquet`, `${dir}/x[1].txt`])
     expect(glob(`${dir}/[ab].jsonl`)).toEqual([`${dir}/a.jsonl`, `${dir}/b.jsonl`])

@@ -1,0 +1,62 @@
+/**
+ * Wordcount on a generated ~100 MB text corpus, on 1 and 2 local worker processes.
+ *   npx tsx bench/wordcount.ts [--mb 100] [--files 8] [--workers 1,2]
+ * Prints one JSON line per run: wall time, throughput, and a check that counts add up.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+
+const flag = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? process.argv[i + 1]! : fallback
+}
+const mb = Number(flag("mb", "100"))
+const files = Number(flag("files", "8"))
+const workerCounts = flag("workers", "1,2").split(",").map(Number)
+
+const dir = path.join(os.tmpdir(), `zephyr-bench-wordcount-${mb}mb-${files}`)
+const input = path.join(dir, "input")
+
+/** A deterministic corpus: Zipf-like words from a 50k vocabulary. */
+const generate = () => {
+  if (fs.existsSync(path.join(input, "done"))) return
+  fs.rmSync(input, { recursive: true, force: true })
+  fs.mkdirSync(input, { recursive: true })
+  let seed = 42
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  const vocab = Array.from({ length: 50_000 }, (_, i) => `w${i.toString(36)}${"aeiou"[i % 5]}`)
+  const perFile = Math.floor((mb * 1e6) / files)
+  for (let f = 0; f < files; f++) {
+    const fd = fs.openSync(path.join(input, `part-${f}.txt`), "w")
+    let written = 0
+    while (written < perFile) {
+      const words: Array<string> = []
+      for (let i = 0; i < 12; i++) words.push(vocab[Math.floor(vocab.length * rand() ** 3)]!)
+      const line = words.join(" ") + "\n"
+      fs.writeSync(fd, line)
+      written += line.length
+    }
+    fs.closeSync(fd)
+  }
+  fs.writeFileSync(path.join(input, "done"), "")
+}
+
+generate()
+const bytes = fs.readdirSync(input).filter((f) => f.endsWith(".txt")).reduce((s, f) => s + fs.statSync(path.join(input, f)).size, 0)
+for (const workers of workerCounts) {
+  const out = path.join(dir, `out-${workers}`)
+  fs.rmSync(out, { recursive: true, force: true })
+  const t0 = performance.now()
+  execFileSync(process.execPath, ["bin/zephyr.js", "run", "examples/wordcount.ts", "--workers", String(workers), "--no-progress",
+    "--arg", `input=${input}/*.txt`, "--arg", `out=${out}`, "--arg", "shards=8"], { stdio: ["ignore", "ignore", "inherit"] })
+  const seconds = (performance.now() - t0) / 1000
+  let words = 0, distinct = 0
+  for (const f of fs.readdirSync(out)) for (const line of fs.readFileSync(path.join(out, f), "utf8").split("\n")) {
+    if (!line) continue
+    words += JSON.parse(line).count
+    distinct++
+  }
+  console.log(JSON.stringify({ bench: "wordcount", mb: Math.round(bytes / 1e6), files, workers, seconds: Number(seconds.toFixed(2)), mbPerSecond: Number((bytes / 1e6 / seconds).toFixed(1)), words, distinct }))
+}
