@@ -7,6 +7,7 @@ import type * as Source from "./compiler/plan/Source.ts"
 import type { Dataset } from "./dsl/Dataset.ts"
 import * as Execution from "./runtime/Execution.ts"
 import * as FileGlob from "./runtime/FileGlob.ts"
+import * as External from "./runtime/launcher/External.ts"
 import * as InProcess from "./runtime/launcher/InProcess.ts"
 import type { Launcher } from "./runtime/launcher/Launcher.ts"
 import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
@@ -49,9 +50,10 @@ const launchers: Record<string, Launcher> = {
 /** Registers a launcher under a backend name (cluster launchers plug in here). */
 export const registerLauncher = (launcher: Launcher): void => { launchers[launcher.name] = launcher }
 
-const launcherFor = (backend: string): Launcher => {
+const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launcher => {
+  if (backend === "external") return External.make({ listen: options.listen ?? "0.0.0.0:7070", token: options.token })
   const l = launchers[backend]
-  if (!l) throw new ZephyrPlanError({ message: `Unknown backend ${JSON.stringify(backend)}: use one of ${Object.keys(launchers).map((n) => JSON.stringify(n)).join(", ")}.` })
+  if (!l) throw new ZephyrPlanError({ message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external"].map((n) => JSON.stringify(n)).join(", ")}.` })
   return l
 }
 
@@ -72,7 +74,7 @@ export const execute = <A, E, R, ROut = never>(
       yield* Effect.logInfo(`dry run: nothing executed\n${plan.explain("text")}`)
       return { results: [], counters: {}, executionId: "" }
     }
-    const launcher = yield* Effect.try({ try: () => launcherFor(resolved.backend), catch: (e) => asZephyrError(e) })
+    const launcher = yield* Effect.try({ try: () => launcherFor(resolved.backend, resolved), catch: (e) => asZephyrError(e) })
     return yield* Execution.execute<A>(plan, resolved, launcher)
   }) as Effect.Effect<RunResult<A>, ZephyrError, Exclude<R, ROut>>
 

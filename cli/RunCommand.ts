@@ -26,6 +26,8 @@ const options = {
   maxWorkerRestarts: optionalInt("max-worker-restarts", "restarts of a dead worker process (default 3)"),
   memoryBudget: optionalText("memory-budget", "per task, e.g. 256MB: the shuffle spills past it"),
   resume: optionalText("resume", "an execution id to resume: completed stages are skipped"),
+  listen: optionalText("listen", "backend external: HOST:PORT to accept workers on (default 0.0.0.0:7070)"),
+  token: optionalText("token", "backend external: the token workers must present"),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing"))
@@ -55,6 +57,8 @@ export const command = Command.make("run", options, (o) =>
       ...(o.maxWorkerRestarts !== undefined ? { maxWorkerRestarts: o.maxWorkerRestarts } : {}),
       ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
       ...(o.resume !== undefined ? { executionId: o.resume } : {}),
+      ...(o.listen !== undefined ? { listen: o.listen } : {}),
+      ...(o.token !== undefined ? { token: o.token } : {}),
       ...(loaded.layer && o.backend === "in-process" ? { layer: loaded.layer } : {}),
       progress: !o.noProgress
     }

@@ -29,6 +29,10 @@ export interface RunOptions {
   readonly executionId?: string | undefined
   /** Log a progress line every few seconds. */
   readonly progress?: boolean | undefined
+  /** backend "external": HOST:PORT the coordinator listens on for workers that dial in. */
+  readonly listen?: string | undefined
+  /** backend "external": the token workers must present (default: a random one, printed). */
+  readonly token?: string | undefined
 }
 
 export interface Resolved {
@@ -48,6 +52,8 @@ export interface Resolved {
   readonly dryRun: boolean
   readonly executionId: string | undefined
   readonly progress: boolean
+  readonly listen: string | undefined
+  readonly token: string | undefined
 }
 
 const bad = (option: string, value: unknown, expected: string): never => {
@@ -110,6 +116,8 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     layer: options.layer,
     dryRun: options.dryRun === true,
     executionId: options.executionId,
-    progress: options.progress === true
+    progress: options.progress === true,
+    listen: options.listen,
+    token: options.token
   }
 }

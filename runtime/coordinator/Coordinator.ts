@@ -18,6 +18,8 @@ export interface Coordinator {
   readonly workerExited: (workerId: string, reason: string) => Effect.Effect<void>
   readonly poolGone: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
+  /** Workers must present this token on Hello from now on (the launcher chooses it). */
+  readonly requireToken: (token: string) => void
   /** Fails the execution from outside (a launcher error, an interrupt). */
   readonly abort: (error: Scheduler.Failure) => Effect.Effect<void>
   readonly handlers: Handlers
@@ -48,6 +50,7 @@ export const make = (options: Options) =>
     const scheduler = new Scheduler.Scheduler(options.spec.executionId, options.config)
     const longPoll = options.longPollMs ?? 1_000
     let changed = yield* Deferred.make<void>()
+    let expectedToken = options.token
 
     const logEvents = Effect.suspend(() =>
       Effect.forEach(scheduler.drainEvents(), (e) =>
@@ -112,7 +115,7 @@ export const make = (options: Options) =>
 
     const handlers: Handlers = {
       Hello: ({ workerId, token }: { readonly workerId: string; readonly token: string }) =>
-        options.token && token !== options.token
+        expectedToken !== undefined && token !== expectedToken
           ? Effect.fail(new ZephyrInfraError({ message: `Worker ${workerId} presented a wrong token; start workers with the --token the coordinator printed.`, retryable: false }))
           : scheduler.fatal
             ? Effect.fail(new ZephyrInfraError({ message: `Execution ${options.spec.executionId} already failed; worker ${workerId} is not needed.`, retryable: false }))
@@ -138,6 +141,7 @@ export const make = (options: Options) =>
       poolGone: step((now) => scheduler.markPoolGone(now)),
       status: handlers.Status(),
       abort: (error) => step(() => scheduler.abort(error)),
+      requireToken: (token) => { expectedToken = token },
       handlers
     }
     return service

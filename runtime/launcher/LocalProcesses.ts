@@ -43,6 +43,7 @@ export const make = (options: Options = {}): Launcher => ({
         }))
       }
       const token = randomUUID()
+      ctx.coordinator.requireToken(token)
       const address = yield* Transport.serveTcp(ctx.coordinator.handlers).pipe(
         Effect.mapError((e) => new ZephyrInfraError({ message: `Could not start the coordinator's server: ${String(e)}`, retryable: true }))
       )
