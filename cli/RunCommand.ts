@@ -26,12 +26,17 @@ const options = {
   maxWorkerRestarts: optionalInt("max-worker-restarts", "restarts of a dead worker process (default 3)"),
   memoryBudget: optionalText("memory-budget", "per task, e.g. 256MB: the shuffle spills past it"),
   resume: optionalText("resume", "an execution id to resume: completed stages are skipped"),
+  dashboard: optionalInt("dashboard", "serve a read-only dashboard on 127.0.0.1 (--dashboard or --dashboard=PORT; default port 8686)"),
   listen: optionalText("listen", "backend external: HOST:PORT to accept workers on (default 0.0.0.0:7070)"),
   token: optionalText("token", "backend external: the token workers must present"),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing"))
 }
+
+/** The options given on the command line (absent flags leave the library's defaults). */
+const defined = <T extends Record<string, unknown>>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T
 
 const json = (value: unknown): string =>
   JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)) ?? "null"
@@ -45,23 +50,25 @@ export const command = Command.make("run", options, (o) =>
       process.stdout.write(plan.explain("text"))
       return
     }
-    const runOptions: RunOptions = {
+    const runOptions: RunOptions = defined({
       backend: o.backend ?? "local",
-      ...(o.workers !== undefined ? { workers: o.workers } : {}),
-      ...(o.chunkDir !== undefined ? { chunkDir: o.chunkDir } : {}),
-      ...(o.heartbeatInterval !== undefined ? { heartbeatInterval: o.heartbeatInterval } : {}),
-      ...(o.heartbeatTimeout !== undefined ? { heartbeatTimeout: o.heartbeatTimeout } : {}),
-      ...(o.noWorkersTimeout !== undefined ? { noWorkersTimeout: o.noWorkersTimeout } : {}),
-      ...(o.maxShardFailures !== undefined ? { maxShardFailures: o.maxShardFailures } : {}),
-      ...(o.maxExecutionRetries !== undefined ? { maxExecutionRetries: o.maxExecutionRetries } : {}),
-      ...(o.maxWorkerRestarts !== undefined ? { maxWorkerRestarts: o.maxWorkerRestarts } : {}),
-      ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
-      ...(o.resume !== undefined ? { executionId: o.resume } : {}),
-      ...(o.listen !== undefined ? { listen: o.listen } : {}),
-      ...(o.token !== undefined ? { token: o.token } : {}),
-      ...(loaded.layer && o.backend === "in-process" ? { layer: loaded.layer } : {}),
+      workers: o.workers,
+      chunkDir: o.chunkDir,
+      heartbeatInterval: o.heartbeatInterval,
+      heartbeatTimeout: o.heartbeatTimeout,
+      noWorkersTimeout: o.noWorkersTimeout,
+      maxShardFailures: o.maxShardFailures,
+      maxExecutionRetries: o.maxExecutionRetries,
+      maxWorkerRestarts: o.maxWorkerRestarts,
+      memoryBudget: o.memoryBudget,
+      executionId: o.resume,
+      dashboard: o.dashboard,
+      listen: o.listen,
+      token: o.token,
+      // worker processes build the module's layer themselves; in-process workers get it here
+      layer: o.backend === "in-process" ? loaded.layer : undefined,
       progress: !o.noProgress
-    }
+    })
     const result = yield* Zephyr.execute(plan as Zephyr.CompiledPlanOf<unknown>, runOptions).pipe(
       Logging.withStderr(Logging.levelFromEnv(o.noProgress ? LogLevel.Warning : LogLevel.Info))
     )

@@ -29,7 +29,10 @@ export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
   const pairs: Array<string> = []
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
-    if (a === "--arg" && i + 1 < argv.length) pairs.push("--arg", argv[++i]!)
+    // `--dashboard[=PORT]`: a flag with an optional value, which @effect/cli cannot express
+    if (a === "--dashboard") rest.push("--dashboard", /^\d+$/.test(argv[i + 1] ?? "") ? argv[++i]! : "8686")
+    else if (a.startsWith("--dashboard=")) rest.push("--dashboard", a.slice("--dashboard=".length))
+    else if (a === "--arg" && i + 1 < argv.length) pairs.push("--arg", argv[++i]!)
     else if (a.startsWith("--arg=")) pairs.push("--arg", a.slice("--arg=".length))
     else rest.push(a)
   }

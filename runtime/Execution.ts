@@ -7,6 +7,7 @@ import { ZephyrInfraError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
 import type * as Executable from "../compiler/plan/Executable.ts"
 import type { JobSpec, ShardOutput } from "../rpc/Protocol.ts"
 import * as Coordinator from "./coordinator/Coordinator.ts"
+import * as Dashboard from "./Dashboard.ts"
 import * as Reshard from "./coordinator/Reshard.ts"
 import type * as Scheduler from "./coordinator/Scheduler.ts"
 import * as StageInputs from "./coordinator/StageInputs.ts"
@@ -100,6 +101,11 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     })
     yield* Effect.forkScoped(pool.gone.pipe(Effect.zipRight(coordinator.poolGone)))
     if (options.progress) yield* Effect.forkScoped(progress(coordinator, exe))
+    if (options.dashboard !== undefined) {
+      yield* Dashboard.serve(coordinator, exe, options.dashboard).pipe(
+        Effect.catchAll((e) => Effect.logWarning(`dashboard not started on port ${options.dashboard}: ${e.message}`))
+      )
+    }
 
     const outputs = new Map<number, ReadonlyArray<ShardOutput>>()
     for (const stage of stages) {

@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly executionId?: string | undefined
   /** Log a progress line every few seconds. */
   readonly progress?: boolean | undefined
+  /** Serve a read-only dashboard on 127.0.0.1:PORT (0: any free port). */
+  readonly dashboard?: number | undefined
   /** backend "external": HOST:PORT the coordinator listens on for workers that dial in. */
   readonly listen?: string | undefined
   /** backend "external": the token workers must present (default: a random one, printed). */
@@ -54,6 +56,7 @@ export interface Resolved {
   readonly progress: boolean
   readonly listen: string | undefined
   readonly token: string | undefined
+  readonly dashboard: number | undefined
 }
 
 const bad = (option: string, value: unknown, expected: string): never => {
@@ -118,6 +121,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     executionId: options.executionId,
     progress: options.progress === true,
     listen: options.listen,
-    token: options.token
+    token: options.token,
+    dashboard: options.dashboard === undefined ? undefined : count("dashboard", options.dashboard, 0, 0)
   }
 }

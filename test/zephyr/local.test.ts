@@ -15,7 +15,7 @@ const tmp = useTempDirs()
 
 const pipelines = "test/zephyr/fixtures/pipelines.ts"
 const service = "test/zephyr/fixtures/service.ts"
-const nondeterministic = "test/zephyr/fixtures/nondeterministic.ts"
+const nondeterministic = "test/compiler/fixtures/modules/nondeterministic.ts"
 const needsService = "test/zephyr/fixtures/needs-service.ts"
 
 /** The same module export run in this process, for comparison. */
