@@ -24,8 +24,8 @@ export interface Options {
   /** Rebuilds (or hands over) the plan described by the coordinator's job spec. */
   readonly load: (spec: JobSpec) => Effect.Effect<Loaded, unknown>
   readonly shared: (spec: JobSpec) => (name: string) => unknown
-  /** Consecutive failed heartbeats after which the coordinator is taken for dead. */
-  readonly maxHeartbeatFailures?: number | undefined
+  /** With no heartbeat answered for this long the coordinator is taken for dead (default: 5 intervals, at least 30 s). */
+  readonly unreachableAfterMs?: number | undefined
   /** Called just before a task runs (tests inject faults here). */
   readonly onTask?: ((task: Task) => void) | undefined
 }
@@ -36,7 +36,9 @@ export class WorkerAborted extends Error {}
 export const run = (options: Options) =>
   Effect.gen(function* () {
     const { client, workerId } = options
+    // A worker may start before its coordinator listens: keep dialling for a minute.
     const spec = yield* client.Hello({ workerId, token: options.token ?? "" }).pipe(
+      Effect.retry({ while: (e) => e._tag === "RpcClientError", schedule: Schedule.spaced("250 millis") }),
       Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new CoordinatorUnreachable(`Worker ${workerId}: no answer from the coordinator within 60 s; is the address right and is it running?`) })
     )
     // A module or layer that fails fails the same way on every worker: abort the run with
@@ -66,18 +68,22 @@ export const run = (options: Options) =>
     }
 
     const busy = yield* Ref.make(false)
-    const failures = yield* Ref.make(0)
-    const maxFailures = options.maxHeartbeatFailures ?? 5
+    // Time-based, not a count of failures: a coordinator that is busy (a registration storm,
+    // a big report) answers late, and that is not a reason to quit.
+    const unreachableAfter = options.unreachableAfterMs ?? Math.max(5 * spec.heartbeatIntervalMs, 30_000)
+    const lastAnswer = yield* Ref.make(Date.now())
     const heartbeat = Effect.gen(function* () {
-      const result = yield* client.Heartbeat({ workerId, busy: yield* Ref.get(busy) }).pipe(Effect.timeoutOption(Duration.millis(Math.max(1_000, spec.heartbeatIntervalMs * 2))), Effect.either)
+      const result = yield* client.Heartbeat({ workerId, busy: yield* Ref.get(busy) }).pipe(Effect.timeoutOption(Duration.millis(unreachableAfter)), Effect.either)
       if (result._tag === "Right" && result.right._tag === "Some") {
-        yield* Ref.set(failures, 0)
+        yield* Ref.set(lastAnswer, Date.now())
         // Unknown to the coordinator (it restarted?): register again with the same id.
         if (!result.right.value.known) yield* client.Register({ workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname() }).pipe(Effect.ignore)
         return
       }
-      const n = yield* Ref.updateAndGet(failures, (x) => x + 1)
-      if (n >= maxFailures) return yield* Effect.fail(new CoordinatorUnreachable(`Worker ${workerId}: the coordinator did not answer ${n} heartbeats in a row; giving up.`))
+      const silentFor = Date.now() - (yield* Ref.get(lastAnswer))
+      if (silentFor >= unreachableAfter) {
+        return yield* Effect.fail(new CoordinatorUnreachable(`Worker ${workerId}: no heartbeat answered by the coordinator for ${Math.round(silentFor / 1000)} s; giving up.`))
+      }
     })
     const beating = yield* Effect.forkScoped(heartbeat.pipe(Effect.repeat(Schedule.spaced(Duration.millis(spec.heartbeatIntervalMs)))))
 
