@@ -108,12 +108,17 @@ export const classifyReport = (executionId: string, run: StageRun | undefined, r
   return { accept: true }
 }
 
-/** Whether a worker has been silent too long. Pure. */
-export const isExpired = (w: WorkerEntry, now: number, config: Config): boolean =>
+/**
+ * Whether a worker has been silent too long. Pure. Silence is counted from the later of
+ * its last message and the end of the coordinator's last stall (`recoveredAt`): while the
+ * coordinator was stalled every worker was waiting on it, and the messages it queued
+ * meanwhile have not all been read yet.
+ */
+export const isExpired = (w: WorkerEntry, now: number, config: Config, recoveredAt = 0): boolean =>
   w.state === "alive" &&
   w.activeRequests === 0 &&
   now - w.registeredAt > config.startupGraceMs &&
-  now - w.lastSeen > config.heartbeatTimeoutMs
+  now - Math.max(w.lastSeen, recoveredAt) > config.heartbeatTimeoutMs
 
 const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
@@ -127,6 +132,8 @@ export class Scheduler {
   fatal: Failure | undefined
   poolGone = false
   private lastSweep: number | undefined
+  /** When the coordinator last recovered from a stall (a sweep that ran far too late). */
+  private recoveredAt = 0
   private events: Array<Event> = []
   /** Per worker, how many times it was declared dead by a heartbeat timeout. */
   readonly timeouts = new Map<string, number>()
@@ -370,15 +377,17 @@ export class Scheduler {
   sweep(now: number): { readonly dead: ReadonlyArray<string>; readonly ages: { readonly p50: number; readonly p90: number; readonly max: number; readonly n: number } } {
     const stalledFor = this.lastSweep === undefined ? 0 : now - this.lastSweep - this.config.sweepIntervalMs
     this.lastSweep = now
+    if (stalledFor > this.config.sweepIntervalMs) {
+      this.recoveredAt = now
+      this.log("warn", `coordinator stalled for ${stalledFor} ms; silence is counted again from now`)
+    }
     const ages: Array<number> = []
     const dead: Array<string> = []
     for (const w of this.workers.values()) {
       if (w.state !== "alive") continue
       ages.push(now - w.lastSeen)
-      if (stalledFor > this.config.sweepIntervalMs) continue
-      if (isExpired(w, now, this.config)) dead.push(w.id)
+      if (isExpired(w, now, this.config, this.recoveredAt)) dead.push(w.id)
     }
-    if (stalledFor > this.config.sweepIntervalMs) this.log("warn", `coordinator stalled for ${stalledFor} ms; no worker is judged on this sweep`)
     for (const id of dead) {
       const w = this.workers.get(id)!
       const requeued = this.requeueHeld(w, `no heartbeat for ${now - w.lastSeen} ms`)

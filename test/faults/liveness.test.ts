@@ -23,18 +23,18 @@ describe("liveness at scale", () => {
     const token = "liveness"
     const program = Effect.scoped(Effect.gen(function* () {
       const coordinator = yield* Coordinator.make({
-        spec: { executionId: "liveness", module: { path: loaded.module.path, args: {} }, fingerprint: plan.fingerprint, executionDir: dir, heartbeatIntervalMs: 200, memoryBudgetBytes: 64 << 20, sharedNames: [] },
+        spec: { executionId: "liveness", module: { path: loaded.module.path, args: {} }, fingerprint: plan.fingerprint, executionDir: dir, heartbeatIntervalMs: 300, memoryBudgetBytes: 64 << 20, sharedNames: [] },
         stages: 1,
         token,
-        config: { ...defaults, heartbeatTimeoutMs: 1_000, startupGraceMs: 2_000, sweepIntervalMs: 100, maxTasksPerPull: 1 }
+        config: { ...defaults, heartbeatTimeoutMs: 3_000, startupGraceMs: 3_000, sweepIntervalMs: 100, maxTasksPerPull: 1 }
       })
       let pulls = 0
       const slow: Coordinator.Handlers = {
         ...coordinator.handlers,
-        // every registration costs 40 ms of blocked event loop: 64 of them ≈ 2.6 s, far past the 1 s timeout
-        Register: (p) => Effect.sync(() => stall(40)).pipe(Effect.zipRight(coordinator.handlers.Register(p))),
-        // and one report handler blocks for 1.5 s, longer than the heartbeat timeout itself
-        Pull: (p) => Effect.sync(() => { if (p.reports.length > 0 && ++pulls === 100) stall(1_500) }).pipe(Effect.zipRight(coordinator.handlers.Pull(p)))
+        // every registration costs 75 ms of blocked event loop: 64 of them ≈ 4.8 s, past the 3 s timeout
+        Register: (p) => Effect.sync(() => stall(75)).pipe(Effect.zipRight(coordinator.handlers.Register(p))),
+        // and one report handler blocks for 4 s, longer than the heartbeat timeout itself
+        Pull: (p) => Effect.sync(() => { if (p.reports.length > 0 && ++pulls === 100) stall(4_000) }).pipe(Effect.zipRight(coordinator.handlers.Pull(p)))
       }
       const address = yield* Transport.serveTcp(slow)
       const swarm = spawn(process.execPath, ["--import", "tsx", "test/faults/fixtures/swarm.ts", `${address.host}:${address.port}`, token, "64"], { stdio: ["ignore", "ignore", "inherit"] })
