@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Timing-sensitive tests run alone afterwards (vitest.serial.config.ts), away from
+    // the CPU contention of the other files' worker processes.
+    exclude: ["test/**/*.serial.test.ts", "node_modules/**"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Multi-process tests start real worker processes; two test files at a time keeps a
