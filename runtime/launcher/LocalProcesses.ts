@@ -58,7 +58,7 @@ export const make = (options: Options = {}): Launcher => ({
       const launch = (workerId: string): void => {
         const child = spawn(process.execPath, [bin, "worker", "--coordinator", `${address.host}:${address.port}`, "--worker-id", workerId, "--token", token], {
           stdio: ["ignore", "ignore", "pipe"],
-          env: { ...process.env, ...options.env, ZEPHYR_WORKER: "1" }
+          env: { ...process.env, ...options.env, ZEPHYR_DRIVER_PID: String(process.pid) }
         })
         children.set(workerId, child)
         if (child.stderr) {
