@@ -21,7 +21,7 @@ export class CoordinatorRpcs extends RpcGroup.make(
     success: PullResponse
   }),
   Rpc.make("Heartbeat", {
-    payload: { workerId: Schema.String, busy: Schema.Boolean },
+    payload: { workerId: Schema.String },
     success: Schema.Struct({ known: Schema.Boolean })
   }),
   Rpc.make("Status", { success: Status }),

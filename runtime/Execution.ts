@@ -13,6 +13,7 @@ import type * as Scheduler from "./coordinator/Scheduler.ts"
 import * as StageInputs from "./coordinator/StageInputs.ts"
 import type { Launcher } from "./launcher/Launcher.ts"
 import type { Resolved } from "./RunOptions.ts"
+import * as AtomicWrite from "./storage/AtomicWrite.ts"
 import * as BlockFile from "./storage/BlockFile.ts"
 import * as ExecutionDir from "./storage/ExecutionDir.ts"
 import * as TaskRunner from "./task/TaskRunner.ts"
@@ -153,23 +154,12 @@ const readResults = (outputs: ReadonlyArray<ShardOutput>): Array<unknown> => {
 }
 
 const writeShared = (dir: string, shared: Readonly<Record<string, unknown>>) => {
-  for (const [name, value] of Object.entries(shared)) {
-    const file = ExecutionDir.sharedFile(dir, name)
-    fs.mkdirSync(path.dirname(file), { recursive: true })
-    const tmp = `${file}.tmp-${randomUUID().slice(0, 8)}`
-    fs.writeFileSync(tmp, BlockFile.encode(value))
-    fs.renameSync(tmp, file)
-  }
+  for (const [name, value] of Object.entries(shared)) AtomicWrite.writeFileSync(ExecutionDir.sharedFile(dir, name), BlockFile.encode(value))
 }
 
 /** A completed stage is recorded (atomically) so that a resumed execution skips it. */
-const writeStageRecord = (dir: string, stage: number, fingerprint: string, outputs: ReadonlyArray<ShardOutput>) => {
-  const file = ExecutionDir.stageRecord(dir, stage)
-  fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.tmp-${randomUUID().slice(0, 8)}`
-  fs.writeFileSync(tmp, BlockFile.encode({ fingerprint, outputs }))
-  fs.renameSync(tmp, file)
-}
+const writeStageRecord = (dir: string, stage: number, fingerprint: string, outputs: ReadonlyArray<ShardOutput>) =>
+  AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), BlockFile.encode({ fingerprint, outputs }))
 
 const readStageRecord = (dir: string, stage: number, fingerprint: string): ReadonlyArray<ShardOutput> | undefined => {
   const file = ExecutionDir.stageRecord(dir, stage)

@@ -30,7 +30,7 @@ export interface Handlers {
   readonly Hello: (p: { readonly workerId: string; readonly token: string }) => Effect.Effect<JobSpec, ZephyrInfraError>
   readonly Register: (p: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) => Effect.Effect<{ readonly executionId: string }, ZephyrFingerprintError>
   readonly Pull: (p: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => Effect.Effect<PullResponse>
-  readonly Heartbeat: (p: { readonly workerId: string; readonly busy: boolean }) => Effect.Effect<{ readonly known: boolean }>
+  readonly Heartbeat: (p: { readonly workerId: string }) => Effect.Effect<{ readonly known: boolean }>
   readonly Status: () => Effect.Effect<Status>
   readonly Abort: (p: { readonly workerId: string; readonly error: ZephyrWorkerError }) => Effect.Effect<void>
 }
@@ -129,7 +129,7 @@ export const make = (options: Options) =>
           return { executionId: options.spec.executionId }
         }),
       Pull: ({ workerId, reports, max }: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => pull(workerId, reports, max),
-      Heartbeat: ({ workerId }: { readonly workerId: string; readonly busy: boolean }) => step((now) => scheduler.heartbeat(workerId, now)),
+      Heartbeat: ({ workerId }: { readonly workerId: string }) => step((now) => scheduler.heartbeat(workerId, now)),
       Status: () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => scheduler.status(now, options.stages))),
       Abort: ({ error }) => step(() => scheduler.abort(error))
     }

@@ -25,7 +25,7 @@ export const launcher: Launcher = {
             client,
             load: () => Effect.succeed({ executable: ctx.executable, layer: ctx.layer }),
             shared: () => (name) => {
-              if (!(name in ctx.shared)) throw new Error(`Shared.get(${JSON.stringify(name)}): no shared value with that name; the run was given: ${Object.keys(ctx.shared).join(", ") || "none"}.`)
+              if (!(name in ctx.shared)) throw Worker.unknownShared(name, Object.keys(ctx.shared))
               return ctx.shared[name]
             }
           })

@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { randomUUID } from "node:crypto"
+import * as AtomicWrite from "../storage/AtomicWrite.ts"
 import { type BlockWriter, read } from "../storage/BlockFile.ts"
 
 /**
@@ -58,16 +58,7 @@ export interface Manifest {
 }
 
 /** Writes the manifest under a temporary name and renames it into place. */
-export const writeManifest = (file: string, manifest: Manifest): void => {
-  const tmp = `${file}.tmp-${randomUUID().slice(0, 8)}`
-  try {
-    fs.writeFileSync(tmp, JSON.stringify(manifest))
-    fs.renameSync(tmp, file)
-  } catch (e) {
-    fs.rmSync(tmp, { force: true })
-    throw e
-  }
-}
+export const writeManifest = (file: string, manifest: Manifest): void => AtomicWrite.writeFileSync(file, JSON.stringify(manifest))
 
 export const readManifest = (file: string): Manifest => {
   const m = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest

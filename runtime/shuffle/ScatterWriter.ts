@@ -53,12 +53,13 @@ interface Group {
 
 /**
  * The map side of a shuffle. Items are routed to `KeyOrder.target(key, numTargets)` and
- * buffered per target; when the estimated buffer size passes the memory budget the buffer
- * is sorted by (key, sortKey, arrival) and written as one run file holding a contiguous,
- * sorted segment per non-empty target. With a combiner, an over-budget buffer is first
- * combined in memory (once per key group); if that brings it under half the budget it
- * stays in memory and keeps filling, otherwise the combined buffer is written as a run.
- * `finish` combines and writes what is left, then publishes the manifest.
+ * buffered in groups by key (a hash table; arrival order inside a group). With a combiner
+ * a group is combined whenever it doubles, so a hot key holds a few partials. When the
+ * estimated buffer size passes the memory budget, every group with new items is combined;
+ * if that leaves more than half the budget (or there is no combiner) the groups are
+ * written, in key order per target and by (sortKey, arrival) inside a group, as one run
+ * file with a contiguous sorted segment per non-empty target. `finish` combines and
+ * writes what is left, then publishes the manifest.
  */
 export class ScatterWriter {
   private readonly dir: string

@@ -65,46 +65,29 @@ export const through = (stream: ChunkStream, make: () => Transducer): ChunkStrea
   }
   return fromAsync(async function* () {
     const t = make()
-    const upstream = stream.chunks()
-    try {
-      for (let r = await upstream.next(); !r.done; r = await upstream.next()) {
-        const out = t.push(r.value)
-        if (out.length > 0) yield out
-        if (t.done) break
-      }
-      const last = t.end()
-      if (last.length > 0) yield last
-    } finally {
-      await upstream.return?.()
+    for await (const chunk of asAsync(stream)) {
+      const out = t.push(chunk)
+      if (out.length > 0) yield out
+      if (t.done) break
     }
+    const last = t.end()
+    if (last.length > 0) yield last
   })
 }
 
 /** Applies an async function to each chunk (mapEffect), keeping order. */
 export const throughAsync = (stream: ChunkStream, f: (chunk: Chunk) => Promise<Chunk>): ChunkStream =>
   fromAsync(async function* () {
-    const upstream = stream.chunks()
-    try {
-      for (let r = await upstream.next(); !r.done; r = await upstream.next()) {
-        const out = await f(r.value)
-        if (out.length > 0) yield out
-      }
-    } finally {
-      await upstream.return?.()
+    for await (const chunk of asAsync(stream)) {
+      const out = await f(chunk)
+      if (out.length > 0) yield out
     }
   })
 
 /** Each input item expands into an async stream of chunks (a file reader per path). */
 export const expandAsync = (stream: ChunkStream, f: (item: unknown) => AsyncIterable<Chunk>): ChunkStream =>
   fromAsync(async function* () {
-    const upstream = stream.chunks()
-    try {
-      for (let r = await upstream.next(); !r.done; r = await upstream.next()) {
-        for (const item of r.value) yield* f(item)
-      }
-    } finally {
-      await upstream.return?.()
-    }
+    for await (const chunk of asAsync(stream)) for (const item of chunk) yield* f(item)
   })
 
 /**

@@ -194,7 +194,8 @@ class StageTask {
         } else {
           const result = self.user(op, () => reducer(key, items))
           if (isIterator(result)) {
-            for (let r = self.user(op, () => result.next()); !r.done; r = self.user(op, () => result.next())) {
+            const next = () => result.next() // one closure per group, not per item
+            for (let r = self.user(op, next); !r.done; r = self.user(op, next)) {
               out.push(r.value)
               if (out.length >= 1024) { yield out; out = [] }
             }
@@ -321,7 +322,8 @@ class StageTask {
         }
         const it = self.user(op, () => (result as Iterable<unknown>)[Symbol.iterator]())
         let out: Array<unknown> = []
-        for (let r = self.user(op, () => it.next()); !r.done; r = self.user(op, () => it.next())) {
+        const next = () => it.next()
+        for (let r = self.user(op, next); !r.done; r = self.user(op, next)) {
           out.push(r.value)
           if (out.length >= 1024) { yield out; out = [] }
         }

@@ -29,7 +29,7 @@ export const sharedFromStorage = (spec: JobSpec) => {
   return (name: string): unknown => {
     if (cache.has(name)) return cache.get(name)
     if (!spec.sharedNames.includes(name)) {
-      throw new Error(`Shared.get(${JSON.stringify(name)}): no shared value with that name; the run was given: ${spec.sharedNames.join(", ") || "none"}.`)
+      throw Worker.unknownShared(name, spec.sharedNames)
     }
     const value = BlockFile.decode(fs.readFileSync(ExecutionDir.sharedFile(spec.executionDir, name)))
     cache.set(name, value)

@@ -2,7 +2,7 @@ import * as os from "node:os"
 import { Cause, Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule } from "effect"
 import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type * as Executable from "../../compiler/plan/Executable.ts"
-import type { JobSpec, Report, Task } from "../../rpc/Protocol.ts"
+import type { JobSpec, Report } from "../../rpc/Protocol.ts"
 import type { CoordinatorClient } from "../../rpc/Transport.ts"
 import * as TaskRunner from "../task/TaskRunner.ts"
 
@@ -24,13 +24,13 @@ export interface Options {
   /** Rebuilds (or hands over) the plan described by the coordinator's job spec. */
   readonly load: (spec: JobSpec) => Effect.Effect<Loaded, unknown>
   readonly shared: (spec: JobSpec) => (name: string) => unknown
-  /** With no heartbeat answered for this long the coordinator is taken for dead (default: 5 intervals, at least 30 s). */
-  readonly unreachableAfterMs?: number | undefined
-  /** Called just before a task runs (tests inject faults here). */
-  readonly onTask?: ((task: Task) => void) | undefined
 }
 
 export class CoordinatorUnreachable extends Error {}
+
+/** What `Shared.get` says for a name the run was not given. */
+export const unknownShared = (name: string, given: ReadonlyArray<string>): Error =>
+  new Error(`Shared.get(${JSON.stringify(name)}): no shared value with that name; the run was given: ${given.join(", ") || "none"}.`)
 export class WorkerAborted extends Error {}
 
 export const run = (options: Options) =>
@@ -67,13 +67,13 @@ export const run = (options: Options) =>
       shared: options.shared(spec)
     }
 
-    const busy = yield* Ref.make(false)
     // Time-based, not a count of failures: a coordinator that is busy (a registration storm,
     // a big report) answers late, and that is not a reason to quit.
-    const unreachableAfter = options.unreachableAfterMs ?? Math.max(5 * spec.heartbeatIntervalMs, 30_000)
+    // With no heartbeat answered for this long the coordinator is taken for dead.
+    const unreachableAfter = Math.max(5 * spec.heartbeatIntervalMs, 30_000)
     const lastAnswer = yield* Ref.make(Date.now())
     const heartbeat = Effect.gen(function* () {
-      const result = yield* client.Heartbeat({ workerId, busy: yield* Ref.get(busy) }).pipe(Effect.timeoutOption(Duration.millis(unreachableAfter)), Effect.either)
+      const result = yield* client.Heartbeat({ workerId }).pipe(Effect.timeoutOption(Duration.millis(unreachableAfter)), Effect.either)
       if (result._tag === "Right" && result.right._tag === "Some") {
         yield* Ref.set(lastAnswer, Date.now())
         // Unknown to the coordinator (it restarted?): register again with the same id.
@@ -99,9 +99,7 @@ export const run = (options: Options) =>
           continue
         }
         const started = Date.now()
-        yield* Ref.set(busy, true)
         for (const task of response.tasks) {
-          options.onTask?.(task)
           const t0 = Date.now()
           const outcome = yield* Effect.promise(() => TaskRunner.run(loaded.executable, task, env))
           const head = {
@@ -112,7 +110,6 @@ export const run = (options: Options) =>
             ? { kind: "done", ...head, output: outcome.output }
             : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent })
         }
-        yield* Ref.set(busy, false)
         // Fast tasks: take a few at a time to save round trips; slow ones: one at a time.
         const perTask = (Date.now() - started) / response.tasks.length
         max = perTask < 100 ? Math.min(max * 2, 8) : 1

@@ -8,9 +8,6 @@ const tmp = useTempDirs()
 
 const run = <A, E>(ds: Dataset<A, E>, options: Parameters<typeof Zephyr.run>[1] = {}) => Zephyr.run(ds, { workers: 2, ...options })
 
-/** Shards given explicitly: shard i holds `shards[i]`. */
-const shards = <A>(list: ReadonlyArray<ReadonlyArray<A>>): Dataset<A> => Dataset.fromList(list.map((s) => [...s])).flatMap((xs) => xs)
-
 const boom = (n: number) => {
   if (n === 13) throw new Error(`unlucky number ${n}`)
   return n

@@ -1,24 +1,10 @@
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
-import { afterEach } from "vitest"
+import { useTempDirs as useTempDirsUnder } from "../TempDirs.ts"
 
-/**
- * Temporary directories under os.tmpdir(), removed after each test of the file that
- * calls `useTempDirs()`.
- */
-export const useTempDirs = (): (() => string) => {
-  const dirs: Array<string> = []
-  afterEach(() => {
-    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true })
-  })
-  return () => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), "zephyr-acceptance-"))
-    dirs.push(d)
-    return d
-  }
-}
+/** Temporary directories, removed after each test of the file that calls `useTempDirs()`. */
+export const useTempDirs = (): (() => string) => useTempDirsUnder("zephyr-acceptance-")
 
 /** Writes `content` to `file` (parents created); `.gz` files are gzipped. */
 export const writeFile = (file: string, content: string): string => {

@@ -64,7 +64,7 @@ describe("Coordinator", () => {
       expect(held).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 0 }] })
       for (let i = 0; i < 6; i++) {
         yield* TestClock.adjust("500 millis")
-        yield* c.handlers.Heartbeat({ workerId: "healthy", busy: false })
+        yield* c.handlers.Heartbeat({ workerId: "healthy" })
       }
       expect(c.scheduler.workers.get("silent")!.state).toBe("failed")
       const retry = yield* c.handlers.Pull({ workerId: "healthy", reports: [], max: 1 })

@@ -1,23 +1,12 @@
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { afterEach } from "vitest"
+import { useTempDirs } from "../../TempDirs.ts"
 import { CounterSet, values } from "../../../compiler/plan/CounterSet.ts"
 import { read, type ReadRequest } from "../../../runtime/formats/Readers.ts"
 import { write, type WriteRequest } from "../../../runtime/formats/Writers.ts"
 
 /** Temporary folders for one test file, removed after each test. */
-export const tempDirs = (): (() => string) => {
-  const made: Array<string> = []
-  afterEach(() => {
-    for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true })
-  })
-  return () => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), "zephyr-formats-"))
-    made.push(d)
-    return d
-  }
-}
+export const tempDirs = (): (() => string) => useTempDirs("zephyr-formats-")
 
 /** A read request with the defaults a plain `loadFile` would have. */
 export const readRequest = (file: string, overrides: Partial<ReadRequest> = {}): ReadRequest => ({
