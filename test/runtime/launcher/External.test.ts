@@ -10,6 +10,19 @@ const freePort = () => new Promise<number>((resolve) => {
   })
 })
 
+/** Resolves once something accepts connections on the port (the coordinator is up). */
+const listening = async (port: number) => {
+  for (let i = 0; i < 600; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => { socket.destroy(); resolve(true) })
+      socket.on("error", () => resolve(false))
+    })
+    if (up) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`nothing listens on port ${port}`)
+}
+
 const startWorker = (port: number, token: string) => {
   const child = spawn(process.execPath, ["bin/zephyr.js", "worker", "--coordinator", `127.0.0.1:${port}`, "--token", token], { stdio: ["ignore", "ignore", "pipe"] })
   let stderr = ""
@@ -24,13 +37,21 @@ describe("external workers (backend external)", () => {
     const run = Zephyr.runModule<{ k: number; n: number }>("test/compiler/fixtures/modules/args.ts", {
       export: "numbers", args: { shards: "2" }, backend: "external", listen: `127.0.0.1:${port}`, token: "secret"
     })
-    await new Promise((r) => setTimeout(r, 500)) // let the coordinator start listening
+    await listening(port)
     const intruder = startWorker(port, "wrong")
     const worker = startWorker(port, "secret")
-    const result = await run
-    expect(result.results.sort((a, b) => a.k - b.k)).toEqual([{ k: 0, n: 3 }, { k: 1, n: 3 }])
-    expect(await worker.exit).toBe(0) // told to shut down when the last stage had nothing left
-    expect(await intruder.exit).not.toBe(0)
-    expect(intruder.stderr()).toContain("wrong token")
-  })
+    try {
+      const result = await run
+      expect(result.results.sort((a, b) => a.k - b.k)).toEqual([{ k: 0, n: 3 }, { k: 1, n: 3 }])
+      expect(await worker.exit).toBe(0) // told to shut down when the last stage had nothing left
+      expect(await intruder.exit).not.toBe(0)
+      expect(intruder.stderr()).toContain("wrong token")
+    } catch (e) {
+      process.stderr.write(`worker stderr:\n${worker.stderr()}\nintruder stderr:\n${intruder.stderr()}\n`)
+      throw e
+    } finally {
+      worker.child.kill("SIGKILL")
+      intruder.child.kill("SIGKILL")
+    }
+  }, 120_000)
 })
