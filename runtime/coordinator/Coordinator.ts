@@ -57,14 +57,21 @@ export const make = (options: Options) =>
         e.level === "warn" ? Effect.logWarning(e.message) : e.level === "info" ? Effect.logInfo(e.message) : Effect.logDebug(e.message), { discard: true })
     )
 
-    /** Runs a scheduler step and wakes everyone waiting for a change. */
+    /**
+     * Runs a scheduler step and, if it changed what waiters wait for (work to hand out, a
+     * finished or failed stage), wakes them. Waking on every step would make idle long-polls
+     * wake each other in a loop: each re-poll would be a "change" for all the others.
+     */
     const step = <A>(f: (now: number) => A): Effect.Effect<A> =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
+        const before = scheduler.version
         const result = f(now)
-        const previous = changed
-        changed = yield* Deferred.make<void>()
-        yield* Deferred.succeed(previous, undefined)
+        if (scheduler.version !== before) {
+          const previous = changed
+          changed = yield* Deferred.make<void>()
+          yield* Deferred.succeed(previous, undefined)
+        }
         yield* logEvents
         return result
       })

@@ -131,6 +131,8 @@ export class Scheduler {
   counters: CounterSet.Snapshot = {}
   fatal: Failure | undefined
   poolGone = false
+  /** Bumped whenever what a waiter waits for changes: the queue, a shard's completion, a failure. */
+  version = 0
   private lastSweep: number | undefined
   /** When the coordinator last recovered from a stall (a sweep that ran far too late). */
   private recoveredAt = 0
@@ -157,6 +159,7 @@ export class Scheduler {
       failures: 0, infraFailures: 0, lastError: undefined, lastWorker: undefined, output: undefined
     }))
     this.run = { stage, generation: this.generation, isLast, shards, queue: shards.map((s) => s.index), completed: 0, retries: 0 }
+    this.version++
     for (const w of this.workers.values()) w.inFlight.clear()
     this.log("debug", `stage ${stage} started: ${shards.length} shard(s), generation ${this.generation}`)
   }
@@ -178,6 +181,7 @@ export class Scheduler {
   private fail(error: Failure) {
     if (this.fatal) return
     this.fatal = error
+    this.version++
     this.log("warn", `execution failed: ${error.message}`)
   }
 
@@ -238,6 +242,7 @@ export class Scheduler {
     shard.worker = undefined
     run.retries++
     run.queue.push(shard.index)
+    this.version++
   }
 
   /** Any message from a worker shows it is alive. */
@@ -310,7 +315,10 @@ export class Scheduler {
         ...(shard.right ? { right: shard.right } : {})
       })
     }
-    if (tasks.length > 0) return { kind: "tasks", tasks }
+    if (tasks.length > 0) {
+      this.version++ // the queue shrank: an idle worker may now be released
+      return { kind: "tasks", tasks }
+    }
     if (run.isLast && this.config.drainIdle && w.inFlight.size === 0 && run.queue.length === 0) {
       w.state = "gone"
       this.log("debug", `worker ${workerId} released: the last stage has nothing left to hand out`)
@@ -330,6 +338,7 @@ export class Scheduler {
     w.inFlight.delete(report.shard)
     if (report.kind === "done") {
       shard.status = "done"
+      this.version++
       shard.output = report.output
       shard.worker = undefined
       run.completed++

@@ -53,6 +53,22 @@ describe("Coordinator", () => {
       expect((yield* Fiber.join(pull)).kind).toBe("backoff")
     }))
 
+  it.scoped("idle long-polls do not wake each other: each asks twice (now, and when its poll expires)", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      let calls = 0
+      const pull = c.scheduler.pull.bind(c.scheduler)
+      c.scheduler.pull = (...args) => { calls++; return pull(...args) }
+      const workers = ["a", "b", "c", "d", "e", "f", "g", "h"]
+      for (const w of workers) yield* register(c, w)
+      const polls = yield* Effect.forEach(workers, (workerId) => Effect.fork(c.handlers.Pull({ workerId, reports: [], max: 1 })))
+      yield* Effect.yieldNow()
+      expect(calls).toBe(8)
+      yield* TestClock.adjust("1 second")
+      for (const p of polls) expect((yield* Fiber.join(p)).kind).toBe("backoff")
+      expect(calls).toBe(16)
+    }))
+
   it.scoped("the sweeper re-queues the shard of a silent worker after the heartbeat timeout", () =>
     Effect.gen(function* () {
       const c = yield* make()
