@@ -38,14 +38,15 @@ describe("external workers (backend external)", () => {
       export: "numbers", args: { shards: "2" }, backend: "external", listen: `127.0.0.1:${port}`, token: "secret"
     })
     await listening(port)
+    // The intruder first, while the run waits for workers (it cannot finish without one).
     const intruder = startWorker(port, "wrong")
+    expect(await intruder.exit).not.toBe(0)
     const worker = startWorker(port, "secret")
     try {
+      expect(intruder.stderr()).toContain("wrong token")
       const result = await run
       expect(result.results.sort((a, b) => a.k - b.k)).toEqual([{ k: 0, n: 3 }, { k: 1, n: 3 }])
       expect(await worker.exit).toBe(0) // told to shut down when the last stage had nothing left
-      expect(await intruder.exit).not.toBe(0)
-      expect(intruder.stderr()).toContain("wrong token")
     } catch (e) {
       process.stderr.write(`worker stderr:\n${worker.stderr()}\nintruder stderr:\n${intruder.stderr()}\n`)
       throw e
