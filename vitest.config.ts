@@ -11,6 +11,9 @@ export default defineConfig({
     // Multi-process tests start real worker processes; two test files at a time keeps a
     // 2-core machine responsive enough for heartbeats.
     maxWorkers: 2,
-    minWorkers: 1
+    minWorkers: 1,
+    // `import "zephyr"` gets the built engine (dist/), loaded by Node as users load it,
+    // not re-transformed by Vite.
+    server: { deps: { external: [/\/dist\//] } }
   }
 })

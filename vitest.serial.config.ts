@@ -12,6 +12,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     fileParallelism: false,
     maxWorkers: 1,
-    minWorkers: 1
+    minWorkers: 1,
+    server: { deps: { external: [/\/dist\//] } }
   }
 })

@@ -1,8 +1,20 @@
 #!/usr/bin/env node
-// The `zephyr` command. Pipeline modules are TypeScript, so tsx is registered first; then
-// the CLI (itself TypeScript) is loaded.
-import { register } from "tsx/esm/api"
+// The `zephyr` command. The engine runs as the JavaScript built into dist/ (on `npm ci`, or
+// `npm run build`); the TypeScript loader is installed only when a pipeline module is loaded.
+import { readFileSync } from "node:fs"
 
-register()
-const { main } = await import("../cli/main.ts")
-main(process.argv)
+const args = process.argv.slice(2)
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
+  // Answered without loading the engine.
+  process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`)
+} else {
+  let cli
+  try {
+    cli = await import("../dist/cli.js")
+  } catch (e) {
+    if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist")) throw e
+    process.stderr.write("zephyr: the engine is not built (dist/ is missing): run `npm run build` (npm ci does it).\n")
+    process.exit(1)
+  }
+  cli.main(process.argv)
+}

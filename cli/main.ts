@@ -1,16 +1,18 @@
 import { Command, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit } from "effect"
 import * as CompileCommand from "./CompileCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
 import * as WorkerCommand from "./WorkerCommand.ts"
+import packageJson from "../package.json" with { type: "json" }
 
 const zephyr = Command.make("zephyr").pipe(
   Command.withDescription("A typed dataflow engine for large batch data jobs"),
   Command.withSubcommands([RunCommand.command, CompileCommand.command, WorkerCommand.command])
 )
 
-const cli = Command.run(zephyr, { name: "zephyr", version: "0.1.0" })
+const cli = Command.run(zephyr, { name: "zephyr", version: packageJson.version })
 
 /** Prints a failure as the user's sentence (no stack of ours) and exits non-zero. */
 const report = (cause: Cause.Cause<unknown>) =>

@@ -19,6 +19,16 @@ export interface LoadedModule {
 
 export const resolvePath = (modulePath: string): string => path.resolve(modulePath)
 
+let typeScriptLoader: Promise<void> | undefined
+
+/**
+ * Pipeline modules are TypeScript and the engine is not: the loader's hooks are installed
+ * the first time a module needs them, so the engine's own imports never pass through them.
+ * Installing them where they already are (a process started with `tsx`) is harmless.
+ */
+const loaderFor = (file: string): Promise<void> =>
+  /\.[cm]?tsx?$/.test(file) ? (typeScriptLoader ??= import("tsx/esm/api").then((tsx) => { tsx.register() })) : Promise.resolve()
+
 export const load = async (
   modulePath: string,
   options: { readonly export?: string | undefined; readonly args?: Readonly<Record<string, string>> | undefined } = {}
@@ -27,6 +37,7 @@ export const load = async (
   if (!fs.existsSync(file)) throw new ZephyrPlanError({ message: `Pipeline module ${modulePath} does not exist.`, file: modulePath })
   let mod: Record<string, unknown>
   try {
+    await loaderFor(file)
     mod = await import(pathToFileURL(file).href)
   } catch (e) {
     const err = e as Error

@@ -1,10 +1,11 @@
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { SourceLocation } from "../compiler/plan/SourceLocation.ts"
+import * as PackageRoot from "../runtime/PackageRoot.ts"
 
-// Frames from the engine's own modules are skipped: the location is the user's DSL call.
-const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
-const internal = [path.join(root, "dsl") + path.sep, path.join(root, "compiler") + path.sep, path.join(root, "index.ts")]
+// Frames from the engine's own modules (sources or the bundle) are skipped: the location is the user's DSL call.
+const root = PackageRoot.root
+const internal = [path.join(root, "dsl") + path.sep, path.join(root, "compiler") + path.sep, path.join(root, "index.ts"), PackageRoot.dist + path.sep]
 
 const frame = /\(?((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?\s*$/
 

@@ -1,4 +1,5 @@
-import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
+import * as NodeSocket from "@effect/platform-node/NodeSocket"
+import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { SocketServer } from "@effect/platform"
 import { type RpcClientError, RpcClient, type RpcGroup, RpcSerialization, RpcServer, RpcTest } from "@effect/rpc"
 import { Context, Effect, Layer, Schedule, type Scope } from "effect"

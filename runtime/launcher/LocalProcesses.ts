@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import * as readline from "node:readline"
-import { fileURLToPath } from "node:url"
 import { Deferred, Effect, Runtime } from "effect"
 import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
 import * as Transport from "../../rpc/Transport.ts"
+import * as PackageRoot from "../PackageRoot.ts"
 import type { Launcher } from "./Launcher.ts"
 
-const bin = fileURLToPath(new URL("../../bin/zephyr.js", import.meta.url))
 
 /** How long a worker gets to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2_000
@@ -56,7 +55,7 @@ export const make = (options: Options = {}): Launcher => ({
       let finished = 0
 
       const launch = (workerId: string): void => {
-        const child = spawn(process.execPath, [bin, "worker", "--coordinator", `${address.host}:${address.port}`, "--worker-id", workerId, "--token", token], {
+        const child = spawn(process.execPath, [PackageRoot.bin, "worker", "--coordinator", `${address.host}:${address.port}`, "--worker-id", workerId, "--token", token], {
           stdio: ["ignore", "ignore", "pipe"],
           env: { ...process.env, ...options.env, ZEPHYR_DRIVER_PID: String(process.pid) }
         })

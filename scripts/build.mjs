@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * Builds the engine into dist/ as plain JavaScript, so no process pays for compiling the
+ * engine's TypeScript or for resolving Effect's few hundred ES modules one by one: Node
+ * spends seconds on both. Only the user's pipeline module goes through the TypeScript loader.
+ *
+ * Two entry points share chunks (code splitting), so a pipeline module's `import "zephyr"`
+ * (dist/index.js through the package's `exports`) and the CLI (dist/cli.js) load one engine,
+ * not two copies of it. Runs on `npm ci` (the `prepare` script) and before `npm test`.
+ *
+ *   node scripts/build.mjs          write dist/
+ *   node scripts/build.mjs --check  exit 1 if dist/ differs from a fresh build of the sources
+ */
+import * as esbuild from "esbuild"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
+export const outdir = path.join(root, "dist")
+
+/**
+ * Packages that find files next to their own code at run time (a .wasm, a native add-on,
+ * loader hooks) stay outside the bundle and load from node_modules.
+ */
+const external = ["tsx", "tsx/*", "esbuild", "msgpackr", "@bokuweb/zstd-wasm", "@duckdb/*", "ts-morph", "typescript"]
+
+/** The esbuild options; `write: false` builds in memory (the freshness check). */
+export const options = (write) => ({
+  absWorkingDir: root,
+  entryPoints: { index: "index.ts", cli: "cli/main.ts" },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  external,
+  // Bundled CommonJS dependencies call require(); give each chunk one.
+  banner: { js: "import { createRequire as __zephyrRequire } from \"node:module\"; const require = __zephyrRequire(import.meta.url);" },
+  // Less to parse at every start; identifiers stay readable in stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  chunkNames: "chunks/[name]-[hash]",
+  legalComments: "none",
+  logLevel: "warning",
+  metafile: true,
+  write
+})
+
+export const build = (write = true) => esbuild.build(options(write))
+
+/** Files of a fresh in-memory build that differ from (or are missing in) dist/, and stale extras. */
+export const staleFiles = async () => {
+  const result = await build(false)
+  const stale = []
+  const fresh = new Set()
+  for (const file of result.outputFiles) {
+    fresh.add(file.path)
+    const current = fs.existsSync(file.path) ? fs.readFileSync(file.path) : undefined
+    if (!current || !Buffer.from(file.contents).equals(current)) stale.push(path.relative(root, file.path))
+  }
+  const walk = (dir) => fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]) : []
+  for (const file of walk(outdir)) if (file.endsWith(".js") && !fresh.has(file)) stale.push(path.relative(root, file))
+  return stale
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes("--check")) {
+    const stale = await staleFiles()
+    if (stale.length > 0) {
+      process.stderr.write(`dist/ does not match the sources (${stale.join(", ")}): run npm run build\n`)
+      process.exit(1)
+    }
+  } else {
+    fs.rmSync(outdir, { recursive: true, force: true })
+    await build(true)
+  }
+}
