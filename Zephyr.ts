@@ -3,7 +3,6 @@ import { CompiledPlan, compile as compileDataset } from "./compiler/Compiler.ts"
 import * as ModuleLoader from "./compiler/ModuleLoader.ts"
 import { type ZephyrError, ZephyrPlanError } from "./compiler/plan/Errors.ts"
 import type * as Executable from "./compiler/plan/Executable.ts"
-import type * as Source from "./compiler/plan/Source.ts"
 import type { Dataset } from "./dsl/Dataset.ts"
 import * as Execution from "./runtime/Execution.ts"
 import * as FileGlob from "./runtime/FileGlob.ts"
@@ -24,10 +23,6 @@ export interface RunResult<A> {
   readonly executionId: string
 }
 
-/** Counts a file source's shards by listing its files now (the run lists them again). */
-const countFiles = (source: Source.Source): number | null =>
-  source.kind === "list" ? source.count : FileGlob.glob(source.pattern).length
-
 export interface CompileOptions {
   readonly module?: Executable.ModuleRef | undefined
 }
@@ -36,7 +31,7 @@ export interface CompileOptions {
 export const compile = <A, E, R>(dataset: Dataset<A, E, R> | CompiledPlan<A, E, R>, options: CompileOptions = {}): CompiledPlan<A, E, R> =>
   CompiledPlan.isCompiledPlan(dataset)
     ? (dataset as CompiledPlan<A, E, R>)
-    : compileDataset(dataset as Dataset<A, E, R>, { countSource: countFiles, module: options.module ?? moduleOf(dataset) })
+    : compileDataset(dataset as Dataset<A, E, R>, { countSource: FileGlob.countSourceShards, module: options.module ?? moduleOf(dataset) })
 
 // Datasets built by loading a module remember it, so worker processes can rebuild them.
 const modules = new WeakMap<object, Executable.ModuleRef>()

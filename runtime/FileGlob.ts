@@ -1,5 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
+import type * as Source from "../compiler/plan/Source.ts"
 
 /**
  * Glob expansion for `fromFiles`: `*`, `?`, `[...]`, `**` (any depth) and `{a,b}` braces.
@@ -108,3 +109,11 @@ export const glob = (pattern: string, cwd: string = process.cwd()): Array<string
   }
   return [...out].sort()
 }
+
+/**
+ * The shards of a source as the driver and every worker count them when they compile: a
+ * file source has one per file listed now (a default shard count derived from it is baked
+ * into the plan, so both sides must resolve it the same way, or their fingerprints differ).
+ */
+export const countSourceShards = (source: Source.Source): number | null =>
+  source.kind === "list" ? source.count : glob(source.pattern).length

@@ -5,6 +5,7 @@ import * as ModuleLoader from "../../compiler/ModuleLoader.ts"
 import { ZephyrPlanError } from "../../compiler/plan/Errors.ts"
 import type { JobSpec } from "../../rpc/Protocol.ts"
 import * as Transport from "../../rpc/Transport.ts"
+import * as FileGlob from "../FileGlob.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
 import * as Worker from "./Worker.ts"
@@ -19,7 +20,7 @@ export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, Zephyr
     try: async () => {
       if (!spec.module) throw new ZephyrPlanError({ message: `Execution ${spec.executionId} has no pipeline module; a worker process cannot rebuild its plan.` })
       const loaded = await ModuleLoader.load(spec.module.path, { export: spec.module.export, args: spec.module.args })
-      return { executable: compile(loaded.dataset, { module: loaded.module }), layer: loaded.layer }
+      return { executable: compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards }), layer: loaded.layer }
     },
     catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ message: (e as Error)?.message ?? String(e) }))
   })

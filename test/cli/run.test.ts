@@ -25,6 +25,31 @@ describe("zephyr run", () => {
     expect(fs.readdirSync(dir)).toEqual([]) // the execution's chunks are gone
   })
 
+  it("groupBy and deduplicate with default shard counts over a glob run on worker processes (same fingerprint)", async () => {
+    const input = path.join(dir, "in")
+    fs.mkdirSync(input)
+    for (let f = 0; f < 3; f++) {
+      const rows = Array.from({ length: 20 }, (_, i) => JSON.stringify({ user: `u${(i + f) % 4}`, n: i % 5 }))
+      fs.writeFileSync(path.join(input, `part-${f}.jsonl`), rows.join("\n") + "\n")
+    }
+    const { stdout } = await zephyr("run", "test/cli/fixtures/default-shards.ts", "--workers", "2", "--no-progress", "--print-results",
+      "--chunk-dir", path.join(dir, "chunks"), "--arg", `input=${input}`)
+    // Distinct (user, n) pairs over the three files, summed per user.
+    const expected = new Map<string, number>()
+    const seen = new Set<string>()
+    for (let f = 0; f < 3; f++) for (let i = 0; i < 20; i++) {
+      const user = `u${(i + f) % 4}`, n = i % 5
+      if (seen.has(`${user}/${n}`)) continue
+      seen.add(`${user}/${n}`)
+      expected.set(user, (expected.get(user) ?? 0) + n)
+    }
+    const got = stdout.trim().split("\n").map((l) => JSON.parse(l) as { user: string; n: number })
+    expect(new Map(got.map((r) => [r.user, r.n]))).toEqual(expected)
+    expect(got).toHaveLength(expected.size)
+    const { stdout: plan } = await zephyr("compile", "test/cli/fixtures/default-shards.ts", "--explain", "--format", "json", "--arg", `input=${input}`)
+    expect(JSON.parse(plan).stages.map((s: { shards: { out: number } }) => s.shards.out)).toEqual([3, 3, 3])
+  })
+
   it("a user error exits non-zero, prints nothing on stdout, and names the message, stage and shard on stderr", async () => {
     const err = await zephyr("run", "test/cli/fixtures/failing.ts", "--workers", "2", "--print-results", "--no-progress", "--chunk-dir", dir).catch((e) => e)
     expect(err.code).not.toBe(0)
