@@ -89,12 +89,33 @@ export const runModule = async <A = unknown>(
   options: RunOptions & { readonly export?: string | undefined; readonly args?: Readonly<Record<string, string>> | undefined } = {}
 ): Promise<RunResult<A>> => {
   const { export: name, args, ...rest } = options
-  const loaded = await ModuleLoader.load(modulePath, { export: name, args })
-  const plan = compile(loaded.dataset, { module: loaded.module })
   const backend = rest.backend ?? "local"
-  // Worker processes build the module's own `layer` export; in-process workers get it here.
-  const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)
-  return toPromise(execute(plan as CompiledPlan<A, unknown, never>, { ...rest, backend, ...(layer ? { layer } : {}) }), rest.progress === true)
+  prestartWorkers(modulePath, { ...rest, backend })
+  try {
+    const loaded = await ModuleLoader.load(modulePath, { export: name, args })
+    const plan = compile(loaded.dataset, { module: loaded.module })
+    // Worker processes build the module's own `layer` export; in-process workers get it here.
+    const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)
+    return await toPromise(execute(plan as CompiledPlan<A, unknown, never>, { ...rest, backend, ...(layer ? { layer } : {}) }), rest.progress === true)
+  } finally {
+    LocalProcesses.releasePrestarted()
+  }
+}
+
+/**
+ * Starts the local backend's worker processes before the module is even loaded, so they
+ * load the engine and the module while the driver plans (see `LocalProcesses.prestart`).
+ * Options the run will reject start nothing here; the run reports them.
+ */
+export const prestartWorkers = (modulePath: string, options: RunOptions): void => {
+  if (options.backend !== "local" || options.dryRun) return
+  let resolved: RunOptionsModule.Resolved
+  try {
+    resolved = RunOptionsModule.resolve(options, "local")
+  } catch {
+    return
+  }
+  LocalProcesses.prestart(resolved.workers, ModuleLoader.resolvePath(modulePath), resolved.memoryBudgetBytes)
 }
 
 /** Marks a dataset as built by a module, so `compile` records how to rebuild it. */

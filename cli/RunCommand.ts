@@ -2,6 +2,7 @@ import { Command, Options } from "@effect/cli"
 import { Effect, LogLevel, Option } from "effect"
 import * as Pipeline from "../Pipeline.ts"
 import type { RunOptions } from "../runtime/RunOptions.ts"
+import * as LocalProcesses from "../runtime/launcher/LocalProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CommonOptions from "./CommonOptions.ts"
 import * as Logging from "../runtime/StderrLogger.ts"
@@ -44,6 +45,7 @@ const json = (value: unknown): string =>
 /** `zephyr run <module>`: results as JSON lines on stdout (with --print-results), everything else on stderr. */
 export const command = Command.make("run", options, (o) =>
   Effect.gen(function* () {
+    if (!o.dryRun) Zephyr.prestartWorkers(o.module, defined({ backend: o.backend ?? "local", workers: o.workers, memoryBudget: o.memoryBudget }))
     const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
     const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
     if (o.dryRun) {
@@ -76,5 +78,5 @@ export const command = Command.make("run", options, (o) =>
       const out = result.results.map((r) => json(r) + "\n").join("")
       yield* Effect.promise(() => new Promise<void>((resolve) => process.stdout.write(out, () => resolve())))
     }
-  })
+  }).pipe(Effect.ensuring(Effect.sync(() => LocalProcesses.releasePrestarted())))
 ).pipe(Command.withDescription("Run a pipeline module on worker processes"))

@@ -8,22 +8,11 @@ const coordinator = Options.text("coordinator").pipe(Options.withDescription("HO
 const token = Options.text("token").pipe(Options.withDefault(""), Options.withDescription("the token the coordinator expects"))
 const workerId = Options.text("worker-id").pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription("a stable id (a restarted worker reuses it)"))
 
-/**
- * Exits when the driver that started us is gone, so a killed driver leaves no orphans. The
- * driver's pid comes from the environment: a worker still starting when its driver dies
- * has already been re-parented, and its own ppid would prove nothing.
- */
-const watchParent = (driver: number) => Effect.sync(() => {
-  const check = () => { if (process.ppid !== driver) process.exit(3) }
-  check()
-  setInterval(check, 500).unref()
-})
-
 /** `zephyr worker --coordinator HOST:PORT [--token T]`: a worker that dials a coordinator. */
 export const command = Command.make("worker", { coordinator, token, workerId }, (o) =>
   Effect.gen(function* () {
     const driver = Number(process.env.ZEPHYR_DRIVER_PID)
-    if (driver > 0) yield* watchParent(driver)
+    if (driver > 0) yield* RemoteWorker.exitWhenDriverGone(driver)
     const id = o.workerId ?? `${os.hostname()}-${process.pid}`
     yield* RemoteWorker.run({ coordinator: o.coordinator, workerId: id, token: o.token }).pipe(
       Logging.withStderr(Logging.levelFromEnv(LogLevel.Warning))

@@ -29,6 +29,15 @@ let typeScriptLoader: Promise<void> | undefined
 const loaderFor = (file: string): Promise<void> =>
   /\.[cm]?tsx?$/.test(file) ? (typeScriptLoader ??= import("tsx/esm/api").then((tsx) => { tsx.register() })) : Promise.resolve()
 
+/**
+ * Imports a pipeline module ahead of its load (a worker process does it while the driver
+ * plans); the later `load` finds it in the module cache. Failures are left to `load`.
+ */
+export const preload = (modulePath: string): void => {
+  const file = resolvePath(modulePath)
+  loaderFor(file).then(() => import(pathToFileURL(file).href)).catch(() => undefined)
+}
+
 export const load = async (
   modulePath: string,
   options: { readonly export?: string | undefined; readonly args?: Readonly<Record<string, string>> | undefined } = {}

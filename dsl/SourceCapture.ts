@@ -17,8 +17,14 @@ const displayPath = (file: string): string => {
 /** The file, line and column of the first stack frame outside the engine. */
 export const capture = (): SourceLocation => {
   const limit = Error.stackTraceLimit
+  // A test runner may replace Node's stack formatting with its own, which does not apply the
+  // source maps of modules it did not transform (a pipeline module under the TypeScript
+  // loader): Node's own formatting gives the same positions in every process.
+  const format = Error.prepareStackTrace
   Error.stackTraceLimit = 64
+  delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace
   const stack = new Error().stack ?? ""
+  if (format) Error.prepareStackTrace = format
   Error.stackTraceLimit = limit
   for (const line of stack.split("\n").slice(1)) {
     const m = frame.exec(line)

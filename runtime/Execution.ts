@@ -47,7 +47,7 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
     const executionId = options.executionId ?? newExecutionId(exe)
     const dir = ExecutionDir.of(options.chunkDir, executionId)
     fs.mkdirSync(dir, { recursive: true })
-    yield* Effect.logInfo(`execution ${executionId}: ${exe.plan.stages.length} stage(s), ${options.workers} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
+    yield* Effect.logInfo(`execution ${executionId}: ${exe.plan.stages.length} stage(s), ${poolSize(exe, options.workers)} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
     let attempt = 0
     while (true) {
       const exit = yield* Effect.exit(Effect.scoped(runAttempt<A>(exe, options, launcher, executionId, dir, attempt)))
@@ -98,7 +98,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     })
     const pool = yield* launcher.start({
       name, coordinator, spec, executable: exe, layer: options.layer, shared: options.shared,
-      workers: options.workers, maxWorkerRestarts: options.maxWorkerRestarts
+      workers: poolSize(exe, options.workers), maxWorkerRestarts: options.maxWorkerRestarts
     })
     yield* Effect.forkScoped(pool.gone.pipe(Effect.zipRight(coordinator.poolGone)))
     if (options.progress) yield* Effect.forkScoped(progress(coordinator, exe))
@@ -135,6 +135,16 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     const results = last ? readResults(outputs.get(last.id) ?? []) : []
     return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId }
   })
+
+/**
+ * As many workers as the widest stage has tasks, at most `workers` (the reference's
+ * min(workers, shards)): a process that could never get a task is not started.
+ */
+export const poolSize = (exe: Executable.Executable, workers: number): number => {
+  let widest = 0
+  for (const stage of exe.plan.stages) if (stage.input.kind !== "reshard") widest = Math.max(widest, stage.shards.in ?? workers)
+  return Math.max(1, Math.min(workers, widest))
+}
 
 const isRetryableExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
   if (Exit.isSuccess(exit)) return false

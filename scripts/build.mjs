@@ -4,9 +4,10 @@
  * engine's TypeScript or for resolving Effect's few hundred ES modules one by one: Node
  * spends seconds on both. Only the user's pipeline module goes through the TypeScript loader.
  *
- * Two entry points share chunks (code splitting), so a pipeline module's `import "zephyr"`
- * (dist/index.js through the package's `exports`) and the CLI (dist/cli.js) load one engine,
- * not two copies of it. Runs on `npm ci` (the `prepare` script) and before `npm test`.
+ * The entry points share chunks (code splitting), so a pipeline module's `import "zephyr"`
+ * (dist/index.js through the package's `exports`) and the CLI (dist/cli.js) or a local
+ * worker process (dist/worker.js, without the command-line parser) load one engine, not two
+ * copies of it. Runs on `npm ci` (the `prepare` script) and before `npm test`.
  *
  *   node scripts/build.mjs          write dist/
  *   node scripts/build.mjs --check  exit 1 if dist/ differs from a fresh build of the sources
@@ -28,7 +29,7 @@ const external = ["tsx", "tsx/*", "esbuild", "msgpackr", "@bokuweb/zstd-wasm", "
 /** The esbuild options; `write: false` builds in memory (the freshness check). */
 export const options = (write) => ({
   absWorkingDir: root,
-  entryPoints: { index: "index.ts", cli: "cli/main.ts" },
+  entryPoints: { index: "index.ts", cli: "cli/main.ts", worker: "runtime/worker/LocalWorkerProcess.ts" },
   outdir,
   bundle: true,
   splitting: true,
@@ -38,9 +39,8 @@ export const options = (write) => ({
   external,
   // Bundled CommonJS dependencies call require(); give each chunk one.
   banner: { js: "import { createRequire as __zephyrRequire } from \"node:module\"; const require = __zephyrRequire(import.meta.url);" },
-  // Less to parse at every start; identifiers stay readable in stack traces.
-  minifyWhitespace: true,
-  minifySyntax: true,
+  // Lines and identifiers stay as written: stack traces (and the source line Node prints
+  // for an uncaught error) stay readable.
   chunkNames: "chunks/[name]-[hash]",
   legalComments: "none",
   logLevel: "warning",

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
+import * as path from "node:path"
 import * as readline from "node:readline"
 import { Deferred, Effect, Runtime } from "effect"
 import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
@@ -18,13 +19,53 @@ export interface Options {
   readonly forwardStderr?: boolean | undefined
 }
 
+/** The program worker processes run: the built engine, without the command-line parser. */
+const program = path.join(PackageRoot.dist, "worker.js")
+
 /**
- * N worker processes on this machine (`zephyr worker --coordinator 127.0.0.1:PORT`), each
- * importing the pipeline module with tsx and proving its plan's fingerprint. The
- * coordinator learns at once when one exits; a worker that dies is restarted under the
- * same id (as an actor is after preemption) up to `maxWorkerRestarts` times. Every process
- * is killed when the pool's scope closes: on success, failure and interruption (Ctrl-C).
+ * A worker's V8 heap: room for the shuffle's budget (it spills past it) plus the engine and
+ * the user's own data, and never less than Node's usual default, so a large budget does not
+ * die of the default heap limit before it spills.
  */
+export const heapMegabytes = (memoryBudgetBytes: number): number =>
+  Math.max(2048, Math.ceil((2 * memoryBudgetBytes) / 2 ** 20) + 1024)
+
+const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number): ChildProcess =>
+  spawn(process.execPath, [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, program], {
+    stdio: ["pipe", "ignore", "pipe"],
+    env: { ...process.env, ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
+  })
+
+/** Processes started ahead of a run, waiting for their coordinator (see `prestart`). */
+let prestarted: { readonly modulePath: string; readonly children: Array<ChildProcess> } | undefined
+
+/**
+ * Starts `count` worker processes now, before the plan is known: each loads the engine and
+ * imports the pipeline module while the driver does the same, so a run does not wait for
+ * two process start-ups in a row. The next local pool for that module takes them; the rest
+ * are stopped by `releasePrestarted` (and exit by themselves when the driver exits).
+ */
+export const prestart = (count: number, modulePath: string, memoryBudgetBytes: number): void => {
+  releasePrestarted()
+  const children = Array.from({ length: count }, () => spawnWorker({}, modulePath, memoryBudgetBytes))
+  for (const child of children) child.on("error", () => undefined)
+  prestarted = { modulePath, children }
+}
+
+/** Stops prestarted processes no pool took. */
+export const releasePrestarted = (): void => {
+  for (const child of prestarted?.children ?? []) child.kill("SIGKILL")
+  prestarted = undefined
+}
+
+const takePrestarted = (modulePath: string | undefined): ChildProcess | undefined => {
+  if (!prestarted || prestarted.modulePath !== modulePath) return undefined
+  for (let child = prestarted.children.shift(); child; child = prestarted.children.shift()) {
+    if (child.exitCode === null && child.signalCode === null) return child
+  }
+  return undefined
+}
+
 export const make = (options: Options = {}): Launcher => ({
   name: "local",
   start: (ctx) =>
@@ -54,11 +95,11 @@ export const make = (options: Options = {}): Launcher => ({
       let closing = false
       let finished = 0
 
-      const launch = (workerId: string): void => {
-        const child = spawn(process.execPath, [PackageRoot.bin, "worker", "--coordinator", `${address.host}:${address.port}`, "--worker-id", workerId, "--token", token], {
-          stdio: ["ignore", "ignore", "pipe"],
-          env: { ...process.env, ...options.env, ZEPHYR_DRIVER_PID: String(process.pid) }
-        })
+      const modulePath = ctx.spec.module.path
+      const launch = (workerId: string, first: boolean): void => {
+        const child = (first && !options.env ? takePrestarted(modulePath) : undefined) ?? spawnWorker(options.env ?? {}, modulePath, ctx.spec.memoryBudgetBytes)
+        child.stdin?.on("error", () => undefined) // a worker that died before reading it
+        child.stdin?.write(`${JSON.stringify({ coordinator: `${address.host}:${address.port}`, token, workerId })}\n`)
         children.set(workerId, child)
         if (child.stderr) {
           const lines = readline.createInterface({ input: child.stderr })
@@ -76,7 +117,7 @@ export const make = (options: Options = {}): Launcher => ({
           if (!clean && !failed && outcome === "running" && used < ctx.maxWorkerRestarts) {
             restarts.set(workerId, used + 1)
             runFork(Effect.logWarning(`worker ${workerId} ${reason}; restarting it (${used + 1} of ${ctx.maxWorkerRestarts})`))
-            launch(workerId)
+            launch(workerId, false)
             return
           }
           if (++finished === ctx.workers) runFork(Deferred.succeed(gone, undefined))
@@ -84,7 +125,10 @@ export const make = (options: Options = {}): Launcher => ({
       }
 
       yield* Effect.acquireRelease(
-        Effect.sync(() => { for (let i = 0; i < ctx.workers; i++) launch(`${ctx.name}-w${i}`) }),
+        Effect.sync(() => {
+          for (let i = 0; i < ctx.workers; i++) launch(`${ctx.name}-w${i}`, true)
+          releasePrestarted()
+        }),
         () => Effect.promise(() => stopAll())
       )
 

@@ -38,6 +38,17 @@ export const sharedFromStorage = (spec: JobSpec) => {
   }
 }
 
+/**
+ * Exits when the driver that started us is gone, so a killed driver leaves no orphans. The
+ * driver's pid comes from the environment: a worker still starting when its driver dies
+ * has already been re-parented, and its own ppid would prove nothing.
+ */
+export const exitWhenDriverGone = (driver: number) => Effect.sync(() => {
+  const check = () => { if (process.ppid !== driver) process.exit(3) }
+  check()
+  setInterval(check, 500).unref()
+})
+
 export interface Options {
   readonly coordinator: string
   readonly workerId: string

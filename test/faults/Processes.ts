@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process"
 
-/** The zephyr worker processes started by `pid` (the driver). */
+/** The zephyr worker processes started by `pid` (the driver): local ones run dist/worker.js. */
 export const workersOf = (pid: number): Array<number> => {
   try {
     return execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(pid)], { encoding: "utf8" }).split("\n")
-      .filter((l) => l.includes("zephyr.js worker")).map((l) => Number(l.trim().split(/\s+/)[0]))
+      .filter((l) => l.includes("zephyr.js worker") || l.includes("dist/worker.js")).map((l) => Number(l.trim().split(/\s+/)[0]))
   } catch {
     return []
   }

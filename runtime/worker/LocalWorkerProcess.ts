@@ -1,0 +1,50 @@
+import * as readline from "node:readline"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import { Cause, Effect, Exit, LogLevel } from "effect"
+import * as ModuleLoader from "../../compiler/ModuleLoader.ts"
+import * as Logging from "../StderrLogger.ts"
+import * as RemoteWorker from "./RemoteWorker.ts"
+
+/**
+ * The program of a worker process that the local launcher starts (dist/worker.js). It is
+ * started before its coordinator exists, while the driver is still planning: it loads the
+ * engine and imports the pipeline module (`ZEPHYR_PRELOAD_MODULE`) meanwhile, then waits
+ * for one line on stdin naming the coordinator, its token and its worker id. The token
+ * never shows in the process list. When the driver goes away, so does stdin, and so does
+ * the worker.
+ */
+export interface Assignment {
+  readonly coordinator: string
+  readonly token: string
+  readonly workerId: string
+}
+
+const preload = process.env.ZEPHYR_PRELOAD_MODULE
+// Errors are the real load's to report, after Hello, as a clear abort of the run.
+if (preload) ModuleLoader.preload(preload)
+
+const assignment = new Promise<Assignment>((resolve) => {
+  const lines = readline.createInterface({ input: process.stdin })
+  lines.once("line", (line) => resolve(JSON.parse(line) as Assignment))
+  // The driver's end of the pipe closes when it exits, however it exits.
+  lines.once("close", () => process.exit(3))
+})
+
+const program = Effect.gen(function* () {
+  const a = yield* Effect.promise(() => assignment)
+  const driver = Number(process.env.ZEPHYR_DRIVER_PID)
+  if (driver > 0) yield* RemoteWorker.exitWhenDriverGone(driver)
+  yield* RemoteWorker.run({ coordinator: a.coordinator, workerId: a.workerId, token: a.token })
+}).pipe(
+  Logging.withStderr(Logging.levelFromEnv(LogLevel.Warning)),
+  Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => {
+    const failure = Cause.squash(cause) as { message?: string }
+    process.stderr.write(`zephyr: ${failure?.message ?? String(failure)}\n`)
+  }))
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  disablePrettyLogger: true,
+  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+})
