@@ -1,10 +1,10 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
 import { Layer } from "effect"
 import { Dataset } from "../dsl/Dataset.ts"
 import { ZephyrPlanError } from "./plan/Errors.ts"
 import type * as Executable from "./plan/Executable.ts"
+import * as TypeScriptImport from "./TypeScriptImport.ts"
 
 /**
  * Loads a pipeline module: its export (default, or named) is a Dataset or a function
@@ -19,23 +19,13 @@ export interface LoadedModule {
 
 export const resolvePath = (modulePath: string): string => path.resolve(modulePath)
 
-let typeScriptLoader: Promise<void> | undefined
-
-/**
- * Pipeline modules are TypeScript and the engine is not: the loader's hooks are installed
- * the first time a module needs them, so the engine's own imports never pass through them.
- * Installing them where they already are (a process started with `tsx`) is harmless.
- */
-const loaderFor = (file: string): Promise<void> =>
-  /\.[cm]?tsx?$/.test(file) ? (typeScriptLoader ??= import("tsx/esm/api").then((tsx) => { tsx.register() })) : Promise.resolve()
-
 /**
  * Imports a pipeline module ahead of its load (a worker process does it while the driver
  * plans); the later `load` finds it in the module cache. Failures are left to `load`.
  */
 export const preload = (modulePath: string): void => {
   const file = resolvePath(modulePath)
-  loaderFor(file).then(() => import(pathToFileURL(file).href)).catch(() => undefined)
+  TypeScriptImport.importModule(file).catch(() => undefined)
 }
 
 export const load = async (
@@ -46,8 +36,7 @@ export const load = async (
   if (!fs.existsSync(file)) throw new ZephyrPlanError({ message: `Pipeline module ${modulePath} does not exist.`, file: modulePath })
   let mod: Record<string, unknown>
   try {
-    await loaderFor(file)
-    mod = await import(pathToFileURL(file).href)
+    mod = await TypeScriptImport.importModule(file)
   } catch (e) {
     const err = e as Error
     throw new ZephyrPlanError({ message: `Could not import pipeline module ${modulePath}: ${err?.message ?? String(e)}`, file: modulePath })
