@@ -16,6 +16,13 @@ export const outputDir = (context: Workload.Context, workload: string, contender
   return dir
 }
 
+/**
+ * How a worker process started by the local launcher shows in `ps`: `node .../zephyr.js
+ * worker ...` or `node .../dist/worker.js ...` (the driver's other descendants, such as
+ * tsx's esbuild service, do not say "worker").
+ */
+const workerCommand = /\bworker\b/
+
 export interface ZephyrRun {
   readonly name: string
   /** The pipeline module, relative to the repository. */
@@ -47,11 +54,13 @@ export const zephyr = (
     const out = outputDir(context, workload, run.name)
     const finished = await Processes.node(zephyrArgv(run.module, run.workers, { ...run.args, out }, run.flags), {
       cwd: context.repo,
-      watch: run.watchWorkers ? "zephyr.js worker" : undefined
+      watch: run.watchWorkers ? workerCommand : undefined
     })
     const result = answer(out)
     fs.rmSync(out, { recursive: true, force: true })
     const peaks = [...finished.peakRssMB.values()]
+    // no worker found would read as a tiny peak: fail instead
+    if (run.watchWorkers && peaks.length === 0) throw new Error(`no worker process (command line matching ${workerCommand}) was seen below the driver: the launcher changed how it starts workers; update bench/Contenders.ts`)
     return {
       seconds: finished.seconds,
       answer: result,

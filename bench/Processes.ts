@@ -16,8 +16,8 @@ export interface Finished {
 export interface RunOptions {
   readonly cwd: string
   readonly env?: Record<string, string> | undefined
-  /** Samples the peak RSS of descendants whose command line contains this (Linux /proc). */
-  readonly watch?: string | undefined
+  /** Samples the peak RSS of descendants whose command line matches this (Linux /proc). */
+  readonly watch?: RegExp | undefined
 }
 
 const tail = (text: string, lines = 30) => text.trimEnd().split("\n").slice(-lines).join("\n")
@@ -75,7 +75,7 @@ export const command = (file: string, args: ReadonlyArray<string>, options: RunO
     // VmHWM only grows, so the last sample of a process is its peak up to ~50 ms before it exits
     const sampler = watch === undefined || child.pid === undefined ? undefined : setInterval(() => {
       for (const pid of descendants(child.pid!)) {
-        if (!commandLine(pid).includes(watch)) continue
+        if (!watch.test(commandLine(pid))) continue
         const mb = peakRss(pid)
         if (mb !== undefined) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, mb))
       }
