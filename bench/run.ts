@@ -104,6 +104,8 @@ try {
       pass: !disagreement && problems.every((p) => workload.contenders.find((c) => c.name === p.contender)?.skipped !== undefined) &&
         (targets.length === 0 ? null : targets.every(Workload.passes)),
       answersAgree: !disagreement,
+      // other work on the machine skews everything: worth knowing when reading a number
+      loadAverage1m: Number((os.loadavg()[0] ?? 0).toFixed(1)),
       answers: answers.length,
       problems
     })
