@@ -117,7 +117,9 @@ try {
 log("\n" + outcomes.map(Report.text).join("\n"))
 if (argv.includes("--write-results")) {
   const file = path.join(repo, "bench", "RESULTS.md")
-  fs.writeFileSync(file, Report.markdown(outcomes, { date: startedAt, command: `npm run bench -- ${argv.filter((a) => a !== "--write-results").join(" ")}`.trimEnd(), note: flag("note"), load }))
+  // the command that reproduces the numbers: without --write-results and the note
+  const shown = argv.filter((a, i) => a !== "--write-results" && a !== "--note" && argv[i - 1] !== "--note")
+  fs.writeFileSync(file, Report.markdown(outcomes, { date: startedAt, command: `npm run bench -- ${shown.join(" ")}`.trimEnd(), note: flag("note"), load }))
   log(`wrote ${path.relative(process.cwd(), file)}`)
 }
 const disagreements = outcomes.filter((o) => o.disagreement)
