@@ -26,6 +26,10 @@ export const outdir = path.join(root, "dist")
  */
 const external = ["tsx", "tsx/*", "esbuild", "msgpackr", "@bokuweb/zstd-wasm", "@duckdb/*", "ts-morph", "typescript"]
 
+/** Libraries the engine never calls, replaced by a module that says so (see the stub). */
+const configFileParsers = path.join(root, "scripts", "stubs", "config-file-parsers.mjs")
+const alias = { yaml: configFileParsers, toml: configFileParsers, ini: configFileParsers }
+
 /** The esbuild options; `write: false` builds in memory (the freshness check). */
 export const options = (write) => ({
   absWorkingDir: root,
@@ -37,6 +41,7 @@ export const options = (write) => ({
   platform: "node",
   target: "node20",
   external,
+  alias,
   // Bundled CommonJS dependencies call require(); give each chunk one.
   banner: { js: "import { createRequire as __zephyrRequire } from \"node:module\"; const require = __zephyrRequire(import.meta.url);" },
   // Lines and identifiers stay as written: stack traces (and the source line Node prints

@@ -3,11 +3,9 @@ import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
 import type * as Expr from "../../compiler/plan/Expr.ts"
 import type * as Op from "../../compiler/plan/Op.ts"
 import { BadRows } from "./BadRows.ts"
-import * as Csv from "./Csv.ts"
 import { dataError, isMissingFile } from "./DataError.ts"
 import { codecOf, formatOf } from "./FileType.ts"
 import * as Jsonl from "./Jsonl.ts"
-import * as ParquetRead from "./ParquetRead.ts"
 import { RowDecoder } from "./RowDecoder.ts"
 import * as Text from "./Text.ts"
 
@@ -34,6 +32,13 @@ export interface ReadRequest {
   readonly options: Readonly<Record<string, unknown>>
 }
 
+/**
+ * CSV and Parquet bring large libraries: they are loaded when a file of theirs is first read,
+ * so every other run (and every process start) skips them.
+ */
+const csv = () => import("./Csv.ts")
+const parquet = () => import("./ParquetRead.ts")
+
 export const RECORDS_IN = "zephyr/records_in"
 export const BYTES_READ = "zephyr/bytes_read"
 
@@ -54,8 +59,8 @@ export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<
   const rows =
     format === "jsonl" ? Jsonl.read(file, codec, decoder, bad, onRead)
     : format === "text" ? Text.read(file, codec, !loadText, decoder, bad, onRead)
-    : format === "csv" ? Csv.read(file, codec, request.options, request.onBadRow, decoder, bad, onRead)
-    : ParquetRead.read({
+    : format === "csv" ? (await csv()).read(file, codec, request.options, request.onBadRow, decoder, bad, onRead)
+    : (await parquet()).read({
       file,
       columns: request.columns,
       filter: request.filter,
@@ -87,7 +92,7 @@ export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<
  */
 export const splitFile = async (path: string, approxShardBytes: number): Promise<ReadonlyArray<{ readonly start: number; readonly end: number }> | null> => {
   try {
-    return await ParquetRead.splitFile(path, approxShardBytes)
+    return await (await parquet()).splitFile(path, approxShardBytes)
   } catch (e) {
     if (isMissingFile(e)) throw dataError(`Cannot read ${path}: ${(e as Error).message}`, { file: path, cause: e })
     throw e

@@ -2,11 +2,9 @@ import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
 import type * as Op from "../../compiler/plan/Op.ts"
 import { AtomicFile } from "./AtomicFile.ts"
 import { compressionLevel } from "./Compression.ts"
-import * as Csv from "./Csv.ts"
 import { dataError } from "./DataError.ts"
 import { codecOf } from "./FileType.ts"
 import * as Jsonl from "./Jsonl.ts"
-import * as ParquetWrite from "./ParquetWrite.ts"
 import * as Text from "./Text.ts"
 
 export interface WriteRequest {
@@ -17,6 +15,10 @@ export interface WriteRequest {
   readonly options: Readonly<Record<string, unknown>>
   readonly counters: CounterSet
 }
+
+/** CSV and Parquet libraries are loaded when a file of theirs is first written (see Readers). */
+const csv = () => import("./Csv.ts")
+const parquet = () => import("./ParquetWrite.ts")
 
 export const RECORDS_OUT = "zephyr/records_out"
 export const BYTES_WRITTEN = "zephyr/bytes_written"
@@ -34,12 +36,12 @@ export const write = async (request: WriteRequest, chunks: AsyncIterable<Readonl
     if (codec !== "none") {
       throw dataError(`Cannot write Parquet to ${file}: Parquet compresses its pages itself; drop the .gz/.zst extension and use the compression option`, { file })
     }
-    result = await ParquetWrite.write(file, chunks, request.options, counted)
+    result = await (await parquet()).write(file, chunks, request.options, counted)
   } else {
     const level = compressionLevel(codec, request.options.level, file)
-    const csv = request.format === "csv" ? new Csv.Encoder(request.options, file) : undefined
+    const csvEncoder = request.format === "csv" ? new (await csv()).Encoder(request.options, file) : undefined
     const encode = (items: ReadonlyArray<unknown>): string =>
-      csv !== undefined ? csv.encode(items) : request.format === "jsonl" ? Jsonl.encode(items, file) : Text.encode(items)
+      csvEncoder !== undefined ? csvEncoder.encode(items) : request.format === "jsonl" ? Jsonl.encode(items, file) : Text.encode(items)
     const out = await AtomicFile.open(file, codec, level)
     try {
       let rows = 0
@@ -48,7 +50,7 @@ export const write = async (request: WriteRequest, chunks: AsyncIterable<Readonl
         rows += items.length
         counted(items.length)
       }
-      if (csv !== undefined) await out.write(Buffer.from(csv.end()))
+      if (csvEncoder !== undefined) await out.write(Buffer.from(csvEncoder.end()))
       result = { rows, bytes: await out.commit() }
     } catch (e) {
       await out.abort()
