@@ -1,4 +1,3 @@
-import * as readline from "node:readline"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, LogLevel } from "effect"
 import * as ModuleLoader from "../../compiler/ModuleLoader.ts"
@@ -24,10 +23,19 @@ const preload = process.env.ZEPHYR_PRELOAD_MODULE
 if (preload) ModuleLoader.preload(preload)
 
 const assignment = new Promise<Assignment>((resolve) => {
-  const lines = readline.createInterface({ input: process.stdin })
-  lines.once("line", (line) => resolve(JSON.parse(line) as Assignment))
+  let received: string | undefined = ""
+  process.stdin.on("data", (data: Buffer) => {
+    if (received === undefined) return
+    received += data.toString("utf8")
+    const end = received.indexOf("\n")
+    if (end < 0) return
+    resolve(JSON.parse(received.slice(0, end)) as Assignment)
+    received = undefined
+    // Still watched, but no reason to stay alive: a worker told to shut down exits at once.
+    ;(process.stdin as { unref?: () => void }).unref?.()
+  })
   // The driver's end of the pipe closes when it exits, however it exits.
-  lines.once("close", () => process.exit(3))
+  process.stdin.on("end", () => process.exit(3))
 })
 
 const program = Effect.gen(function* () {
