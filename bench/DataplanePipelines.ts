@@ -60,3 +60,13 @@ export const cpuMap = (args: Record<string, string>) =>
     .map((e: Event) => ({ id: e.id, h: burn(e) }))
     .filter((x) => x.h % 7 === 0)
     .writeJsonl(out(args, "cpu"))
+
+/** A groupBy without a combiner: every row crosses the shuffle (the memory benchmark). */
+export const groupByAll = (args: Record<string, string>) =>
+  events(args)
+    .groupBy((e) => e.user, (user, items) => {
+      let n = 0, amount = 0
+      for (const e of items) { n++; amount += e.amount }
+      return { user, n, amount }
+    }, shards(args))
+    .writeJsonl(out(args, "gba"))
