@@ -70,3 +70,6 @@ export const groupByAll = (args: Record<string, string>) =>
       return { user, n, amount }
     }, shards(args))
     .writeJsonl(out(args, "gba"))
+
+/** One tiny task: the start-up cost of a run (processes, plan, one round trip), subtracted as "net". */
+export const noop = (_args: Record<string, string>) => Dataset.fromList([0]).map((x) => x + 1)
