@@ -97,10 +97,14 @@ export class SpillSpace {
   private dir: string | undefined
   private createdTmpDir = false
 
-  constructor(private readonly tmpDir: string) {}
+  private tmpDir: string | undefined
+
+  /** `tmpDir` may be a function: it is asked for on the first spill only. */
+  constructor(private readonly tmpDirOf: string | (() => string)) {}
 
   newFile(stem: string): string {
     if (this.dir === undefined) {
+      this.tmpDir ??= typeof this.tmpDirOf === "string" ? this.tmpDirOf : this.tmpDirOf()
       if (fs.mkdirSync(this.tmpDir, { recursive: true }) !== undefined) this.createdTmpDir = true
       this.dir = fs.mkdtempSync(path.join(this.tmpDir, "zephyr-merge-"))
     }
@@ -120,7 +124,7 @@ export class SpillSpace {
     const dir = this.dir
     this.dir = undefined
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true })
-    if (this.createdTmpDir) {
+    if (this.createdTmpDir && this.tmpDir !== undefined) {
       this.createdTmpDir = false
       try { fs.rmdirSync(this.tmpDir) } catch { /* not empty: another reader's spills */ }
     }

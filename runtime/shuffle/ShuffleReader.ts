@@ -4,7 +4,8 @@ import { compare } from "./KeyOrder.ts"
 import { readManifest, type Segment, segmentsOf } from "./RunFile.ts"
 
 export interface ShuffleReadOptions {
-  readonly tmpDir: string              // for external-merge spill files (create if missing; remove what you create)
+  /** For external-merge spill files (created if missing, on the first spill; what is created is removed). */
+  readonly tmpDir: string | (() => string)
   readonly memoryBudgetBytes: number   // bounds how many segments are merged at once (fan-in); above it, merge in passes through spill files
   readonly counters?: CounterSet | undefined   // e.g. "zephyr/shuffle_merge_passes"
 }

@@ -1,0 +1,116 @@
+import * as fs from "node:fs"
+import type * as Op from "../../compiler/plan/Op.ts"
+import type { ChunkRef, ShardOutput } from "../../rpc/Protocol.ts"
+import * as OutputPath from "../formats/OutputPath.ts"
+import * as Writers from "../formats/Writers.ts"
+import { ScatterWriter } from "../shuffle/ScatterWriter.ts"
+import * as BlockFile from "../storage/BlockFile.ts"
+import * as ExecutionDir from "../storage/ExecutionDir.ts"
+import * as Stream from "./ChunkStream.ts"
+import type { TaskScope } from "./TaskScope.ts"
+import { attributeAsync } from "./UserCodeError.ts"
+
+/**
+ * Where a stage's stream ends: a user's file (`write`), the map side of a shuffle
+ * (`scatter`), or chunks handed to the next stage or the driver (`collect`).
+ */
+
+/** Outputs up to this many items travel inline in the report instead of in a chunk file. */
+export const INLINE_MAX = 64
+/** Items per block in chunk files. */
+const BLOCK_ITEMS = 4096
+
+export type Terminal = Op.OfKind<"write"> | Op.OfKind<"groupBy" | "deduplicate">
+
+/** The op that ends the stage's stream as its output, if the last op is one. */
+export const terminalOf = (ops: ReadonlyArray<Op.Op>): Terminal | undefined => {
+  const last = ops[ops.length - 1]
+  if (last === undefined) return undefined
+  if (last.kind === "write") return last
+  if ((last.kind === "groupBy" || last.kind === "deduplicate") && last.role === "scatter") return last
+  return undefined
+}
+
+export const outputPath = (scope: TaskScope, op: Op.OfKind<"write">): string => {
+  const pattern = scope.impl(op.id, "write").pattern
+  return scope.user(op, () => OutputPath.format(pattern, scope.task.shard, scope.task.totalShards))
+}
+
+/** A `write` with `skipExisting` whose file is there: the shard's output, without running it. */
+export const existing = (scope: TaskScope, op: Op.OfKind<"write">): ShardOutput | undefined => {
+  if (!op.skipExisting) return undefined
+  const target = outputPath(scope, op)
+  if (!fs.existsSync(target)) return undefined
+  scope.ctx.counters.increment("zephyr/shards_skipped")
+  return { kind: "chunks", refs: [BlockFile.inline([target])] }
+}
+
+export const run = (scope: TaskScope, terminal: Terminal | undefined, stream: Stream.ChunkStream): Promise<ShardOutput> => {
+  if (terminal === undefined) return collect(scope, stream).then((refs) => ({ kind: "chunks", refs }))
+  if (terminal.kind === "write") return write(scope, terminal, stream)
+  return scatter(scope, terminal, stream)
+}
+
+const write = async (scope: TaskScope, op: Op.OfKind<"write">, stream: Stream.ChunkStream): Promise<ShardOutput> => {
+  const target = outputPath(scope, op)
+  const impl = scope.impl(op.id, "write")
+  await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: scope.ctx.counters }, Stream.asAsync(stream)))
+  return { kind: "chunks", refs: [BlockFile.inline([target])] }
+}
+
+const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, stream: Stream.ChunkStream): Promise<ShardOutput> => {
+  const group = op.kind === "groupBy" ? scope.impl(op.id, "groupBy") : undefined
+  const key = group !== undefined ? group.key : scope.impl(op.id, "deduplicate").key
+  const writer = new ScatterWriter({
+    dir: ExecutionDir.scatterDir(scope.env.executionDir, scope.task),
+    numTargets: op.numOutputShards ?? scope.task.totalShards,
+    key,
+    sortBy: group?.sortBy,
+    combiner: group !== undefined ? group.combiner : keepFirst,
+    memoryBudgetBytes: scope.env.memoryBudgetBytes,
+    counters: scope.ctx.counters
+  })
+  try {
+    await Stream.drain(stream, (chunk) => scope.user(op, () => writer.add(chunk)))
+    const out = scope.user(op, () => writer.finish())
+    return { kind: "scatter", manifest: out.manifest, itemsPerTarget: [...out.itemsPerTarget] }
+  } catch (e) {
+    writer.abort()
+    throw e
+  }
+}
+
+function keepFirst(_key: unknown, items: Iterable<unknown>): Iterable<unknown> {
+  for (const item of items) return [item]
+  return []
+}
+
+/** Small outputs travel inline; bigger ones go to one chunk file of coalesced blocks. */
+const collect = async (scope: TaskScope, stream: Stream.ChunkStream): Promise<Array<ChunkRef>> => {
+  let inline: Array<unknown> | undefined = []
+  let pending: Array<unknown> = []
+  let writer: BlockFile.BlockWriter | undefined
+  const task = scope.task
+  try {
+    await Stream.drain(stream, (chunk) => {
+      if (inline) {
+        for (let i = 0; i < chunk.length; i++) inline.push(chunk[i])
+        if (inline.length <= INLINE_MAX) return
+        writer = new BlockFile.BlockWriter(BlockFile.uniqueName(ExecutionDir.shardDir(scope.env.executionDir, task), `a${task.attempt}`, ".blk"))
+        pending = inline
+        inline = undefined
+      } else {
+        for (let i = 0; i < chunk.length; i++) pending.push(chunk[i])
+      }
+      if (pending.length >= BLOCK_ITEMS) { writer!.write(pending); pending = [] }
+    })
+    if (inline) return inline.length === 0 ? [] : [BlockFile.inline(inline)]
+    writer!.write(pending)
+    const written = writer!.close()
+    scope.ctx.counters.increment("zephyr/chunk_bytes_written", written.bytes)
+    return [{ kind: "file", path: written.path, count: written.count, skip: 0, take: written.count }]
+  } catch (e) {
+    writer?.abort()
+    throw e
+  }
+}
