@@ -23,12 +23,14 @@ export interface Options {
 const program = path.join(PackageRoot.dist, "worker.js")
 
 /**
- * A worker's V8 heap: room for the shuffle's budget (it spills past it) plus the engine and
- * the user's own data, and never less than Node's usual default, so a large budget does not
- * die of the default heap limit before it spills.
+ * A worker's V8 heap: the shuffle's budget (it spills past it) plus room for the engine and
+ * the user's own state. Left to itself V8 grows the heap long before it collects, and a
+ * worker's resident memory ends up hundreds of MB over its budget; with the limit it
+ * collects instead. State bigger than that (a large `Shared` value, a model in `layer`)
+ * needs a bigger `memoryBudget`.
  */
 export const heapMegabytes = (memoryBudgetBytes: number): number =>
-  Math.max(2048, Math.ceil((2 * memoryBudgetBytes) / 2 ** 20) + 1024)
+  Math.max(256, Math.ceil(memoryBudgetBytes / 2 ** 20) + 128)
 
 const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number): ChildProcess =>
   spawn(process.execPath, [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, program], {
