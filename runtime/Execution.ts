@@ -92,7 +92,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         startupGraceMs: options.heartbeatTimeoutMs + Math.min(options.heartbeatTimeoutMs, 30_000),
         registrationTimeoutMs: Math.max(options.noWorkersTimeoutMs, 120_000),
         drainIdle: true,
-        maxTasksPerPull: 8,
+        maxTasksPerPull: 1024,
         sweepIntervalMs: Math.max(50, Math.min(1_000, Math.floor(options.heartbeatIntervalMs / 2)))
       }
     })

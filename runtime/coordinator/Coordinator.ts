@@ -50,6 +50,8 @@ export const make = (options: Options) =>
     const scheduler = new Scheduler.Scheduler(options.spec.executionId, options.config)
     const longPoll = options.longPollMs ?? 1_000
     let changed = yield* Deferred.make<void>()
+    /** Completed when the running stage is over (done or failed); only runStage waits on it. */
+    let settled: Deferred.Deferred<void> | undefined
     let expectedToken = options.token
 
     const logEvents = Effect.suspend(() =>
@@ -58,9 +60,10 @@ export const make = (options: Options) =>
     )
 
     /**
-     * Runs a scheduler step and, if it changed what waiters wait for (work to hand out, a
-     * finished or failed stage), wakes them. Waking on every step would make idle long-polls
-     * wake each other in a loop: each re-poll would be a "change" for all the others.
+     * Runs a scheduler step and, if it changed what idle workers wait for (work to hand out,
+     * a failure), wakes them; if it settled the stage, wakes runStage. Waking on every step
+     * would make idle long-polls wake each other in a loop (each re-poll a "change" for all
+     * the others) and cost O(waiters) per report.
      */
     const step = <A>(f: (now: number) => A): Effect.Effect<A> =>
       Effect.gen(function* () {
@@ -72,7 +75,12 @@ export const make = (options: Options) =>
           changed = yield* Deferred.make<void>()
           yield* Deferred.succeed(previous, undefined)
         }
-        yield* logEvents
+        if (settled !== undefined && scheduler.settled()) {
+          const stage = settled
+          settled = undefined
+          yield* Deferred.succeed(stage, undefined)
+        }
+        if (scheduler.hasEvents()) yield* logEvents
         return result
       })
 
@@ -90,14 +98,14 @@ export const make = (options: Options) =>
 
     const runStage: Coordinator["runStage"] = (stage, inputs, isLast) =>
       Effect.gen(function* () {
+        const over = yield* Deferred.make<void>()
+        settled = over
         yield* step(() => scheduler.startStage(stage, inputs, isLast))
-        while (true) {
-          const waiter = changed
-          const outcome = scheduler.outcome()
-          if (outcome.kind === "done") return outcome.outputs
-          if (outcome.kind === "failed") return yield* Effect.fail(outcome.error)
-          yield* Deferred.await(waiter)
-        }
+        yield* Deferred.await(over)
+        const outcome = scheduler.outcome()
+        if (outcome.kind === "done") return outcome.outputs
+        if (outcome.kind === "failed") return yield* Effect.fail(outcome.error)
+        return yield* Effect.dieMessage(`Internal: stage ${stage} settled while still running`)
       })
 
     const pull = (workerId: string, reports: ReadonlyArray<Report>, max: number): Effect.Effect<PullResponse> =>
@@ -107,8 +115,9 @@ export const make = (options: Options) =>
         if (entry) entry.activeRequests++
         try {
           let response = yield* step((now) => scheduler.pull(workerId, reports, max, now))
-          // Long poll: hold an idle worker until there is work (or a while has passed).
-          while (response.kind === "backoff") {
+          // Long poll: hold an idle worker until there is work (or a while has passed). A
+          // worker that asked for nothing is delivering reports mid-batch: answer at once.
+          while (response.kind === "backoff" && max > 0) {
             const now = yield* Clock.currentTimeMillis
             if (now - start >= longPoll) break
             yield* waitForChange(longPoll - (now - start))

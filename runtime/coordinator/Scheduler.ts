@@ -1,6 +1,7 @@
 import * as CounterSet from "../../compiler/plan/CounterSet.ts"
 import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type { PullResponse, Report, ShardInput, ShardOutput, Status, Task } from "../../rpc/Protocol.ts"
+import { ShardQueue } from "./ShardQueue.ts"
 
 /**
  * The coordinator's decisions, with no I/O and no clock: every method takes `now`. The
@@ -15,7 +16,11 @@ import type { PullResponse, Report, ShardInput, ShardOutput, Status, Task } from
  *   cap, `maxShardInfraFailures`; a permanent data error fails at once;
  * - with no alive worker (alive, not registered) for `noWorkersTimeoutMs` while work is
  *   outstanding the stage fails; a pool that is gone for good fails it at once;
- * - during the last stage, once its queue is empty, idle workers are told to shut down.
+ * - during the last stage, once its queue is empty, idle workers are told to shut down;
+ * - a pull gets a batch of what the worker asks for, capped by `maxTasksPerPull` and by its
+ *   fair share of the queue (`batchSize`), so the tail still balances.
+ * Work per event is O(1) in the number of shards and workers (a report, a handed-out task);
+ * only sweeps and status visit every worker.
  */
 export interface Config {
   readonly maxShardFailures: number
@@ -41,7 +46,7 @@ export const defaults: Config = {
   startupGraceMs: 30_000,
   registrationTimeoutMs: 600_000,
   drainIdle: true,
-  maxTasksPerPull: 8,
+  maxTasksPerPull: 1024,
   sweepIntervalMs: 1_000
 }
 
@@ -80,9 +85,11 @@ export interface StageRun {
   readonly isLast: boolean
   readonly shards: ReadonlyArray<ShardEntry>
   /** Shard indices waiting for a worker, first come first served. */
-  readonly queue: Array<number>
+  readonly queue: ShardQueue
   completed: number
   retries: number
+  /** When the first task of the stage was handed out (start-up excluded from `zephyr/stage_tasks_ms`). */
+  firstHandOutAt: number | undefined
 }
 
 export type Failure = ZephyrWorkerError | ZephyrInfraError | ZephyrFingerprintError
@@ -120,6 +127,14 @@ export const isExpired = (w: WorkerEntry, now: number, config: Config, recovered
   now - w.registeredAt > config.startupGraceMs &&
   now - Math.max(w.lastSeen, recoveredAt) > config.heartbeatTimeoutMs
 
+/**
+ * How many tasks one pull gets: what the worker asked for (it sizes batches by how long its
+ * tasks take), at most `cap`, and at most its fair share of the queue among the alive
+ * workers, so near the tail no worker sits on queued shards that idle workers could run.
+ */
+export const batchSize = (asked: number, queued: number, alive: number, cap: number): number =>
+  Math.max(0, Math.min(asked, cap, Math.max(1, Math.floor(queued / Math.max(1, alive)))))
+
 const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 
@@ -131,8 +146,14 @@ export class Scheduler {
   counters: CounterSet.Snapshot = {}
   fatal: Failure | undefined
   poolGone = false
-  /** Bumped whenever what a waiter waits for changes: the queue, a shard's completion, a failure. */
+  /**
+   * Bumped whenever what an idle worker's long poll waits for changes: work queued, the
+   * queue emptied (idle workers may be released), a failure. Not on every report or
+   * hand-out: waking every waiter per event costs O(waiters) per event.
+   */
   version = 0
+  /** Workers in state "alive", kept as state changes (no scan per pull). */
+  private alive = 0
   private lastSweep: number | undefined
   /** When the coordinator last recovered from a stall (a sweep that ran far too late). */
   private recoveredAt = 0
@@ -148,6 +169,8 @@ export class Scheduler {
     return e
   }
 
+  hasEvents(): boolean { return this.events.length > 0 }
+
   private log(level: Event["level"], message: string) { this.events.push({ level, message }) }
 
   // ---- stages -----------------------------------------------------------------------------
@@ -158,7 +181,7 @@ export class Scheduler {
       index, input: x.input, right: x.right, attempt: 0, status: "queued", worker: undefined,
       failures: 0, infraFailures: 0, lastError: undefined, lastWorker: undefined, output: undefined
     }))
-    this.run = { stage, generation: this.generation, isLast, shards, queue: shards.map((s) => s.index), completed: 0, retries: 0 }
+    this.run = { stage, generation: this.generation, isLast, shards, queue: new ShardQueue(shards.map((s) => s.index)), completed: 0, retries: 0, firstHandOutAt: undefined }
     this.version++
     for (const w of this.workers.values()) w.inFlight.clear()
     this.log("debug", `stage ${stage} started: ${shards.length} shard(s), generation ${this.generation}`)
@@ -171,6 +194,11 @@ export class Scheduler {
     if (!run) return { kind: "running" }
     if (run.completed === run.shards.length) return { kind: "done", outputs: run.shards.map((s) => s.output!) }
     return { kind: "running" }
+  }
+
+  /** Whether the current stage is over (every shard done) or the execution failed: O(1). */
+  settled(): boolean {
+    return this.fatal !== undefined || (this.run !== undefined && this.run.completed === this.run.shards.length)
   }
 
   private outstanding(): number {
@@ -188,9 +216,13 @@ export class Scheduler {
   // ---- workers ------------------------------------------------------------------------------
 
   private aliveCount(): number {
-    let n = 0
-    for (const w of this.workers.values()) if (w.state === "alive") n++
-    return n
+    return this.alive
+  }
+
+  private setState(w: WorkerEntry, state: WorkerState): void {
+    if (w.state === "alive") this.alive--
+    if (state === "alive") this.alive++
+    w.state = state
   }
 
   /** A (re-)registering worker is alive; anything it held was lost with its old process. */
@@ -199,12 +231,13 @@ export class Scheduler {
     if (!existing) {
       if (this.workers.size === 0) this.noAliveSince = undefined
       this.workers.set(workerId, { id: workerId, state: "alive", lastSeen: now, registeredAt: now, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0 })
+      this.alive++
       this.log("debug", `worker ${workerId} registered`)
       this.noAliveSince = undefined
       return { requeued: [] }
     }
     const requeued = this.requeueHeld(existing, `worker ${workerId} re-registered`)
-    existing.state = "alive"
+    this.setState(existing, "alive")
     existing.lastSeen = now
     existing.registeredAt = now
     this.noAliveSince = undefined
@@ -252,7 +285,7 @@ export class Scheduler {
     w.lastSeen = now
     if (w.state === "failed") {
       // Declared dead too early (a stall, a pause): it is back, idle; what it held was re-queued.
-      w.state = "alive"
+      this.setState(w, "alive")
       this.log("warn", `worker ${workerId} was declared dead but is alive; it rejoins idle`)
     }
     if (w.state === "alive") this.noAliveSince = undefined
@@ -268,7 +301,7 @@ export class Scheduler {
     const w = this.workers.get(workerId)
     if (!w || w.state === "gone") return
     const requeued = this.requeueHeld(w, reason)
-    w.state = "failed"
+    this.setState(w, "failed")
     w.deaths++
     this.log("warn", `worker ${workerId} exited (${reason})${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
     this.checkAlive(now)
@@ -292,16 +325,15 @@ export class Scheduler {
   pull(workerId: string, reports: ReadonlyArray<Report>, max: number, now: number): PullResponse {
     const w = this.seen(workerId, now)
     if (!w) return { kind: "shutdown", reason: `unknown worker ${workerId}: register first` }
-    for (const report of reports) this.record(w, report)
+    for (const report of reports) this.record(w, report, now)
     if (w.state === "gone") return { kind: "shutdown", reason: "released" }
     if (this.fatal) return { kind: "shutdown", reason: "the execution failed" }
     const run = this.run
     if (!run) return { kind: "backoff", ms: 200 }
+    // A worker in the middle of a batch only delivers reports.
+    if (max <= 0) return { kind: "backoff", ms: 0 }
     const tasks: Array<Task> = []
-    // Batches save round trips while the queue is long; near the tail one task at a time,
-    // so no worker sits on queued shards that idle workers could run.
-    const fairShare = Math.max(1, Math.floor(run.queue.length / Math.max(1, this.aliveCount())))
-    const n = Math.max(0, Math.min(max, this.config.maxTasksPerPull, fairShare))
+    const n = batchSize(max, run.queue.length, this.aliveCount(), this.config.maxTasksPerPull)
     while (tasks.length < n && run.queue.length > 0) {
       const index = run.queue.shift()!
       const shard = run.shards[index]!
@@ -316,18 +348,21 @@ export class Scheduler {
       })
     }
     if (tasks.length > 0) {
-      this.version++ // the queue shrank: an idle worker may now be released
+      run.firstHandOutAt ??= now
+      // Pulls that handed out work: with batching, far fewer than tasks.
+      CounterSet.merge(this.counters, { "zephyr/task_batches": { agg: "sum", value: 1, count: 1 } })
+      if (run.queue.length === 0) this.version++ // the queue emptied: idle workers may now be released
       return { kind: "tasks", tasks }
     }
     if (run.isLast && this.config.drainIdle && w.inFlight.size === 0 && run.queue.length === 0) {
-      w.state = "gone"
+      this.setState(w, "gone")
       this.log("debug", `worker ${workerId} released: the last stage has nothing left to hand out`)
       return { kind: "shutdown", reason: "the last stage has no more work" }
     }
     return { kind: "backoff", ms: w.inFlight.size > 0 ? 50 : 200 }
   }
 
-  private record(w: WorkerEntry, report: Report) {
+  private record(w: WorkerEntry, report: Report, now: number) {
     const verdict = classifyReport(this.executionId, this.run, report, w.id)
     if (!verdict.accept) {
       this.log("debug", `ignored a ${report.kind} report from ${w.id} for stage ${report.stage} shard ${report.shard} attempt ${report.attempt}: ${verdict.reason}`)
@@ -338,12 +373,15 @@ export class Scheduler {
     w.inFlight.delete(report.shard)
     if (report.kind === "done") {
       shard.status = "done"
-      this.version++
       shard.output = report.output
       shard.worker = undefined
       run.completed++
       w.tasksDone++
       CounterSet.merge(this.counters, report.counters)
+      if (run.completed === run.shards.length) {
+        // The stage's scheduling time without start-up: its first hand-out to its last report.
+        CounterSet.merge(this.counters, { "zephyr/stage_tasks_ms": { agg: "sum", value: now - (run.firstHandOutAt ?? now), count: 1 } })
+      }
       return
     }
     shard.failures++
@@ -400,7 +438,7 @@ export class Scheduler {
     for (const id of dead) {
       const w = this.workers.get(id)!
       const requeued = this.requeueHeld(w, `no heartbeat for ${now - w.lastSeen} ms`)
-      w.state = "failed"
+      this.setState(w, "failed")
       w.deaths++
       this.timeouts.set(id, (this.timeouts.get(id) ?? 0) + 1)
       this.log("warn", `worker ${id} declared dead: last heard from ${now - w.lastSeen} ms ago (timeout ${this.config.heartbeatTimeoutMs} ms)${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)

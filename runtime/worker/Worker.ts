@@ -2,15 +2,17 @@ import * as os from "node:os"
 import { Cause, Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule } from "effect"
 import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type * as Executable from "../../compiler/plan/Executable.ts"
-import type { JobSpec, Report } from "../../rpc/Protocol.ts"
+import type { JobSpec, Report, Task } from "../../rpc/Protocol.ts"
 import type { CoordinatorClient } from "../../rpc/Transport.ts"
 import * as TaskRunner from "../task/TaskRunner.ts"
 
 /**
  * A worker: says hello, rebuilds the plan, registers with its fingerprint, then pulls
- * tasks until told to shut down. Each task's report rides on the next pull, so the
- * coordinator has recorded it before the worker gets more work. Heartbeats run on their
- * own fiber. The user's services (`layer`) are built once and kept for every task.
+ * tasks until told to shut down. Tasks come in batches sized so a batch takes about
+ * `BATCH_TARGET_MS`; the reports of a batch ride on the next pull, so the coordinator has
+ * recorded them before the worker gets more work (a long batch delivers its reports on the
+ * way, in report-only pulls). Heartbeats run on their own fiber. The user's services
+ * (`layer`) are built once and kept for every task.
  */
 export interface Loaded {
   readonly executable: Executable.Executable
@@ -27,6 +29,28 @@ export interface Options {
 }
 
 export class CoordinatorUnreachable extends Error {}
+
+/** A batch of fast tasks should take about this long: round trips amortised, the tail still balanced. */
+const BATCH_TARGET_MS = 50
+/** The most tasks a worker asks for at once (the coordinator has its own cap). */
+const MAX_BATCH = 1024
+/** Within a batch, reports are delivered at least this often... */
+const FLUSH_MS = 500
+/** ...and before they grow past this many bytes (frames over 16 MiB close the socket). */
+const FLUSH_BYTES = 4 << 20
+
+/** What a batch asks for next: enough tasks for `BATCH_TARGET_MS` at the last batch's pace, growing at most 2x per batch. */
+export const nextBatchSize = (previous: number, msPerTask: number): number =>
+  Math.max(1, Math.min(MAX_BATCH, previous * 2, Math.floor(BATCH_TARGET_MS / Math.max(msPerTask, 1e-3))))
+
+/** About how many bytes a report adds to a pull: its inline items dominate. */
+const reportBytes = (report: Report): number => {
+  let n = 256
+  if (report.kind === "failed") return n + report.error.message.length + (report.error.cause?.length ?? 0)
+  if (report.output.kind === "scatter") return n + report.output.manifest.length + 9 * report.output.itemsPerTarget.length
+  for (const ref of report.output.refs) n += ref.kind === "inline" ? ref.bytes.byteLength : 64 + ref.path.length
+  return n
+}
 
 /** What `Shared.get` says for a name the run was not given. */
 export const unknownShared = (name: string, given: ReadonlyArray<string>): Error =>
@@ -88,31 +112,52 @@ export const run = (options: Options) =>
     const beating = yield* Effect.forkScoped(heartbeat.pipe(Effect.repeat(Schedule.spaced(Duration.millis(spec.heartbeatIntervalMs)))))
 
     let reports: Array<Report> = []
+    let bytes = 0
+    /** Runs tasks[from..] until done or reports are due; resolves to the next index. */
+    const runSome = async (tasks: ReadonlyArray<Task>, from: number): Promise<number> => {
+      const since = performance.now()
+      let i = from
+      while (i < tasks.length) {
+        const task = tasks[i++]!
+        const t0 = performance.now()
+        const outcome = await TaskRunner.run(loaded.executable, task, env)
+        const head = {
+          executionId: task.executionId, stage: task.stage, generation: task.generation, shard: task.shard,
+          attempt: task.attempt, counters: outcome.counters.snapshot(), durationMs: Math.round(performance.now() - t0)
+        }
+        const report: Report = outcome.kind === "done"
+          ? { kind: "done", ...head, output: outcome.output }
+          : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent }
+        reports.push(report)
+        bytes += reportBytes(report)
+        if (bytes >= FLUSH_BYTES || performance.now() - since >= FLUSH_MS) break
+      }
+      return i
+    }
     let max = 1
     const loop = Effect.gen(function* () {
       while (true) {
         const response = yield* client.Pull({ workerId, reports, max })
         reports = []
+        bytes = 0
         if (response.kind === "shutdown") return response.reason
         if (response.kind === "backoff") {
           yield* Effect.sleep(Duration.millis(response.ms))
           continue
         }
-        const started = Date.now()
-        for (const task of response.tasks) {
-          const t0 = Date.now()
-          const outcome = yield* Effect.promise(() => TaskRunner.run(loaded.executable, task, env))
-          const head = {
-            executionId: task.executionId, stage: task.stage, generation: task.generation, shard: task.shard,
-            attempt: task.attempt, counters: outcome.counters.snapshot(), durationMs: Date.now() - t0
-          }
-          reports.push(outcome.kind === "done"
-            ? { kind: "done", ...head, output: outcome.output }
-            : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent })
+        const tasks = response.tasks
+        const started = performance.now()
+        let next = 0
+        while (true) {
+          next = yield* Effect.promise(() => runSome(tasks, next))
+          if (next >= tasks.length) break
+          // Reports are due in the middle of the batch: deliver them, asking for nothing.
+          const delivered = yield* client.Pull({ workerId, reports, max: 0 })
+          reports = []
+          bytes = 0
+          if (delivered.kind === "shutdown") return delivered.reason
         }
-        // Fast tasks: take a few at a time to save round trips; slow ones: one at a time.
-        const perTask = (Date.now() - started) / response.tasks.length
-        max = perTask < 100 ? Math.min(max * 2, 8) : 1
+        max = nextBatchSize(max, (performance.now() - started) / tasks.length)
       }
     })
     const reason = yield* Effect.raceFirst(loop, Fiber.join(beating).pipe(Effect.zipRight(Effect.never)))

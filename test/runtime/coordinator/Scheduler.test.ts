@@ -2,7 +2,8 @@ import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import { describe, expect, it } from "vitest"
 import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
 import type { Report, ShardOutput } from "../../../rpc/Protocol.ts"
-import { classifyReport, defaults, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
+import { batchSize, classifyReport, defaults, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
+import { ShardQueue } from "../../../runtime/coordinator/ShardQueue.ts"
 
 const config: Config = { ...defaults, heartbeatTimeoutMs: 10_000, startupGraceMs: 0, noWorkersTimeoutMs: 30_000, sweepIntervalMs: 1_000, maxTasksPerPull: 8 }
 const EXEC = "exec-1"
@@ -35,7 +36,8 @@ describe("Scheduler: hand-out and results", () => {
     const o = s.outcome()
     expect(o.kind).toBe("done")
     if (o.kind === "done") expect(o.outputs).toEqual([out(0), out(1), out(2)])
-    expect(s.counters).toEqual({ n: { agg: "sum", value: 3, count: 3 } })
+    // The stage's scheduling time: first hand-out (t=1) to last report (t=3).
+    expect(s.counters).toEqual({ n: { agg: "sum", value: 3, count: 3 }, "zephyr/stage_tasks_ms": { agg: "sum", value: 2, count: 1 }, "zephyr/task_batches": { agg: "sum", value: 2, count: 2 } })
   })
 
   it("answers backoff when there is nothing to hand out in an intermediate stage", () => {
@@ -277,5 +279,135 @@ describe("Scheduler: batches", () => {
     expect(tasksOf(s.pull("w2", [], 8, 1))).toHaveLength(1)
     expect(tasksOf(s.pull("w1", [], 8, 1))).toHaveLength(1)
     expect(s.run!.queue).toHaveLength(1)
+  })
+})
+
+describe("Scheduler: batch size", () => {
+  it.each([
+    // asked, queued, alive, cap -> size
+    [1, 10_000, 2, 1024, 1], // a worker that just started asks for one
+    [512, 10_000, 2, 1024, 512], // what it asked for while the queue is long
+    [4096, 10_000, 2, 1024, 1024], // never more than the cap
+    [512, 600, 2, 1024, 300], // its fair share near the tail
+    [512, 3, 2, 1024, 1], // one at a time at the very end
+    [512, 1, 2, 1024, 1],
+    [512, 600, 0, 1024, 512], // no worker counted alive yet: the whole queue is fair
+    [0, 10_000, 2, 1024, 0] // a report-only pull gets nothing
+  ])("asked %i with %i queued, %i alive, cap %i: %i", (asked, queued, alive, cap, size) => {
+    expect(batchSize(asked, queued, alive, cap)).toBe(size)
+  })
+
+  it("counts alive workers as they die and come back (fair share follows)", () => {
+    const s = make({ maxTasksPerPull: 1024 }, 40)
+    s.register("w1", 0); s.register("w2", 0)
+    expect(tasksOf(s.pull("w1", [], 1024, 1))).toHaveLength(20) // 40 queued, 2 alive
+    s.workerExited("w1", 2, "exit code 1") // its 20 go back: 40 queued, 1 alive
+    expect(tasksOf(s.pull("w2", [], 1024, 3))).toHaveLength(40)
+    s.register("w1", 4) // alive again: 2 alive, 0 queued
+    expect(s.pull("w1", [], 1024, 5).kind).toBe("backoff")
+  })
+})
+
+describe("Scheduler: batches and faults", () => {
+  it("a worker dying while holding a batch: every task of the batch is re-queued with a bumped attempt", () => {
+    const s = make({ maxTasksPerPull: 1024 }, 10)
+    s.register("w1", 0); s.register("w2", 0)
+    expect(tasksOf(s.pull("w1", [], 4, 1))).toEqual([[0, 0], [1, 0], [2, 0], [3, 0]])
+    s.pull("w1", [done(s, 0)], 0, 2) // one delivered mid-batch
+    s.workerExited("w1", 3, "killed by SIGKILL")
+    expect(s.workers.get("w1")!.inFlight.size).toBe(0)
+    expect(s.run!.shards.map((x) => [x.status, x.attempt]).slice(0, 4)).toEqual([["done", 0], ["queued", 1], ["queued", 1], ["queued", 1]])
+    expect(s.run!.shards.slice(1, 4).map((x) => x.infraFailures)).toEqual([1, 1, 1])
+    // behind what was queued already, in their order
+    expect(tasksOf(s.pull("w2", [], 1024, 4))).toEqual([[4, 0], [5, 0], [6, 0], [7, 0], [8, 0], [9, 0], [1, 1], [2, 1], [3, 1]])
+  })
+
+  it("records a batch of reports with stale attempts, duplicates and another worker's shards mixed in: only the valid ones count", () => {
+    const s = make({}, 6)
+    s.register("w1", 0); s.register("w2", 0)
+    expect(tasksOf(s.pull("w1", [], 3, 1))).toEqual([[0, 0], [1, 0], [2, 0]])
+    s.register("w1", 2) // w1 restarted: 0, 1, 2 go back as attempt 1
+    expect(tasksOf(s.pull("w2", [], 3, 3))).toEqual([[3, 0], [4, 0], [5, 0]])
+    // fair share of 3 queued among 2 alive workers: one at a time
+    expect([1, 2, 3].map((t) => tasksOf(s.pull("w1", [], 3, 3 + t)))).toEqual([[[0, 1]], [[1, 1]], [[2, 1]]])
+    const batch = [
+      done(s, 0, 1), // valid
+      done(s, 1, 0), // stale attempt (the old process's)
+      done(s, 0, 1), // duplicate of an accepted report
+      done(s, 3, 0), // held by w2, not w1
+      done(s, 2, 1), // valid
+      done(s, 1, 0, { generation: s.generation - 1 }) // an old stage generation
+    ]
+    expect(s.pull("w1", batch, 0, 5).kind).toBe("backoff")
+    expect(s.run!.shards.map((x) => x.status)).toEqual(["done", "running", "done", "running", "running", "running"])
+    expect(s.run!.completed).toBe(2)
+    expect(s.counters.n!.value).toBe(2) // counters merged once per accepted report
+    expect([...s.workers.get("w1")!.inFlight]).toEqual([1])
+    expect(s.drainEvents().filter((e) => e.message.startsWith("ignored")).length).toBe(4)
+    s.pull("w2", [done(s, 3), done(s, 4), done(s, 5)], 0, 6)
+    s.pull("w1", [done(s, 1, 1)], 0, 7)
+    expect(s.outcome().kind).toBe("done")
+  })
+
+  it("a report-only pull (max 0) records reports and hands out nothing, and a worker still holding tasks is not released", () => {
+    const s = make({}, 4, true)
+    s.register("w1", 0)
+    expect(tasksOf(s.pull("w1", [], 4, 1))).toHaveLength(4)
+    expect(s.pull("w1", [done(s, 0), done(s, 1)], 0, 2)).toEqual({ kind: "backoff", ms: 0 })
+    expect(s.workers.get("w1")!.state).toBe("alive")
+    expect(s.run!.completed).toBe(2)
+    expect(s.pull("w1", [done(s, 2), done(s, 3)], 8, 3)).toMatchObject({ kind: "shutdown" })
+  })
+})
+
+describe("Scheduler: wake-ups only on change", () => {
+  it("bumps its version when work is queued, the queue empties or the run fails; not per report or per hand-out", () => {
+    const s = make({}, 4)
+    s.register("w1", 0)
+    let v = s.version
+    s.pull("w1", [], 2, 1) // two left in the queue
+    expect(s.version).toBe(v)
+    s.pull("w1", [done(s, 0)], 0, 2)
+    expect(s.version).toBe(v)
+    s.pull("w1", [], 2, 3) // the queue empties: idle workers may be released
+    expect(s.version).toBe(v + 1)
+    v = s.version
+    s.pull("w1", [failed(s, 1, 0)], 0, 4) // a retry is queued
+    expect(s.version).toBe(v + 1)
+    v = s.version
+    s.pull("w1", [], 1, 5) // the retry handed out, queue empty again
+    expect(s.version).toBe(v + 1)
+    v = s.version
+    expect(s.pull("w1", [], 1, 6).kind).toBe("backoff") // nothing to do: nothing changed
+    expect(s.version).toBe(v)
+  })
+
+  it("is settled exactly when every shard is done or the run failed", () => {
+    const s = make({}, 2)
+    s.register("w1", 0)
+    s.pull("w1", [], 2, 1)
+    expect(s.settled()).toBe(false)
+    s.pull("w1", [done(s, 0)], 0, 2)
+    expect(s.settled()).toBe(false)
+    s.pull("w1", [done(s, 1)], 0, 3)
+    expect(s.settled()).toBe(true)
+    const f = make({}, 2)
+    f.abort(new ZephyrWorkerError({ message: "stop" }))
+    expect(f.settled()).toBe(true)
+  })
+})
+
+describe("ShardQueue", () => {
+  it("is first in, first out across its compactions", () => {
+    const q = new ShardQueue([0, 1, 2])
+    const out: Array<number> = []
+    for (let i = 3; i < 5_000; i++) {
+      q.push(i)
+      if (i % 3 !== 0) out.push(q.shift()!)
+    }
+    while (q.length > 0) out.push(q.shift()!)
+    expect(out).toEqual(Array.from({ length: 5_000 }, (_, i) => i))
+    expect(q.shift()).toBeUndefined()
+    expect(q.length).toBe(0)
   })
 })
