@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -10,7 +10,12 @@ const exec = promisify(execFile)
 const zephyr = (...args: Array<string>) => exec(process.execPath, ["bin/zephyr.js", ...args], { encoding: "utf8" })
 let dir: string
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "zephyr-cli-")) })
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
+// A test that fails (or times out) before it stops its driver must not leave it running.
+const drivers: Array<ChildProcess> = []
+afterEach(() => {
+  for (const d of drivers.splice(0)) if (d.exitCode === null && d.signalCode === null) d.kill("SIGKILL")
+  fs.rmSync(dir, { recursive: true, force: true })
+})
 
 describe("zephyr run", () => {
   it("--print-results writes each result as one JSON line on stdout, in shard order, and nothing else", async () => {
@@ -73,6 +78,7 @@ describe("zephyr run", () => {
 
   it("Ctrl-C (SIGINT) stops the run, kills its workers and removes its chunks", async () => {
     const driver = spawn(process.execPath, ["bin/zephyr.js", "run", "test/faults/fixtures/resumable.ts", "--workers", "2", "--chunk-dir", dir, "--arg", `dir=${dir}`, "--arg", "block=1", "--no-progress"], { stdio: "ignore" })
+    drivers.push(driver)
     await waitFor(() => fs.existsSync(path.join(dir, "reached")), "the run to be under way")
     const workers = workersOf(driver.pid!)
     expect(workers.length).toBeGreaterThan(0) // an idle one may already be released (the last stage drains)

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -8,7 +8,12 @@ import { alive, waitFor, workersOf } from "./Processes.ts"
 const module = "test/faults/fixtures/resumable.ts"
 let dir: string
 beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), "zephyr-resume-")) })
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
+// A test that fails (or times out) before it stops its driver must not leave it running.
+const drivers: Array<ChildProcess> = []
+afterEach(() => {
+  for (const d of drivers.splice(0)) if (d.exitCode === null && d.signalCode === null) d.kill("SIGKILL")
+  fs.rmSync(dir, { recursive: true, force: true })
+})
 
 const lines = (file: string) => fs.readFileSync(file, "utf8").trim().split("\n").length
 
@@ -17,6 +22,7 @@ describe("resume after the driver dies", () => {
     const chunks = path.join(dir, "chunks")
     const common = [module, "--workers", "2", "--chunk-dir", chunks, "--resume", "exec-resume", "--arg", `dir=${dir}`, "--no-progress"]
     const driver = spawn(process.execPath, ["bin/zephyr.js", "run", ...common, "--arg", "block=1"], { stdio: "ignore" })
+    drivers.push(driver)
     await waitFor(() => fs.existsSync(path.join(dir, "reached")), "the second stage to start")
     const workers = workersOf(driver.pid!)
     expect(workers.length).toBeGreaterThan(0) // an idle one may already be released (the last stage drains)
