@@ -10,6 +10,7 @@ import * as External from "./runtime/launcher/External.ts"
 import * as InProcess from "./runtime/launcher/InProcess.ts"
 import type { Launcher } from "./runtime/launcher/Launcher.ts"
 import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
+import * as WorkerProcesses from "./runtime/launcher/WorkerProcesses.ts"
 import * as RunOptionsModule from "./runtime/RunOptions.ts"
 import * as StderrLogger from "./runtime/StderrLogger.ts"
 
@@ -98,13 +99,13 @@ export const runModule = async <A = unknown>(
     const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)
     return await toPromise(execute(plan as CompiledPlan<A, unknown, never>, { ...rest, backend, ...(layer ? { layer } : {}) }), rest.progress === true)
   } finally {
-    LocalProcesses.releasePrestarted()
+    WorkerProcesses.releasePrestarted()
   }
 }
 
 /**
  * Starts the local backend's worker processes before the module is even loaded, so they
- * load the engine and the module while the driver plans (see `LocalProcesses.prestart`).
+ * load the engine and the module while the driver plans (see `WorkerProcesses.prestart`).
  * Options the run will reject start nothing here; the run reports them.
  */
 export const prestartWorkers = (modulePath: string, options: RunOptions): void => {
@@ -115,7 +116,7 @@ export const prestartWorkers = (modulePath: string, options: RunOptions): void =
   } catch {
     return
   }
-  LocalProcesses.prestart(resolved.workers, ModuleLoader.resolvePath(modulePath), resolved.memoryBudgetBytes)
+  WorkerProcesses.prestart(resolved.workers, ModuleLoader.resolvePath(modulePath), resolved.memoryBudgetBytes)
 }
 
 /** Marks a dataset as built by a module, so `compile` records how to rebuild it. */

@@ -10,6 +10,8 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
 } else {
   let cli
   try {
+    // Worker processes for `zephyr run` start now, while the engine loads here.
+    if (args[0] === "run") (await import("../dist/early-workers.js")).startFromCommandLine(args.slice(1))
     cli = await import("../dist/cli.js")
   } catch (e) {
     if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist")) throw e

@@ -2,7 +2,7 @@ import { Command, Options } from "@effect/cli"
 import { Effect, LogLevel, Option } from "effect"
 import * as Pipeline from "../Pipeline.ts"
 import type { RunOptions } from "../runtime/RunOptions.ts"
-import * as LocalProcesses from "../runtime/launcher/LocalProcesses.ts"
+import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CommonOptions from "./CommonOptions.ts"
 import * as Logging from "../runtime/StderrLogger.ts"
@@ -78,5 +78,5 @@ export const command = Command.make("run", options, (o) =>
       const out = result.results.map((r) => json(r) + "\n").join("")
       yield* Effect.promise(() => new Promise<void>((resolve) => process.stdout.write(out, () => resolve())))
     }
-  }).pipe(Effect.ensuring(Effect.sync(() => LocalProcesses.releasePrestarted())))
+  }).pipe(Effect.ensuring(Effect.sync(() => WorkerProcesses.releasePrestarted())))
 ).pipe(Command.withDescription("Run a pipeline module on worker processes"))

@@ -2,6 +2,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Duration, type Layer } from "effect"
 import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
+import * as MemoryBudget from "./MemoryBudget.ts"
 
 /** Options of `Zephyr.run`, `Zephyr.execute`, `Zephyr.runModule` and `zephyr run`. */
 export interface RunOptions {
@@ -114,7 +115,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     noWorkersTimeoutMs: options.noWorkersTimeout === undefined ? 600_000 : parseDuration("noWorkersTimeout", options.noWorkersTimeout),
     maxExecutionRetries: count("maxExecutionRetries", options.maxExecutionRetries, 3, 0),
     maxWorkerRestarts: count("maxWorkerRestarts", options.maxWorkerRestarts, 3, 0),
-    memoryBudgetBytes: options.memoryBudget === undefined ? 256 * 1024 * 1024 : parseSize("memoryBudget", options.memoryBudget),
+    memoryBudgetBytes: options.memoryBudget === undefined ? MemoryBudget.defaultBytes : parseSize("memoryBudget", options.memoryBudget),
     shared: options.shared ?? {},
     layer: options.layer,
     dryRun: options.dryRun === true,

@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import * as path from "node:path"
 import * as readline from "node:readline"
 import { Deferred, Effect, Runtime } from "effect"
 import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
 import * as Transport from "../../rpc/Transport.ts"
-import * as PackageRoot from "../PackageRoot.ts"
 import type { Launcher } from "./Launcher.ts"
-
+import { releasePrestarted, spawnWorker, takePrestarted } from "./WorkerProcesses.ts"
 
 /** How long a worker gets to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2_000
@@ -17,55 +15,6 @@ export interface Options {
   readonly env?: Readonly<Record<string, string>> | undefined
   /** Prefix each worker's stderr line with its id. */
   readonly forwardStderr?: boolean | undefined
-}
-
-/** The program worker processes run: the built engine, without the command-line parser. */
-const program = path.join(PackageRoot.dist, "worker.js")
-
-/**
- * A worker's V8 heap: the shuffle's budget (it spills past it) plus room for the engine and
- * the user's own state. Left to itself V8 grows the heap long before it collects, and a
- * worker's resident memory ends up hundreds of MB over its budget; with the limit it
- * collects instead. State bigger than that (a large `Shared` value, a model in `layer`)
- * needs a bigger `memoryBudget`.
- */
-export const heapMegabytes = (memoryBudgetBytes: number): number =>
-  Math.max(256, Math.ceil(memoryBudgetBytes / 2 ** 20) + 128)
-
-const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number): ChildProcess =>
-  spawn(process.execPath, [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, program], {
-    stdio: ["pipe", "ignore", "pipe"],
-    env: { ...process.env, ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
-  })
-
-/** Processes started ahead of a run, waiting for their coordinator (see `prestart`). */
-let prestarted: { readonly modulePath: string; readonly children: Array<ChildProcess> } | undefined
-
-/**
- * Starts `count` worker processes now, before the plan is known: each loads the engine and
- * imports the pipeline module while the driver does the same, so a run does not wait for
- * two process start-ups in a row. The next local pool for that module takes them; the rest
- * are stopped by `releasePrestarted` (and exit by themselves when the driver exits).
- */
-export const prestart = (count: number, modulePath: string, memoryBudgetBytes: number): void => {
-  releasePrestarted()
-  const children = Array.from({ length: count }, () => spawnWorker({}, modulePath, memoryBudgetBytes))
-  for (const child of children) child.on("error", () => undefined)
-  prestarted = { modulePath, children }
-}
-
-/** Stops prestarted processes no pool took. */
-export const releasePrestarted = (): void => {
-  for (const child of prestarted?.children ?? []) child.kill("SIGKILL")
-  prestarted = undefined
-}
-
-const takePrestarted = (modulePath: string | undefined): ChildProcess | undefined => {
-  if (!prestarted || prestarted.modulePath !== modulePath) return undefined
-  for (let child = prestarted.children.shift(); child; child = prestarted.children.shift()) {
-    if (child.exitCode === null && child.signalCode === null) return child
-  }
-  return undefined
 }
 
 export const make = (options: Options = {}): Launcher => ({

@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import * as path from "node:path"
+import * as PackageRoot from "../PackageRoot.ts"
+
+/**
+ * The local backend's worker processes: how they are started, and the ones started ahead
+ * of a run. This module loads nothing but Node's own: the `zephyr` command starts workers
+ * through it before it loads the engine.
+ */
+
+/** The program worker processes run: the built engine, without the command-line parser. */
+const program = path.join(PackageRoot.dist, "worker.js")
+
+/**
+ * A worker's V8 heap: the shuffle's budget (it spills past it) plus room for the engine and
+ * the user's own state. Left to itself V8 grows the heap long before it collects, and a
+ * worker's resident memory ends up hundreds of MB over its budget; with the limit it
+ * collects instead. State bigger than that (a large `Shared` value, a model in `layer`)
+ * needs a bigger `memoryBudget`.
+ */
+export const heapMegabytes = (memoryBudgetBytes: number): number =>
+  Math.max(256, Math.ceil(memoryBudgetBytes / 2 ** 20) + 128)
+
+export const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number): ChildProcess =>
+  spawn(process.execPath, [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, program], {
+    stdio: ["pipe", "ignore", "pipe"],
+    env: { ...process.env, ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
+  })
+
+/** Processes started ahead of a run, waiting for their coordinator (see `prestart`). */
+let prestarted: { readonly modulePath: string; readonly heap: number; readonly children: Array<ChildProcess> } | undefined
+
+const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null
+
+/**
+ * Starts `count` worker processes now, before the plan is known: each loads the engine and
+ * imports the pipeline module while the driver does the same, so a run does not wait for
+ * two process start-ups in a row. The next local pool for that module takes them; the rest
+ * are stopped by `releasePrestarted` (and exit by themselves when the driver exits).
+ * Processes already started for the same module and heap are kept.
+ */
+export const prestart = (count: number, modulePath: string, memoryBudgetBytes: number): void => {
+  const heap = heapMegabytes(memoryBudgetBytes)
+  const kept = prestarted && prestarted.modulePath === modulePath && prestarted.heap === heap ? prestarted.children.filter(running) : []
+  if (prestarted) for (const child of prestarted.children) if (!kept.includes(child)) child.kill("SIGKILL")
+  for (const child of kept.splice(count)) child.kill("SIGKILL")
+  while (kept.length < count) {
+    const child = spawnWorker({}, modulePath, memoryBudgetBytes)
+    child.on("error", () => undefined)
+    kept.push(child)
+  }
+  prestarted = { modulePath, heap, children: kept }
+}
+
+/** Stops prestarted processes no pool took. */
+export const releasePrestarted = (): void => {
+  for (const child of prestarted?.children ?? []) child.kill("SIGKILL")
+  prestarted = undefined
+}
+
+export const takePrestarted = (modulePath: string | undefined): ChildProcess | undefined => {
+  if (!prestarted || prestarted.modulePath !== modulePath) return undefined
+  for (let child = prestarted.children.shift(); child; child = prestarted.children.shift()) {
+    if (running(child)) return child
+  }
+  return undefined
+}
