@@ -5,8 +5,8 @@ import { fileURLToPath } from "node:url"
 /**
  * The directory of Zephyr's own package.json. The engine runs from its sources (tests,
  * type-checking) and from the bundle in dist/ (what users run), where a module's file is
- * somewhere else: so paths to the engine's files (the `zephyr` command, the bundle) are
- * found from here, not relative to a module.
+ * somewhere else: so paths to the engine's files are found from here, not relative to a
+ * module.
  */
 const find = (): string => {
   let dir = path.dirname(fileURLToPath(import.meta.url))
@@ -20,9 +20,6 @@ const find = (): string => {
 }
 
 export const root: string = find()
-
-/** The `zephyr` command, as worker processes are started. */
-export const bin: string = path.join(root, "bin", "zephyr.js")
 
 /** The built engine. */
 export const dist: string = path.join(root, "dist")

@@ -5,7 +5,7 @@ import { Deferred, Effect, Runtime } from "effect"
 import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
 import * as Transport from "../../rpc/Transport.ts"
 import type { Launcher } from "./Launcher.ts"
-import { releasePrestarted, spawnWorker, takePrestarted } from "./WorkerProcesses.ts"
+import * as WorkerProcesses from "./WorkerProcesses.ts"
 
 /** How long a worker gets to exit after SIGTERM before SIGKILL. */
 const KILL_GRACE_MS = 2_000
@@ -17,6 +17,14 @@ export interface Options {
   readonly forwardStderr?: boolean | undefined
 }
 
+/**
+ * N worker processes on this machine (dist/worker.js, see WorkerProcesses), each importing
+ * the pipeline module and proving its plan's fingerprint; processes started ahead of the run
+ * are taken first. The coordinator learns at once when one exits; a worker that dies is
+ * restarted under the same id (as an actor is after preemption) up to `maxWorkerRestarts`
+ * times. Every process is killed when the pool's scope closes: on success, failure and
+ * interruption (Ctrl-C).
+ */
 export const make = (options: Options = {}): Launcher => ({
   name: "local",
   start: (ctx) =>
@@ -48,7 +56,7 @@ export const make = (options: Options = {}): Launcher => ({
 
       const modulePath = ctx.spec.module.path
       const launch = (workerId: string, first: boolean): void => {
-        const child = (first && !options.env ? takePrestarted(modulePath) : undefined) ?? spawnWorker(options.env ?? {}, modulePath, ctx.spec.memoryBudgetBytes)
+        const child = (first && !options.env ? WorkerProcesses.takePrestarted(modulePath) : undefined) ?? WorkerProcesses.spawnWorker(options.env ?? {}, modulePath, ctx.spec.memoryBudgetBytes)
         child.stdin?.on("error", () => undefined) // a worker that died before reading it
         child.stdin?.write(`${JSON.stringify({ coordinator: `${address.host}:${address.port}`, token, workerId })}\n`)
         children.set(workerId, child)
@@ -78,7 +86,7 @@ export const make = (options: Options = {}): Launcher => ({
       yield* Effect.acquireRelease(
         Effect.sync(() => {
           for (let i = 0; i < ctx.workers; i++) launch(`${ctx.name}-w${i}`, true)
-          releasePrestarted()
+          WorkerProcesses.releasePrestarted()
         }),
         () => Effect.promise(() => stopAll())
       )
