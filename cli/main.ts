@@ -1,7 +1,8 @@
 import { Command, ValidationError } from "@effect/cli"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit } from "effect"
+import { Cause, Effect } from "effect"
+import * as ProcessExit from "../runtime/ProcessExit.ts"
 import * as CompileCommand from "./CompileCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
 import * as WorkerCommand from "./WorkerCommand.ts"
@@ -14,13 +15,9 @@ const zephyr = Command.make("zephyr").pipe(
 
 const cli = Command.run(zephyr, { name: "zephyr", version: packageJson.version })
 
-/** Prints a failure as the user's sentence (no stack of ours) and exits non-zero. */
+/** Prints a failure as the user's sentence; @effect/cli has printed its own, with the usage. */
 const report = (cause: Cause.Cause<unknown>) =>
-  Effect.sync(() => {
-    const failure = Cause.squash(cause) as { message?: string; _tag?: string }
-    if (ValidationError.isValidationError(failure)) return // @effect/cli has printed it with the usage
-    process.stderr.write(`zephyr: ${failure?.message ?? String(failure)}\n`)
-  })
+  ValidationError.isValidationError(Cause.squash(cause)) ? Effect.void : ProcessExit.printFailure(cause)
 
 /**
  * `--arg k=v` may be repeated anywhere on the line; @effect/cli wants the pairs together,
@@ -43,12 +40,11 @@ export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
 
 export const main = (argv: ReadonlyArray<string>) =>
   cli(gatherArgs(argv)).pipe(
-    Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : report(cause))),
+    Effect.tapErrorCause(report),
     Effect.provide(NodeContext.layer),
     NodeRuntime.runMain({
       disableErrorReporting: true,
       disablePrettyLogger: true,
-      // 0 on success, 130 when interrupted (Ctrl-C), 1 on failure
-      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+      teardown: ProcessExit.teardown
     })
   )

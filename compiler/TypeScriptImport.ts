@@ -78,10 +78,8 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
           })
           // Each local file keeps its own import.meta, as if it had been imported itself.
           build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
-            if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined
             const source = await fs.promises.readFile(args.path, "utf8")
-            if (!source.includes("import.meta")) return undefined
-            const contents = source
+            const contents = !source.includes("import.meta") ? source : source
               .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href))
               .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
               .replaceAll("import.meta.filename", JSON.stringify(args.path))

@@ -88,8 +88,6 @@ export interface StageRun {
   readonly queue: ShardQueue
   completed: number
   retries: number
-  /** When the first task of the stage was handed out (start-up excluded from `zephyr/stage_tasks_ms`). */
-  firstHandOutAt: number | undefined
 }
 
 export type Failure = ZephyrWorkerError | ZephyrInfraError | ZephyrFingerprintError
@@ -181,7 +179,7 @@ export class Scheduler {
       index, input: x.input, right: x.right, attempt: 0, status: "queued", worker: undefined,
       failures: 0, infraFailures: 0, lastError: undefined, lastWorker: undefined, output: undefined
     }))
-    this.run = { stage, generation: this.generation, isLast, shards, queue: new ShardQueue(shards.map((s) => s.index)), completed: 0, retries: 0, firstHandOutAt: undefined }
+    this.run = { stage, generation: this.generation, isLast, shards, queue: new ShardQueue(shards.map((s) => s.index)), completed: 0, retries: 0 }
     this.version++
     for (const w of this.workers.values()) w.inFlight.clear()
     this.log("debug", `stage ${stage} started: ${shards.length} shard(s), generation ${this.generation}`)
@@ -325,7 +323,7 @@ export class Scheduler {
   pull(workerId: string, reports: ReadonlyArray<Report>, max: number, now: number): PullResponse {
     const w = this.seen(workerId, now)
     if (!w) return { kind: "shutdown", reason: `unknown worker ${workerId}: register first` }
-    for (const report of reports) this.record(w, report, now)
+    for (const report of reports) this.record(w, report)
     if (w.state === "gone") return { kind: "shutdown", reason: "released" }
     if (this.fatal) return { kind: "shutdown", reason: "the execution failed" }
     const run = this.run
@@ -348,9 +346,6 @@ export class Scheduler {
       })
     }
     if (tasks.length > 0) {
-      run.firstHandOutAt ??= now
-      // Pulls that handed out work: with batching, far fewer than tasks.
-      CounterSet.merge(this.counters, { "zephyr/task_batches": { agg: "sum", value: 1, count: 1 } })
       if (run.queue.length === 0) this.version++ // the queue emptied: idle workers may now be released
       return { kind: "tasks", tasks }
     }
@@ -362,7 +357,7 @@ export class Scheduler {
     return { kind: "backoff", ms: w.inFlight.size > 0 ? 50 : 200 }
   }
 
-  private record(w: WorkerEntry, report: Report, now: number) {
+  private record(w: WorkerEntry, report: Report) {
     const verdict = classifyReport(this.executionId, this.run, report, w.id)
     if (!verdict.accept) {
       this.log("debug", `ignored a ${report.kind} report from ${w.id} for stage ${report.stage} shard ${report.shard} attempt ${report.attempt}: ${verdict.reason}`)
@@ -378,10 +373,6 @@ export class Scheduler {
       run.completed++
       w.tasksDone++
       CounterSet.merge(this.counters, report.counters)
-      if (run.completed === run.shards.length) {
-        // The stage's scheduling time without start-up: its first hand-out to its last report.
-        CounterSet.merge(this.counters, { "zephyr/stage_tasks_ms": { agg: "sum", value: now - (run.firstHandOutAt ?? now), count: 1 } })
-      }
       return
     }
     shard.failures++

@@ -27,7 +27,7 @@ export interface ScatterOutput {
  * strings and the buffer slots take about 2-3× their encoded bytes (measured ~3× for
  * small objects with a short string key and a 70-char string field).
  */
-const MEMORY_PER_ENCODED_BYTE = 2.5
+export const MEMORY_PER_ENCODED_BYTE = 2.5
 const BYTES_PER_SLOT = 32
 /** Sizes of the first records are all measured, then one record in SAMPLE_EVERY. */
 const SAMPLE_FIRST = 32

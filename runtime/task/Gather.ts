@@ -1,3 +1,4 @@
+import { MEMORY_PER_ENCODED_BYTE } from "../shuffle/ScatterWriter.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as Stream from "./ChunkStream.ts"
 
@@ -12,8 +13,7 @@ import * as Stream from "./ChunkStream.ts"
  */
 const SAMPLE_FIRST = 16
 const SAMPLE_EVERY = 64
-/** In-memory cost of an item relative to its msgpack size, plus its array slot (see ScatterWriter). */
-const MEMORY_PER_ENCODED_BYTE = 2.5
+/** An item's array slot, on top of its in-memory cost (the shuffle's estimate per encoded byte). */
 const BYTES_PER_SLOT = 16
 
 export interface Gathered {

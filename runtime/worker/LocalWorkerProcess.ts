@@ -1,6 +1,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit, LogLevel } from "effect"
+import { Effect, LogLevel } from "effect"
 import * as ModuleLoader from "../../compiler/ModuleLoader.ts"
+import * as ProcessExit from "../ProcessExit.ts"
 import * as Logging from "../StderrLogger.ts"
 import * as RemoteWorker from "./RemoteWorker.ts"
 
@@ -45,14 +46,11 @@ const program = Effect.gen(function* () {
   yield* RemoteWorker.run({ coordinator: a.coordinator, workerId: a.workerId, token: a.token })
 }).pipe(
   Logging.withStderr(Logging.levelFromEnv(LogLevel.Warning)),
-  Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.sync(() => {
-    const failure = Cause.squash(cause) as { message?: string }
-    process.stderr.write(`zephyr: ${failure?.message ?? String(failure)}\n`)
-  }))
+  Effect.tapErrorCause(ProcessExit.printFailure)
 )
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+  teardown: ProcessExit.teardown
 })

@@ -43,6 +43,5 @@ describe("batched pulls", () => {
       // One task per pull would be N pulls, the old cap of 8 N/8: batches grow to what 50 ms of work holds.
       expect(pulls).toBeGreaterThan(1)
       expect(pulls).toBeLessThan(N / 16)
-      expect(coordinator.scheduler.counters["zephyr/task_batches"]!.value).toBeLessThan(N / 16)
     })), 120_000)
 })
