@@ -49,7 +49,7 @@ export const registerLauncher = (launcher: Launcher): void => { launchers[launch
 const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launcher => {
   if (backend === "external") return External.make({ listen: options.listen ?? "0.0.0.0:7070", token: options.token })
   const l = launchers[backend]
-  if (!l) throw new ZephyrPlanError({ message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external"].map((n) => JSON.stringify(n)).join(", ")}.` })
+  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external"].map((n) => JSON.stringify(n)).join(", ")}.` })
   return l
 }
 
@@ -135,4 +135,4 @@ const toPromise = <A>(effect: Effect.Effect<A, ZephyrError>, progress: boolean):
 const asZephyrError = (e: unknown): ZephyrError =>
   e && typeof e === "object" && "_tag" in e && String((e as { _tag: unknown })._tag).startsWith("Zephyr")
     ? (e as ZephyrError)
-    : new ZephyrPlanError({ message: (e as Error)?.message ?? String(e) })
+    : new ZephyrPlanError({ reason: "builder-failed", message: (e as Error)?.message ?? String(e) })

@@ -1,7 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, LogLevel, Option } from "effect"
 import * as Pipeline from "../Pipeline.ts"
-import type { RunOptions } from "../runtime/RunOptions.ts"
+import { defaults, type RunOptions } from "../runtime/RunOptions.ts"
 import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CommonOptions from "./CommonOptions.ts"
@@ -12,6 +12,8 @@ const optionalText = (name: string, description: string) =>
 const optionalInt = (name: string, description: string) =>
   Options.integer(name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
 
+const seconds = (ms: number): string => `${ms / 1000}s`
+
 const options = {
   module: CommonOptions.module,
   export: CommonOptions.exportName,
@@ -19,15 +21,15 @@ const options = {
   workers: optionalInt("workers", "number of workers (default: number of cores)"),
   backend: optionalText("backend", "local (worker processes, default) or in-process"),
   chunkDir: optionalText("chunk-dir", "where stage outputs go (default: a temp dir)"),
-  heartbeatInterval: optionalText("heartbeat-interval", "e.g. 5s"),
-  heartbeatTimeout: optionalText("heartbeat-timeout", "e.g. 120s"),
-  noWorkersTimeout: optionalText("no-workers-timeout", "fail a stage after this long without an alive worker"),
-  maxShardFailures: optionalInt("max-shard-failures", "user errors tolerated per shard (default 3)"),
-  maxExecutionRetries: optionalInt("max-execution-retries", "pipeline retries after infrastructure failures (default 3)"),
-  maxWorkerRestarts: optionalInt("max-worker-restarts", "restarts of a dead worker process (default 3)"),
-  memoryBudget: optionalText("memory-budget", "per task, e.g. 256MB: the shuffle spills past it"),
+  heartbeatInterval: optionalText("heartbeat-interval", `e.g. 2s (default ${seconds(defaults.heartbeatIntervalMs)})`),
+  heartbeatTimeout: optionalText("heartbeat-timeout", `declare a silent worker dead after this long (default ${seconds(defaults.heartbeatTimeoutMs)})`),
+  noWorkersTimeout: optionalText("no-workers-timeout", `fail a stage after this long without an alive worker (default ${seconds(defaults.noWorkersTimeoutMs)})`),
+  maxShardFailures: optionalInt("max-shard-failures", `user errors tolerated per shard (default ${defaults.maxShardFailures})`),
+  maxExecutionRetries: optionalInt("max-execution-retries", `pipeline retries after infrastructure failures (default ${defaults.maxExecutionRetries})`),
+  maxWorkerRestarts: optionalInt("max-worker-restarts", `restarts of a dead worker process (default ${defaults.maxWorkerRestarts})`),
+  memoryBudget: optionalText("memory-budget", `per task, e.g. 512MB: the shuffle spills past it (default ${defaults.memoryBudgetBytes / 1024 ** 2}MiB)`),
   resume: optionalText("resume", "an execution id to resume: completed stages are skipped"),
-  dashboard: optionalInt("dashboard", "serve a read-only dashboard on 127.0.0.1 (--dashboard or --dashboard=PORT; default port 8686)"),
+  dashboard: optionalInt("dashboard", `serve a read-only dashboard on 127.0.0.1 (--dashboard or --dashboard=PORT; default port ${defaults.dashboardPort})`),
   listen: optionalText("listen", "backend external: HOST:PORT to accept workers on (default 0.0.0.0:7070)"),
   token: optionalText("token", "backend external: the token workers must present"),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),

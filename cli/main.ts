@@ -3,6 +3,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect } from "effect"
 import * as ProcessExit from "../runtime/ProcessExit.ts"
+import * as RunOptions from "../runtime/RunOptions.ts"
 import * as CompileCommand from "./CompileCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
 import * as WorkerCommand from "./WorkerCommand.ts"
@@ -29,7 +30,7 @@ export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     // `--dashboard[=PORT]`: a flag with an optional value, which @effect/cli cannot express
-    if (a === "--dashboard") rest.push("--dashboard", /^\d+$/.test(argv[i + 1] ?? "") ? argv[++i]! : "8686")
+    if (a === "--dashboard") rest.push("--dashboard", /^\d+$/.test(argv[i + 1] ?? "") ? argv[++i]! : String(RunOptions.defaults.dashboardPort))
     else if (a.startsWith("--dashboard=")) rest.push("--dashboard", a.slice("--dashboard=".length))
     else if (a === "--arg" && i + 1 < argv.length) pairs.push("--arg", argv[++i]!)
     else if (a.startsWith("--arg=")) pairs.push("--arg", a.slice("--arg=".length))

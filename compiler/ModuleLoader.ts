@@ -33,18 +33,19 @@ export const load = async (
   options: { readonly export?: string | undefined; readonly args?: Readonly<Record<string, string>> | undefined } = {}
 ): Promise<LoadedModule> => {
   const file = resolvePath(modulePath)
-  if (!fs.existsSync(file)) throw new ZephyrPlanError({ message: `Pipeline module ${modulePath} does not exist.`, file: modulePath })
+  if (!fs.existsSync(file)) throw new ZephyrPlanError({ reason: "module-not-found", message: `Pipeline module ${modulePath} does not exist.`, file: modulePath })
   let mod: Record<string, unknown>
   try {
     mod = await TypeScriptImport.importModule(file)
   } catch (e) {
     const err = e as Error
-    throw new ZephyrPlanError({ message: `Could not import pipeline module ${modulePath}: ${err?.message ?? String(e)}`, file: modulePath })
+    throw new ZephyrPlanError({ reason: "module-import-failed", message: `Could not import pipeline module ${modulePath}: ${err?.message ?? String(e)}`, file: modulePath })
   }
   const name = options.export ?? "default"
   if (!(name in mod) || mod[name] === undefined) {
     const available = Object.keys(mod).filter((k) => k !== "layer").sort()
     throw new ZephyrPlanError({
+      reason: "missing-export",
       message: `Pipeline module ${modulePath} has no export named "${name}"; it exports: ${available.length ? available.join(", ") : "nothing"}.`,
       file: modulePath
     })
@@ -56,17 +57,18 @@ export const load = async (
     dataset = typeof value === "function" && !Dataset.isDataset(value) ? await (value as (a: Record<string, string>) => unknown)({ ...args }) : value
   } catch (e) {
     if (e && typeof e === "object" && "_tag" in e) throw e
-    throw new ZephyrPlanError({ message: `Building the pipeline from ${modulePath} (export "${name}") failed: ${(e as Error)?.message ?? String(e)}`, file: modulePath })
+    throw new ZephyrPlanError({ reason: "builder-failed", message: `Building the pipeline from ${modulePath} (export "${name}") failed: ${(e as Error)?.message ?? String(e)}`, file: modulePath })
   }
   if (!Dataset.isDataset(dataset)) {
     throw new ZephyrPlanError({
+      reason: "not-a-dataset",
       message: `Export "${name}" of ${modulePath} must be a Dataset or a function (args) => Dataset; got ${dataset === null ? "null" : typeof dataset}.`,
       file: modulePath
     })
   }
   const layer = mod.layer
   if (layer !== undefined && !Layer.isLayer(layer)) {
-    throw new ZephyrPlanError({ message: `Export "layer" of ${modulePath} must be an Effect Layer.`, file: modulePath })
+    throw new ZephyrPlanError({ reason: "invalid-layer", message: `Export "layer" of ${modulePath} must be an Effect Layer.`, file: modulePath })
   }
   return { dataset, layer: layer as Layer.Layer<any, any, never> | undefined, module: { path: file, export: options.export, args } }
 }

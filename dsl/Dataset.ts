@@ -35,7 +35,7 @@ export interface ReadOptions<S extends Schema.Schema.AnyNoContext | undefined> e
 type Decoded<S> = S extends Schema.Schema<infer T, any, never> ? T : Row
 
 const fail = (method: string, loc: SourceLocation, message: string): never => {
-  throw new ZephyrBuildError({ message: `${method} at ${loc.file}:${loc.line}: ${message}`, method, file: loc.file, line: loc.line })
+  throw new ZephyrBuildError({ reason: "invalid-argument", message: `${method} at ${loc.file}:${loc.line}: ${message}`, method, file: loc.file, line: loc.line })
 }
 
 const checkCount = (method: string, loc: SourceLocation, what: string, n: unknown, min: number): number => {

@@ -12,6 +12,7 @@ import * as Reshard from "./coordinator/Reshard.ts"
 import type * as Scheduler from "./coordinator/Scheduler.ts"
 import * as StageInputs from "./coordinator/StageInputs.ts"
 import type { Launcher } from "./launcher/Launcher.ts"
+import * as RunOptions from "./RunOptions.ts"
 import type { Resolved } from "./RunOptions.ts"
 import * as AtomicWrite from "./storage/AtomicWrite.ts"
 import * as BlockFile from "./storage/BlockFile.ts"
@@ -92,7 +93,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         startupGraceMs: options.heartbeatTimeoutMs + Math.min(options.heartbeatTimeoutMs, 30_000),
         registrationTimeoutMs: Math.max(options.noWorkersTimeoutMs, 120_000),
         drainIdle: true,
-        maxTasksPerPull: 1024,
+        maxTasksPerPull: RunOptions.defaults.maxTasksPerPull,
         sweepIntervalMs: Math.max(50, Math.min(1_000, Math.floor(options.heartbeatIntervalMs / 2)))
       }
     })
@@ -123,7 +124,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       }
       const inputs = yield* Effect.tryPromise({
         try: () => StageInputs.of(exe, stage, outputs, dir),
-        catch: (e) => e instanceof ZephyrWorkerError ? e : new ZephyrInfraError({ message: `Could not prepare stage ${stage.id}: ${(e as Error)?.message ?? String(e)}`, stage: stage.id, retryable: false })
+        catch: (e) => e instanceof ZephyrWorkerError ? e : new ZephyrInfraError({ reason: "storage", message: `Could not prepare stage ${stage.id}: ${(e as Error)?.message ?? String(e)}`, stage: stage.id, retryable: false })
       })
       const started = Date.now()
       const out = yield* coordinator.runStage(stage.id, inputs, stage.id === lastWorkerStage)

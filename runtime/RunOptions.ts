@@ -4,6 +4,33 @@ import { Duration, type Layer } from "effect"
 import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
 import * as MemoryBudget from "./MemoryBudget.ts"
 
+/**
+ * The defaults of every run option, in one place: `resolve` applies them, the coordinator's
+ * scheduler starts from them and the CLI's help shows them.
+ */
+export const defaults = {
+  /** Seconds between a worker's heartbeats. */
+  heartbeatIntervalMs: 5_000,
+  /** A worker silent this long is declared dead and its shards are re-queued. */
+  heartbeatTimeoutMs: 120_000,
+  /** User errors tolerated per shard: the shard fails the run on this many. */
+  maxShardFailures: 3,
+  /** Lost workers or crashes tolerated per shard. */
+  maxShardInfraFailures: 20,
+  /** Fail a stage after this long without an alive worker. */
+  noWorkersTimeoutMs: 600_000,
+  /** Pipeline retries (fresh coordinator and pool) after infrastructure failures. */
+  maxExecutionRetries: 3,
+  /** Restarts of a dead local worker process under the same id. */
+  maxWorkerRestarts: 3,
+  /** Per task: the shuffle spills past it; worker heaps are sized from it. */
+  memoryBudgetBytes: MemoryBudget.defaultBytes,
+  /** `--dashboard` without a port. */
+  dashboardPort: 8686,
+  /** Tasks one pull may hand out. */
+  maxTasksPerPull: 1024
+} as const
+
 /** Options of `Zephyr.run`, `Zephyr.execute`, `Zephyr.runModule` and `zephyr run`. */
 export interface RunOptions {
   /** Number of workers (default: the number of cores). */
@@ -61,7 +88,7 @@ export interface Resolved {
 }
 
 const bad = (option: string, value: unknown, expected: string): never => {
-  throw new ZephyrPlanError({ message: `Invalid option ${option}: ${JSON.stringify(value)}; expected ${expected}.` })
+  throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option ${option}: ${JSON.stringify(value)}; expected ${expected}.` })
 }
 
 /** "500ms", "2s", "1m", "1h", a number of milliseconds, or an Effect Duration. */
@@ -98,8 +125,8 @@ const count = (option: string, value: number | undefined, fallback: number, min:
 }
 
 export const resolve = (options: RunOptions, defaultBackend: string): Resolved => {
-  const heartbeatIntervalMs = options.heartbeatInterval === undefined ? 5_000 : parseDuration("heartbeatInterval", options.heartbeatInterval)
-  const heartbeatTimeoutMs = options.heartbeatTimeout === undefined ? 120_000 : parseDuration("heartbeatTimeout", options.heartbeatTimeout)
+  const heartbeatIntervalMs = options.heartbeatInterval === undefined ? defaults.heartbeatIntervalMs : parseDuration("heartbeatInterval", options.heartbeatInterval)
+  const heartbeatTimeoutMs = options.heartbeatTimeout === undefined ? defaults.heartbeatTimeoutMs : parseDuration("heartbeatTimeout", options.heartbeatTimeout)
   if (heartbeatIntervalMs <= 0) bad("heartbeatInterval", options.heartbeatInterval, "a positive duration")
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) bad("heartbeatTimeout", options.heartbeatTimeout, `a duration longer than heartbeatInterval (${heartbeatIntervalMs} ms)`)
   const backend = options.backend ?? defaultBackend
@@ -110,12 +137,12 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     chunkDir: options.chunkDir ? path.resolve(options.chunkDir) : path.join(os.tmpdir(), "zephyr-chunks"),
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
-    maxShardFailures: count("maxShardFailures", options.maxShardFailures, 3, 1),
-    maxShardInfraFailures: count("maxShardInfraFailures", options.maxShardInfraFailures, 20, 1),
-    noWorkersTimeoutMs: options.noWorkersTimeout === undefined ? 600_000 : parseDuration("noWorkersTimeout", options.noWorkersTimeout),
-    maxExecutionRetries: count("maxExecutionRetries", options.maxExecutionRetries, 3, 0),
-    maxWorkerRestarts: count("maxWorkerRestarts", options.maxWorkerRestarts, 3, 0),
-    memoryBudgetBytes: options.memoryBudget === undefined ? MemoryBudget.defaultBytes : parseSize("memoryBudget", options.memoryBudget),
+    maxShardFailures: count("maxShardFailures", options.maxShardFailures, defaults.maxShardFailures, 1),
+    maxShardInfraFailures: count("maxShardInfraFailures", options.maxShardInfraFailures, defaults.maxShardInfraFailures, 1),
+    noWorkersTimeoutMs: options.noWorkersTimeout === undefined ? defaults.noWorkersTimeoutMs : parseDuration("noWorkersTimeout", options.noWorkersTimeout),
+    maxExecutionRetries: count("maxExecutionRetries", options.maxExecutionRetries, defaults.maxExecutionRetries, 0),
+    maxWorkerRestarts: count("maxWorkerRestarts", options.maxWorkerRestarts, defaults.maxWorkerRestarts, 0),
+    memoryBudgetBytes: options.memoryBudget === undefined ? defaults.memoryBudgetBytes : parseSize("memoryBudget", options.memoryBudget),
     shared: options.shared ?? {},
     layer: options.layer,
     dryRun: options.dryRun === true,

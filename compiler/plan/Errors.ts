@@ -5,26 +5,74 @@ import { Schema } from "effect"
  * their fields say where the problem is (stage, shard, attempt, worker, file, line).
  */
 
+/**
+ * Every error carries a `reason`: the kind of failure as a literal, so that callers and
+ * tests branch on it instead of matching message text.
+ */
+
+export const BuildReason = Schema.Literal("invalid-argument")
+export type BuildReason = typeof BuildReason.Type
+
 /** An invalid argument to a DSL call, thrown while the pipeline is built. */
 export class ZephyrBuildError extends Schema.TaggedError<ZephyrBuildError>()("ZephyrBuildError", {
+  reason: BuildReason,
   message: Schema.String,
   method: Schema.String,
   file: Schema.String,
   line: Schema.Number
 }) {}
 
+export const PlanReason = Schema.Literal(
+  /** A run option or CLI flag has an invalid value. */
+  "invalid-option",
+  "unknown-backend",
+  "module-not-found",
+  "module-import-failed",
+  "missing-export",
+  /** The module's builder function threw. */
+  "builder-failed",
+  "not-a-dataset",
+  "invalid-layer",
+  /** The dataset's steps do not form a pipeline (no source, a source in the middle). */
+  "invalid-pipeline",
+  /** A worker was asked to rebuild a plan that has no module. */
+  "no-module"
+)
+export type PlanReason = typeof PlanReason.Type
+
 /** The plan cannot be compiled (a module that exports no dataset, a broken join, ...). */
 export class ZephyrPlanError extends Schema.TaggedError<ZephyrPlanError>()("ZephyrPlanError", {
+  reason: PlanReason,
   message: Schema.String,
   file: Schema.optional(Schema.String),
   line: Schema.optional(Schema.Number)
 }) {}
+
+export const WorkerReason = Schema.Literal(
+  /** A user function threw. */
+  "user-code",
+  /** A file's data or the options it is read or written with are wrong. */
+  "bad-data",
+  /** An input file or glob match is missing. */
+  "missing-input",
+  /** Inputs that cannot be combined as asked (a join of unequal shard counts). */
+  "invalid-input",
+  /** A worker could not rebuild the pipeline or its layer and aborted the run. */
+  "aborted",
+  "out-of-memory",
+  /** The worker pool is gone: no worker is left to run the outstanding shards. */
+  "no-workers",
+  /** A bug in Zephyr itself. */
+  "internal"
+)
+export type WorkerReason = typeof WorkerReason.Type
 
 /**
  * User code or data failed: a thrown error, a bad row, a missing file, an unsupported
  * extension. Never retried as a whole pipeline.
  */
 export class ZephyrWorkerError extends Schema.TaggedError<ZephyrWorkerError>()("ZephyrWorkerError", {
+  reason: WorkerReason,
   message: Schema.String,
   stage: Schema.optional(Schema.Number),
   shard: Schema.optional(Schema.Number),
@@ -37,11 +85,32 @@ export class ZephyrWorkerError extends Schema.TaggedError<ZephyrWorkerError>()("
   cause: Schema.optional(Schema.String)
 }) {}
 
+export const InfraReason = Schema.Literal(
+  /** A worker presented a wrong token or called before saying hello. */
+  "unauthenticated",
+  /** A worker joined an execution that has already ended. */
+  "execution-ended",
+  /** The coordinator could not listen on its address. */
+  "listen-failed",
+  /** The backend cannot run this plan (a dataset without a module on worker processes). */
+  "unsupported-backend",
+  /** A shard lost its worker more often than maxShardInfraFailures allows. */
+  "shard-infra-failures",
+  /** Every worker process is gone and none may be restarted. */
+  "pool-gone",
+  "registration-timeout",
+  "no-alive-workers",
+  /** Chunk storage or the inputs' listing failed. */
+  "storage"
+)
+export type InfraReason = typeof InfraReason.Type
+
 /**
  * The machinery failed (workers lost, coordinator unreachable, storage broken). A pipeline
  * may be retried with fresh actors after one of these.
  */
 export class ZephyrInfraError extends Schema.TaggedError<ZephyrInfraError>()("ZephyrInfraError", {
+  reason: InfraReason,
   message: Schema.String,
   stage: Schema.optional(Schema.Number),
   shard: Schema.optional(Schema.Number),
@@ -50,6 +119,7 @@ export class ZephyrInfraError extends Schema.TaggedError<ZephyrInfraError>()("Ze
 
 /** A worker rebuilt a different plan than the coordinator's. */
 export class ZephyrFingerprintError extends Schema.TaggedError<ZephyrFingerprintError>()("ZephyrFingerprintError", {
+  reason: Schema.Literal("plan-mismatch"),
   message: Schema.String,
   expected: Schema.String,
   actual: Schema.String,

@@ -132,9 +132,9 @@ export const make = (options: Options) =>
     const handlers: Handlers = {
       Hello: ({ workerId, token }: { readonly workerId: string; readonly token: string }) =>
         expectedToken !== undefined && token !== expectedToken
-          ? Effect.fail(new ZephyrInfraError({ message: `Worker ${workerId} presented a wrong token; start workers with the --token the coordinator printed.`, retryable: false }))
+          ? Effect.fail(new ZephyrInfraError({ reason: "unauthenticated", message: `Worker ${workerId} presented a wrong token; start workers with the --token the coordinator printed.`, retryable: false }))
           : scheduler.fatal
-            ? Effect.fail(new ZephyrInfraError({ message: `Execution ${options.spec.executionId} already failed; worker ${workerId} is not needed.`, retryable: false }))
+            ? Effect.fail(new ZephyrInfraError({ reason: "execution-ended", message: `Execution ${options.spec.executionId} already failed; worker ${workerId} is not needed.`, retryable: false }))
             : Effect.succeed(options.spec),
       Register: ({ workerId, fingerprint }: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) =>
         Effect.gen(function* () {

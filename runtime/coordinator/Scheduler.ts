@@ -2,6 +2,7 @@ import * as CounterSet from "../../compiler/plan/CounterSet.ts"
 import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type { PullResponse, Report, ShardInput, ShardOutput, Status, Task } from "../../rpc/Protocol.ts"
 import { ShardQueue } from "./ShardQueue.ts"
+import * as RunOptions from "../RunOptions.ts"
 
 /**
  * The coordinator's decisions, with no I/O and no clock: every method takes `now`. The
@@ -39,14 +40,14 @@ export interface Config {
 }
 
 export const defaults: Config = {
-  maxShardFailures: 3,
-  maxShardInfraFailures: 20,
-  heartbeatTimeoutMs: 120_000,
-  noWorkersTimeoutMs: 600_000,
+  maxShardFailures: RunOptions.defaults.maxShardFailures,
+  maxShardInfraFailures: RunOptions.defaults.maxShardInfraFailures,
+  heartbeatTimeoutMs: RunOptions.defaults.heartbeatTimeoutMs,
+  noWorkersTimeoutMs: RunOptions.defaults.noWorkersTimeoutMs,
   startupGraceMs: 30_000,
-  registrationTimeoutMs: 600_000,
+  registrationTimeoutMs: RunOptions.defaults.noWorkersTimeoutMs,
   drainIdle: true,
-  maxTasksPerPull: 1024,
+  maxTasksPerPull: RunOptions.defaults.maxTasksPerPull,
   sweepIntervalMs: 1_000
 }
 
@@ -254,6 +255,7 @@ export class Scheduler {
         shard.lastWorker = w.id
         if (shard.infraFailures > this.config.maxShardInfraFailures) {
           this.fail(new ZephyrInfraError({
+            reason: "shard-infra-failures",
             message: `Shard ${index} of stage ${run.stage} crashed or lost its worker ${shard.infraFailures} times (max ${this.config.maxShardInfraFailures}); last on worker ${w.id} (${why}).`,
             stage: run.stage, shard: index, retryable: false
           }))
@@ -310,6 +312,7 @@ export class Scheduler {
     this.poolGone = true
     if (this.outstanding() > 0) {
       this.fail(new ZephyrInfraError({
+        reason: "pool-gone",
         message: `The worker pool terminated permanently (all restarts exhausted) with ${this.outstanding()} shard(s) of stage ${this.run?.stage} outstanding; workers likely crashed (out of memory or another fatal error).`,
         ...(this.run ? { stage: this.run.stage } : {}), retryable: true
       }))
@@ -398,6 +401,7 @@ export class Scheduler {
   /** A worker rebuilt another plan: the run fails before it can do harm. */
   fingerprintMismatch(workerId: string, expected: string, actual: string): ZephyrFingerprintError {
     const error = new ZephyrFingerprintError({
+      reason: "plan-mismatch",
       message: `Worker ${workerId} rebuilt a different plan (fingerprint ${actual}) than the coordinator (fingerprint ${expected}): the pipeline module must build the same dataset every time (no Math.random() or Date.now() in the builder) and every worker must run the same code.`,
       expected, actual, worker: workerId
     })
@@ -446,6 +450,7 @@ export class Scheduler {
     if (this.workers.size === 0) {
       if (now - this.noAliveSince >= this.config.registrationTimeoutMs) {
         this.fail(new ZephyrInfraError({
+          reason: "registration-timeout",
           message: `No worker registered within ${Math.round(this.config.registrationTimeoutMs / 1000)}s while stage ${this.run?.stage} had ${this.outstanding()} shard(s) outstanding; check that workers can start and reach the coordinator.`,
           ...(this.run ? { stage: this.run.stage } : {}), retryable: true
         }))
@@ -454,6 +459,7 @@ export class Scheduler {
     }
     if (now - this.noAliveSince >= this.config.noWorkersTimeoutMs) {
       this.fail(new ZephyrInfraError({
+        reason: "no-alive-workers",
         message: `No alive workers for ${Math.round((now - this.noAliveSince) / 1000)}s (noWorkersTimeout ${Math.round(this.config.noWorkersTimeoutMs / 1000)}s) while stage ${this.run?.stage} had ${this.outstanding()} shard(s) outstanding.`,
         ...(this.run ? { stage: this.run.stage } : {}), retryable: true
       }))

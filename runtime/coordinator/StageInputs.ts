@@ -29,6 +29,7 @@ export const of = async (
   const right = outputs.get(join.rightStage) ?? []
   if (right.length !== left.length) {
     throw new ZephyrWorkerError({
+      reason: "invalid-input",
       message: `Sorted merge join requires equal shard counts: the left side has ${left.length} shards, the right side (stage ${join.rightStage}) has ${right.length} (sortedMergeJoin at ${where(join.source)}). Group both sides with the same numOutputShards.`,
       stage: stage.id, op: join.id, file: join.source.file, line: join.source.line
     })
@@ -74,6 +75,7 @@ const sourceInputs = async (exe: Executable.Executable, stage: Stage.Stage, sour
   const files = FileGlob.glob(source.pattern)
   if (files.length === 0 && !source.emptyGlobOk) {
     throw new ZephyrWorkerError({
+      reason: "missing-input",
       message: `No files found matching pattern ${JSON.stringify(source.pattern)} (${Source.describe(source)} at ${where(source.source)}); pass { emptyGlobOk: true } to allow an empty input.`,
       stage: stage.id, file: source.source.file, line: source.source.line
     })

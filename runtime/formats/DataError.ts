@@ -1,12 +1,16 @@
-import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import { type WorkerReason, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 
 /**
  * A deterministic problem with a file's data or with the options it is read or written
  * with. The runtime does not retry these; genuine I/O errors (see `isIoError`) are thrown
  * as they are instead, so they can be.
  */
-export const dataError = (message: string, where: { readonly file?: string | undefined; readonly line?: number | undefined; readonly cause?: unknown } = {}): ZephyrWorkerError =>
+export const dataError = (
+  message: string,
+  where: { readonly file?: string | undefined; readonly line?: number | undefined; readonly cause?: unknown; readonly reason?: WorkerReason } = {}
+): ZephyrWorkerError =>
   new ZephyrWorkerError({
+    reason: where.reason ?? "bad-data",
     message,
     ...(where.file === undefined ? {} : { file: where.file }),
     ...(where.line === undefined ? {} : { line: where.line }),

@@ -78,7 +78,7 @@ export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<
     }
   } catch (e) {
     failed = true
-    if (isMissingFile(e)) throw dataError(`Cannot read ${file}: ${(e as Error).message}`, { file, cause: e })
+    if (isMissingFile(e)) throw dataError(`Cannot read ${file}: ${(e as Error).message}`, { file, cause: e, reason: "missing-input" })
     throw e
   } finally {
     if (failed) bad.abort()
@@ -94,7 +94,7 @@ export const splitFile = async (path: string, approxShardBytes: number): Promise
   try {
     return await (await parquet()).splitFile(path, approxShardBytes)
   } catch (e) {
-    if (isMissingFile(e)) throw dataError(`Cannot read ${path}: ${(e as Error).message}`, { file: path, cause: e })
+    if (isMissingFile(e)) throw dataError(`Cannot read ${path}: ${(e as Error).message}`, { file: path, cause: e, reason: "missing-input" })
     throw e
   }
 }

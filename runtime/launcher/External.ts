@@ -24,13 +24,13 @@ export const make = (options: Options): Launcher => ({
   start: (ctx) =>
     Effect.gen(function* () {
       if (!ctx.spec.module) {
-        return yield* Effect.fail(new ZephyrInfraError({ message: "External workers rebuild the pipeline from its module: run it with Zephyr.runModule or the CLI.", retryable: false }))
+        return yield* Effect.fail(new ZephyrInfraError({ reason: "unsupported-backend", message: "External workers rebuild the pipeline from its module: run it with Zephyr.runModule or the CLI.", retryable: false }))
       }
       const { host, port } = Transport.parseAddress(options.listen)
       const token = options.token ?? randomUUID()
       ctx.coordinator.requireToken(token)
       const address = yield* Transport.serveTcp({ ...ctx.coordinator.handlers }, { host, port }).pipe(
-        Effect.mapError((e) => new ZephyrInfraError({ message: `Could not listen on ${options.listen}: ${String(e)}`, retryable: false }))
+        Effect.mapError((e) => new ZephyrInfraError({ reason: "listen-failed", message: `Could not listen on ${options.listen}: ${String(e)}`, retryable: false }))
       )
       const advertised = address.host === "0.0.0.0" || address.host === "::" ? os.hostname() : address.host
       yield* Effect.logWarning(`waiting for workers; on each machine, in this checkout, run:\n  npx zephyr worker --coordinator ${advertised}:${address.port} --token ${token}`)

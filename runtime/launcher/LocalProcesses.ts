@@ -31,12 +31,14 @@ export const make = (options: Options = {}): Launcher => ({
     Effect.gen(function* () {
       if (!ctx.spec.module) {
         return yield* Effect.fail(new ZephyrInfraError({
+          reason: "unsupported-backend",
           message: "The local backend starts worker processes that rebuild the pipeline from its module, but this dataset was built in the calling process. Use Zephyr.runModule(path) (or the CLI), or the in-process backend.",
           retryable: false
         }))
       }
       if (ctx.layer) {
         return yield* Effect.fail(new ZephyrInfraError({
+          reason: "unsupported-backend",
           message: "The `layer` option cannot travel to worker processes: export `layer` from the pipeline module (worker processes build it themselves), or run with backend \"in-process\".",
           retryable: false
         }))
@@ -44,7 +46,7 @@ export const make = (options: Options = {}): Launcher => ({
       const token = randomUUID()
       ctx.coordinator.requireToken(token)
       const address = yield* Transport.serveTcp(ctx.coordinator.handlers).pipe(
-        Effect.mapError((e) => new ZephyrInfraError({ message: `Could not start the coordinator's server: ${String(e)}`, retryable: true }))
+        Effect.mapError((e) => new ZephyrInfraError({ reason: "listen-failed", message: `Could not start the coordinator's server: ${String(e)}`, retryable: true }))
       )
       const runtime = yield* Effect.runtime<never>()
       const runFork = Runtime.runFork(runtime)

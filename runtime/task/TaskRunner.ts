@@ -34,7 +34,7 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
   const counters = new CounterSet()
   const stage = exe.plan.stages[task.stage]
   if (!stage) {
-    return { kind: "failed", counters, permanent: true, error: new ZephyrWorkerError({ message: `Internal: the plan has no stage ${task.stage}.`, stage: task.stage, shard: task.shard }) }
+    return { kind: "failed", counters, permanent: true, error: new ZephyrWorkerError({ reason: "internal", message: `Internal: the plan has no stage ${task.stage}.`, stage: task.stage, shard: task.shard }) }
   }
   const ctx: TaskContext.TaskContext = {
     counters,
@@ -136,6 +136,7 @@ const describeFailure = (e: unknown, stage: Stage.Stage, task: Task, env: TaskEn
   return {
     permanent,
     error: new ZephyrWorkerError({
+      reason: original instanceof ZephyrWorkerError ? original.reason : "user-code",
       message: original instanceof ZephyrWorkerError ? base : `${where} threw: ${base}`,
       stage: stage.id,
       shard: task.shard,

@@ -18,11 +18,11 @@ import * as Worker from "./Worker.ts"
 export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, ZephyrPlanError> =>
   Effect.tryPromise({
     try: async () => {
-      if (!spec.module) throw new ZephyrPlanError({ message: `Execution ${spec.executionId} has no pipeline module; a worker process cannot rebuild its plan.` })
+      if (!spec.module) throw new ZephyrPlanError({ reason: "no-module", message: `Execution ${spec.executionId} has no pipeline module; a worker process cannot rebuild its plan.` })
       const loaded = await ModuleLoader.load(spec.module.path, { export: spec.module.export, args: spec.module.args })
       return { executable: compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards }), layer: loaded.layer }
     },
-    catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ message: (e as Error)?.message ?? String(e) }))
+    catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ reason: "module-import-failed", message: (e as Error)?.message ?? String(e) }))
   })
 
 export const sharedFromStorage = (spec: JobSpec) => {

@@ -71,7 +71,7 @@ export const run = (options: Options) =>
       Effect.gen(function* () {
         const failure = Cause.squash(cause) as { message?: unknown }
         const message = `Worker ${workerId} could not ${what}: ${typeof failure?.message === "string" ? failure.message : String(failure)}`
-        yield* client.Abort({ workerId, error: new ZephyrWorkerError({ message, worker: workerId }) }).pipe(Effect.ignore)
+        yield* client.Abort({ workerId, error: new ZephyrWorkerError({ reason: "aborted", message, worker: workerId }) }).pipe(Effect.ignore)
         return yield* Effect.fail(new WorkerAborted(message))
       })
     const loaded = yield* options.load(spec).pipe(Effect.catchAllCause(abort("rebuild the pipeline from its module")))

@@ -140,3 +140,17 @@ describe("build time vs run time", () => {
     }
   })
 })
+
+describe("error reasons", () => {
+  it("every failure carries a reason literal, so callers branch without matching message text", async () => {
+    expect((await rejection(run(Dataset.fromList([1, 2, 13]).map(boom)))).reason).toBe("user-code")
+    expect((await rejection(run(Dataset.fromFiles(path.join(tmp(), "none-*.jsonl"))))).reason).toBe("missing-input")
+    expect((await rejection(run(Dataset.fromList([1]), { heartbeatInterval: "soon" }))).reason).toBe("invalid-option")
+    expect((await rejection(run(Dataset.fromList([1]), { backend: "nowhere" }))).reason).toBe("unknown-backend")
+    const dir = tmp()
+    writeFile(path.join(dir, "bad.jsonl"), "{\"a\":1}\nnot json\n")
+    expect((await rejection(run(Dataset.readJsonl(path.join(dir, "*.jsonl"))))).reason).toBe("bad-data")
+    const build = (() => { try { Dataset.fromList([1]).map(42 as never) } catch (e) { return e as { reason?: string } } })()
+    expect(build?.reason).toBe("invalid-argument")
+  })
+})

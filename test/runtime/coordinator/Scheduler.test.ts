@@ -21,7 +21,7 @@ const done = (s: Scheduler, shard: number, attempt = 0, extra: Partial<Report> =
 
 const failed = (s: Scheduler, shard: number, attempt: number, message = "boom", permanent = false): Report => ({
   kind: "failed", executionId: EXEC, stage: 0, generation: s.generation, shard, attempt, counters: {}, durationMs: 1,
-  error: new ZephyrWorkerError({ message, stage: 0, shard }), permanent
+  error: new ZephyrWorkerError({ reason: "user-code", message, stage: 0, shard }), permanent
 })
 
 const tasksOf = (r: ReturnType<Scheduler["pull"]>) => (r.kind === "tasks" ? r.tasks.map((t) => [t.shard, t.attempt]) : r.kind)
@@ -391,7 +391,7 @@ describe("Scheduler: wake-ups only on change", () => {
     s.pull("w1", [done(s, 1)], 0, 3)
     expect(s.settled()).toBe(true)
     const f = make({}, 2)
-    f.abort(new ZephyrWorkerError({ message: "stop" }))
+    f.abort(new ZephyrWorkerError({ reason: "aborted", message: "stop" }))
     expect(f.settled()).toBe(true)
   })
 })
