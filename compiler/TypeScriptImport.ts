@@ -3,6 +3,7 @@ import { builtinModules, findSourceMap } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import * as ModuleCache from "./ModuleCache.ts"
 
 /**
  * Imports a pipeline module written in TypeScript. esbuild compiles the module and the
@@ -13,11 +14,24 @@ import { fileURLToPath, pathToFileURL } from "node:url"
  * process already runs. A source map points stack traces, and so the source lines the DSL
  * records, at the original files; `import.meta.url`, `.dirname` and `.filename` keep naming
  * each original file. The same file imported twice is the same module, as with `import`.
+ * Compiled modules are kept in the user's ModuleCache, so the other processes of a run (and
+ * the next run) skip the compile.
  */
 const modules = new Map<string, Promise<Record<string, unknown>>>()
 
-/** Compiled modules live (briefly) under directories with this prefix. */
+/** Without a usable cache, compiled modules live (briefly) under directories with this prefix. */
 const outputPrefix = path.join(os.tmpdir(), "zephyr-module-")
+
+/** The compiled files this process imported. */
+const compiledFiles = new Set<string>()
+
+/** How this process got each compiled module, for tests: from the cache or from esbuild. */
+const origins = new Map<string, "cache" | "esbuild">()
+export const originOf = (file: string): "cache" | "esbuild" | undefined => origins.get(path.resolve(file))
+
+/** The local files (with their hashes) a compiled module was built from. */
+const sources = new Map<string, ReadonlyArray<ModuleCache.SourceFile>>()
+export const sourcesOf = (file: string): ReadonlyArray<ModuleCache.SourceFile> | undefined => sources.get(path.resolve(file))
 
 /**
  * The original file, line and column (1-based) of a position in a compiled module, for
@@ -25,7 +39,7 @@ const outputPrefix = path.join(os.tmpdir(), "zephyr-module-")
  * undefined for any other file.
  */
 export const originalPosition = (file: string, line: number, column: number): { file: string; line: number; column: number } | undefined => {
-  if (!file.startsWith(outputPrefix)) return undefined
+  if (!compiledFiles.has(file)) return undefined
   const entry = findSourceMap(pathToFileURL(file).href)?.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined
   if (!entry?.originalSource || entry.originalLine === undefined || entry.originalColumn === undefined) return undefined
   const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(file), entry.originalSource)
@@ -49,54 +63,112 @@ const loaders: Record<string, "ts" | "tsx" | "jsx"> = { ".ts": "ts", ".mts": "ts
 const RESOLVING = Symbol.for("zephyr/TypeScriptImport/resolving")
 
 const compileAndImport = async (file: string): Promise<Record<string, unknown>> => {
-  const esbuild = await import("esbuild")
-  const dir = fs.mkdtempSync(outputPrefix)
-  try {
-    const outfile = path.join(dir, `${path.basename(file).replace(typeScript, "")}.mjs`)
-    const result = await esbuild.build({
-      entryPoints: [file],
-      outfile,
-      bundle: true,
-      format: "esm",
-      platform: "node",
-      target: "node20",
-      sourcemap: "inline",
-      sourcesContent: false,
-      write: false,
-      logLevel: "silent",
-      plugins: [{
-        name: "zephyr-pipeline-module",
-        setup(build) {
-          // Packages are imported from where they are installed, not copied into the module.
-          build.onResolve({ filter: /^[^./]/ }, async (args) => {
-            if (args.pluginData === RESOLVING) return undefined
-            const name = args.path.startsWith("node:") ? args.path.slice(5) : args.path
-            if (builtins.has(name) || builtins.has(name.split("/")[0]!)) return { path: args.path, external: true }
-            const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING })
-            if (resolved.errors.length > 0) return { errors: resolved.errors }
-            return { path: pathToFileURL(resolved.path).href, external: true }
-          })
-          // Each local file keeps its own import.meta, as if it had been imported itself.
-          build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
-            const source = await fs.promises.readFile(args.path, "utf8")
-            const contents = !source.includes("import.meta") ? source : source
-              .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href))
-              .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
-              .replaceAll("import.meta.filename", JSON.stringify(args.path))
-            return { contents, loader: loaders[path.extname(args.path)] ?? "js" }
-          })
-        }
-      }]
-    }).catch((e: { errors?: ReadonlyArray<{ text: string; location: { file: string; line: number; column: number } | null }> }) => {
-      const first = e.errors?.[0]
-      if (!first) throw e
-      const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : ""
-      throw new Error(`${where}${first.text}`)
+  const cacheDir = ModuleCache.directory()
+  const key = ModuleCache.keyOf(file)
+  const cached = cacheDir === undefined ? undefined : ModuleCache.lookup(cacheDir, key)
+  const resolved = path.resolve(file)
+  if (cached !== undefined) {
+    // A package the compile resolved may have moved since: that fails at link time, before
+    // any of the module's code ran, and a fresh compile resolves it again.
+    const mod = await importCompiled(cached.module).catch((e: { code?: unknown }) => {
+      if (e?.code === "ERR_MODULE_NOT_FOUND") return undefined
+      throw e
     })
-    fs.writeFileSync(outfile, result.outputFiles[0]!.contents)
-    process.setSourceMapsEnabled(true)
-    return await import(pathToFileURL(outfile).href)
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+    if (mod !== undefined) {
+      origins.set(resolved, "cache")
+      sources.set(resolved, cached.files)
+      return mod
+    }
   }
+  origins.set(resolved, "esbuild")
+  const dir = cacheDir ?? fs.mkdtempSync(outputPrefix)
+  try {
+    const outfile = cacheDir !== undefined ? ModuleCache.outputFile(cacheDir, key) : path.join(dir, `${path.basename(file).replace(typeScript, "")}.mjs`)
+    const { code, files } = await compile(file, outfile)
+    sources.set(resolved, files)
+    if (cacheDir !== undefined) ModuleCache.store(cacheDir, key, outfile, code, files)
+    else fs.writeFileSync(outfile, code)
+    return await importCompiled(outfile)
+  } finally {
+    if (cacheDir === undefined) fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const importCompiled = (outfile: string): Promise<Record<string, unknown>> => {
+  compiledFiles.add(outfile)
+  process.setSourceMapsEnabled(true)
+  return import(pathToFileURL(outfile).href)
+}
+
+/**
+ * The files that steer how esbuild resolves and compiles a module besides the sources:
+ * every tsconfig.json and package.json from the module's directory up.
+ */
+const resolutionConfig = (file: string): Array<ModuleCache.SourceFile> => {
+  const out: Array<ModuleCache.SourceFile> = []
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    for (const name of ["tsconfig.json", "package.json"]) {
+      const candidate = path.join(dir, name)
+      try {
+        out.push({ path: candidate, sha256: ModuleCache.sha256(fs.readFileSync(candidate)) })
+      } catch {
+        // absent here
+      }
+    }
+    if (path.dirname(dir) === dir) return out
+  }
+}
+
+/** Compiles `file` and the local files it imports into one ES module, and lists what it read. */
+const compile = async (file: string, outfile: string): Promise<{ readonly code: Uint8Array; readonly files: ReadonlyArray<ModuleCache.SourceFile> }> => {
+  const esbuild = await import("esbuild")
+  const files: Array<ModuleCache.SourceFile> = []
+  const result = await esbuild.build({
+    entryPoints: [file],
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    sourcemap: "inline",
+    sourcesContent: false,
+    write: false,
+    logLevel: "silent",
+    plugins: [{
+      name: "zephyr-pipeline-module",
+      setup(build) {
+        // Packages are imported from where they are installed, not copied into the module.
+        build.onResolve({ filter: /^[^./]/ }, async (args) => {
+          if (args.pluginData === RESOLVING) return undefined
+          const name = args.path.startsWith("node:") ? args.path.slice(5) : args.path
+          if (builtins.has(name) || builtins.has(name.split("/")[0]!)) return { path: args.path, external: true }
+          const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING })
+          if (resolved.errors.length > 0) return { errors: resolved.errors }
+          return { path: pathToFileURL(resolved.path).href, external: true }
+        })
+        // Each local file keeps its own import.meta, as if it had been imported itself.
+        build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
+          const source = await fs.promises.readFile(args.path, "utf8")
+          files.push({ path: args.path, sha256: ModuleCache.sha256(source) })
+          const contents = !source.includes("import.meta") ? source : source
+            .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href))
+            .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
+            .replaceAll("import.meta.filename", JSON.stringify(args.path))
+          return { contents, loader: loaders[path.extname(args.path)] ?? "js" }
+        })
+        // Data files bundled with the module count for the cache like its sources.
+        build.onLoad({ filter: /\.(json|txt)$/ }, async (args) => {
+          const contents = await fs.promises.readFile(args.path)
+          files.push({ path: args.path, sha256: ModuleCache.sha256(contents) })
+          return { contents, loader: args.path.endsWith(".json") ? "json" : "text" }
+        })
+      }
+    }]
+  }).catch((e: { errors?: ReadonlyArray<{ text: string; location: { file: string; line: number; column: number } | null }> }) => {
+    const first = e.errors?.[0]
+    if (!first) throw e
+    const where = first.location ? `${first.location.file}:${first.location.line}:${first.location.column + 1}: ` : ""
+    throw new Error(`${where}${first.text}`)
+  })
+  return { code: result.outputFiles[0]!.contents, files: [...files, ...resolutionConfig(file)] }
 }

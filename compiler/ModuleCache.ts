@@ -1,0 +1,135 @@
+import { createHash, randomUUID } from "node:crypto"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as os from "node:os"
+import * as path from "node:path"
+import packageJson from "../package.json" with { type: "json" }
+
+/**
+ * Compiled pipeline modules, kept between processes. Every process of a run (the driver,
+ * each worker, every `zephyr worker` on the machine) imports the same module; compiling it
+ * costs about 0.12 s of each process's start-up (loading esbuild and starting its service),
+ * while checking a cached compile costs a read and a hash of the module's local files.
+ *
+ * An entry is keyed by the entry file's path and the compiler's versions, and is valid only
+ * while every local file it was built from has the same content (a SHA-256 of each, recorded
+ * as esbuild read them). The directory holds code this process will run, so it must be the
+ * user's own: created with mode 0700 under `$XDG_CACHE_HOME/zephyr/modules` (default
+ * `~/.cache`), and not used at all when it is a symlink, belongs to someone else or is open
+ * to group or others. Without a usable directory, modules are compiled every time.
+ *
+ *   <dir>/<key>.json             { files: [{ path, sha256 }], module: "<key>-<id>.mjs" }
+ *   <dir>/<key>-<id>.mjs         the compiled module (a new id for every compile)
+ */
+
+/** The file a compile read, and the hash of what it read. */
+export interface SourceFile {
+  readonly path: string
+  readonly sha256: string
+}
+
+interface Entry {
+  readonly files: ReadonlyArray<SourceFile>
+  readonly module: string
+}
+
+export const sha256 = (text: string | Uint8Array): string => createHash("sha256").update(text).digest("hex")
+
+let resolvedDir: string | null | undefined
+
+/** The cache directory, created if needed; undefined when it is missing, unsafe or unwritable. */
+export const directory = (): string | undefined => {
+  if (resolvedDir === undefined) resolvedDir = privateDirectory(process.env.ZEPHYR_MODULE_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "zephyr", "modules")) ?? null
+  return resolvedDir ?? undefined
+}
+
+/** For tests that point the cache elsewhere between calls. */
+export const resetDirectory = (): void => { resolvedDir = undefined }
+
+const privateDirectory = (dir: string): string | undefined => {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    const st = fs.lstatSync(dir)
+    const uid = process.getuid?.()
+    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) return undefined
+    fs.accessSync(dir, fs.constants.W_OK)
+    return dir
+  } catch {
+    return undefined
+  }
+}
+
+let esbuildVersion: string | undefined
+const compilerVersion = (): string => {
+  if (esbuildVersion === undefined) {
+    try {
+      const require = createRequire(import.meta.url)
+      esbuildVersion = (JSON.parse(fs.readFileSync(require.resolve("esbuild/package.json"), "utf8")) as { version: string }).version
+    } catch {
+      esbuildVersion = "unknown"
+    }
+  }
+  return esbuildVersion
+}
+
+/** Bump when the compile's options change what it outputs. */
+const FORMAT = 1
+
+export const keyOf = (entryFile: string): string =>
+  sha256(JSON.stringify([FORMAT, packageJson.version, compilerVersion(), process.version.split(".")[0], path.resolve(entryFile)])).slice(0, 32)
+
+/** Where a compile of `entryFile` should write, so that its source map's relative paths hold in the cache. */
+export const outputFile = (dir: string, key: string): string => path.join(dir, `${key}-${randomUUID().slice(0, 8)}.mjs`)
+
+/** The cached compiled module of `entryFile`, when every file it was built from is unchanged. */
+export const lookup = (dir: string, key: string): { readonly module: string; readonly files: ReadonlyArray<SourceFile> } | undefined => {
+  let entry: Entry
+  try {
+    entry = JSON.parse(fs.readFileSync(path.join(dir, `${key}.json`), "utf8")) as Entry
+  } catch {
+    return undefined
+  }
+  if (!Array.isArray(entry.files) || typeof entry.module !== "string" || entry.module.includes("/") || entry.module.includes(path.sep)) return undefined
+  for (const f of entry.files) {
+    let content: Buffer
+    try {
+      content = fs.readFileSync(f.path)
+    } catch {
+      return undefined
+    }
+    if (sha256(content) !== f.sha256) return undefined
+  }
+  const module = path.join(dir, entry.module)
+  return fs.existsSync(module) ? { module, files: entry.files } : undefined
+}
+
+/**
+ * Publishes a compile: the module file first, then its entry (both by rename, so a reader
+ * never sees half of either). The module an older entry named is removed; a process that
+ * was about to import it compiles again instead.
+ */
+export const store = (dir: string, key: string, moduleFile: string, code: Uint8Array, files: ReadonlyArray<SourceFile>): void => {
+  try {
+    const previous = lookupModuleName(dir, key)
+    writeAtomic(moduleFile, code)
+    writeAtomic(path.join(dir, `${key}.json`), JSON.stringify({ files, module: path.basename(moduleFile) } satisfies Entry))
+    if (previous && previous !== path.basename(moduleFile)) fs.rmSync(path.join(dir, previous), { force: true })
+  } catch {
+    // A cache that cannot be written costs a compile next time, nothing else.
+  }
+}
+
+const lookupModuleName = (dir: string, key: string): string | undefined => {
+  try {
+    const name = (JSON.parse(fs.readFileSync(path.join(dir, `${key}.json`), "utf8")) as Entry).module
+    return typeof name === "string" && !name.includes("/") ? name : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const writeAtomic = (file: string, data: string | Uint8Array): void => {
+  const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`
+  fs.writeFileSync(tmp, data, { mode: 0o600 })
+  fs.renameSync(tmp, file)
+}

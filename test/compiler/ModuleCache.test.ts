@@ -1,0 +1,87 @@
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { afterEach, beforeEach, describe, expect, it } from "vitest"
+
+const exec = promisify(execFile)
+
+// Modules under the package's own directory can `import "zephyr"` (a package may import itself).
+let work: string
+let cache: string
+beforeEach(() => {
+  fs.mkdirSync("out", { recursive: true })
+  work = fs.mkdtempSync(path.resolve("out", "module-cache-"))
+  cache = path.join(work, "cache")
+})
+afterEach(() => fs.rmSync(work, { recursive: true, force: true }))
+
+const writeModule = (values: string) => {
+  fs.writeFileSync(path.join(work, "values.ts"), `export const values: Array<number> = ${values}\n`)
+  fs.writeFileSync(path.join(work, "pipeline.ts"), [
+    `import { Dataset } from "zephyr"`,
+    `import { values } from "./values.ts"`,
+    `export default Dataset.fromList(values).map((n) => n * 10)`
+  ].join("\n") + "\n")
+}
+
+/** Runs the module in a fresh CLI process; returns its results and the cached module's file name. */
+const run = async (env: Record<string, string> = {}) => {
+  const { stdout } = await exec(process.execPath, ["bin/zephyr.js", "run", path.join(work, "pipeline.ts"), "--backend", "in-process", "--print-results", "--no-progress", "--chunk-dir", path.join(work, "chunks")], {
+    encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache, ...env }
+  })
+  return { results: stdout.trim().split("\n").map(Number), compiled: compiledFiles() }
+}
+
+const compiledFiles = (): Array<string> => (fs.existsSync(cache) ? fs.readdirSync(cache).filter((f) => f.endsWith(".mjs")).sort() : [])
+
+describe("ModuleCache", () => {
+  it("a second process reuses the compiled module; a changed local import is compiled again", async () => {
+    writeModule("[1, 2, 3]")
+    const first = await run()
+    expect(first.results).toEqual([10, 20, 30])
+    expect(first.compiled).toHaveLength(1)
+    expect(fs.statSync(cache).mode & 0o777).toBe(0o700)
+
+    const second = await run()
+    expect(second.results).toEqual([10, 20, 30])
+    expect(second.compiled).toEqual(first.compiled) // no new compile
+
+    writeModule("[4, 5]")
+    const third = await run()
+    expect(third.results).toEqual([40, 50])
+    expect(third.compiled).toHaveLength(1) // the stale module is gone
+    expect(third.compiled).not.toEqual(first.compiled)
+  })
+
+  it("recompiles when the cached module file is missing", async () => {
+    writeModule("[7]")
+    const first = await run()
+    fs.rmSync(path.join(cache, first.compiled[0]!))
+    const again = await run()
+    expect(again.results).toEqual([70])
+    expect(again.compiled).toHaveLength(1)
+    expect(again.compiled).not.toEqual(first.compiled)
+  })
+
+  it("never uses a cache directory that others can write to", async () => {
+    writeModule("[1]")
+    fs.mkdirSync(cache, { recursive: true })
+    fs.chmodSync(cache, 0o777)
+    expect((await run()).results).toEqual([10])
+    expect(compiledFiles()).toEqual([]) // compiled in a private temp dir instead
+  })
+
+  it("keeps stack traces and recorded source lines on the original file when loaded from the cache", async () => {
+    writeModule("[1]")
+    const explain = async () => (await exec(process.execPath, ["bin/zephyr.js", "compile", path.join(work, "pipeline.ts"), "--explain", "--format", "json"], {
+      encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache }
+    })).stdout
+    const compiled = await explain()
+    const cached = await explain()
+    expect(compiledFiles()).toHaveLength(1)
+    expect(cached).toBe(compiled)
+    const sources = [...cached.matchAll(/"file": "([^"]+)",\s*"line": (\d+)/g)].map((m) => `${m[1]}:${m[2]}`)
+    expect(sources).toContain(`${path.relative(process.cwd(), path.join(work, "pipeline.ts"))}:3`)
+  })
+})
