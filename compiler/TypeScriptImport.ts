@@ -1,8 +1,9 @@
 import * as fs from "node:fs"
-import { builtinModules, findSourceMap } from "node:module"
+import { builtinModules, createRequire, findSourceMap } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import * as PackageRoot from "../runtime/PackageRoot.ts"
 import * as ModuleCache from "./ModuleCache.ts"
 
 /**
@@ -101,6 +102,44 @@ const importCompiled = (outfile: string): Promise<Record<string, unknown>> => {
 }
 
 /**
+ * `import ... from "effect"` in a pipeline module loads the engine's build of Effect
+ * (dist/effect.js, one file) instead of Effect's few hundred ES modules, when it resolves
+ * to the very package the engine was built from; `effect/Schema` and the other subpaths
+ * become a small module that re-exports that namespace of it.
+ */
+const EFFECT_MODULE = "zephyr-effect"
+const effectBuild = path.join(PackageRoot.dist, "effect.js")
+let engineEffect: string | null | undefined
+
+const bundledEffect = (specifier: string, resolvedPath: string): { path: string; external?: boolean; namespace?: string } | undefined => {
+  const m = /^effect(?:\/(\w+))?$/.exec(specifier)
+  if (!m) return undefined
+  if (engineEffect === undefined) {
+    try {
+      engineEffect = path.dirname(createRequire(path.join(PackageRoot.root, "package.json")).resolve("effect/package.json")) + path.sep
+    } catch {
+      engineEffect = null
+    }
+  }
+  if (engineEffect === null || !resolvedPath.startsWith(engineEffect) || !fs.existsSync(effectBuild)) return undefined
+  const sub = m[1]
+  if (sub === undefined || sub === "index") return { path: pathToFileURL(effectBuild).href, external: true }
+  return { path: sub, namespace: EFFECT_MODULE }
+}
+
+const effectModule = async (name: string): Promise<string> => {
+  const library = (await import(pathToFileURL(effectBuild).href)) as Record<string, Record<string, unknown> | undefined>
+  const namespace = library[name]
+  if (typeof namespace !== "object" || namespace === null) throw new Error(`effect/${name} is not a module of the Effect library`)
+  const names = Object.keys(namespace).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n))
+  return [
+    `import { ${name} as namespace } from ${JSON.stringify(pathToFileURL(effectBuild).href)}`,
+    ...names.map((n, i) => `const _${i} = namespace.${n}`),
+    `export { ${names.map((n, i) => `_${i} as ${n}`).join(", ")} }`
+  ].join("\n")
+}
+
+/**
  * The files that steer how esbuild resolves and compiles a module besides the sources:
  * every tsconfig.json and package.json from the module's directory up.
  */
@@ -140,12 +179,16 @@ const compile = async (file: string, outfile: string): Promise<{ readonly code: 
         // Packages are imported from where they are installed, not copied into the module.
         build.onResolve({ filter: /^[^./]/ }, async (args) => {
           if (args.pluginData === RESOLVING) return undefined
+          if (args.path.startsWith("file:")) return { path: args.path, external: true }
           const name = args.path.startsWith("node:") ? args.path.slice(5) : args.path
           if (builtins.has(name) || builtins.has(name.split("/")[0]!)) return { path: args.path, external: true }
           const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING })
           if (resolved.errors.length > 0) return { errors: resolved.errors }
+          const effect = bundledEffect(args.path, resolved.path)
+          if (effect !== undefined) return effect
           return { path: pathToFileURL(resolved.path).href, external: true }
         })
+        build.onLoad({ filter: /.*/, namespace: EFFECT_MODULE }, async (args) => ({ contents: await effectModule(args.path), loader: "js" }))
         // Each local file keeps its own import.meta, as if it had been imported itself.
         build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
           const source = await fs.promises.readFile(args.path, "utf8")

@@ -7,7 +7,10 @@
  * The entry points share chunks (code splitting), so a pipeline module's `import "zephyr"`
  * (dist/index.js through the package's `exports`) and the CLI (dist/cli.js) or a local
  * worker process (dist/worker.js, without the command-line parser) load one engine, not two
- * copies of it. Runs on `npm ci` (the `prepare` script) and before `npm test`.
+ * copies of it. dist/effect.js is all of Effect in one file, built on its own (sharing the
+ * engine's chunks would pull every Effect module into the engine's start-up): a pipeline
+ * module that imports "effect" loads that instead of Effect's few hundred ES modules. Runs
+ * on `npm ci` (the `prepare` script) and before `npm test`.
  *
  *   node scripts/build.mjs          write dist/
  *   node scripts/build.mjs --check  exit 1 if dist/ differs from a fresh build of the sources
@@ -53,7 +56,24 @@ export const options = (write) => ({
   write
 })
 
-export const build = (write = true) => esbuild.build(options(write))
+/** Effect as one module (see runtime/EffectLibrary.ts). */
+export const effectOptions = (write) => ({
+  absWorkingDir: root,
+  entryPoints: { effect: "runtime/EffectLibrary.ts" },
+  outdir,
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  legalComments: "none",
+  logLevel: "warning",
+  write
+})
+
+export const build = async (write = true) => {
+  const [engine, effect] = await Promise.all([esbuild.build(options(write)), esbuild.build(effectOptions(write))])
+  return { ...engine, outputFiles: [...(engine.outputFiles ?? []), ...(effect.outputFiles ?? [])] }
+}
 
 /** Files of a fresh in-memory build that differ from (or are missing in) dist/, and stale extras. */
 export const staleFiles = async () => {

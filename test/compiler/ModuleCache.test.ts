@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { pathToFileURL } from "node:url"
 import { promisify } from "node:util"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 
@@ -83,5 +84,21 @@ describe("ModuleCache", () => {
     expect(cached).toBe(compiled)
     const sources = [...cached.matchAll(/"file": "([^"]+)",\s*"line": (\d+)/g)].map((m) => `${m[1]}:${m[2]}`)
     expect(sources).toContain(`${path.relative(process.cwd(), path.join(work, "pipeline.ts"))}:3`)
+  })
+})
+
+describe("a pipeline module that imports Effect", () => {
+  it("gets the engine's one-file build of Effect, for the package and its subpaths, instead of Effect's ES modules", async () => {
+    fs.writeFileSync(path.join(work, "pipeline.ts"), [
+      `import { Effect, Option } from "effect"`,
+      `import * as Schema from "effect/Schema"`,
+      `import { Dataset } from "zephyr"`,
+      `const Row = Schema.Struct({ n: Schema.NumberFromString })`,
+      `export default Dataset.fromList(["1", "2"]).mapEffect((s) => Effect.succeed(Option.getOrElse(Option.some(Schema.decodeUnknownSync(Row)({ n: s }).n), () => 0) * 10))`
+    ].join("\n") + "\n")
+    expect((await run()).results).toEqual([10, 20])
+    const compiled = fs.readFileSync(path.join(cache, compiledFiles()[0]!), "utf8")
+    expect(compiled).toContain(`from "${pathToFileURL(path.resolve("dist", "effect.js")).href}"`)
+    expect(compiled).not.toContain("node_modules/effect")
   })
 })
