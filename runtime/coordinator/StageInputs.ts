@@ -1,6 +1,6 @@
 import * as Plan from "../../compiler/plan/Plan.ts"
 import type * as Stage from "../../compiler/plan/Stage.ts"
-import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import { ZephyrPlanError, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import * as Source from "../../compiler/plan/Source.ts"
 import type * as Executable from "../../compiler/plan/Executable.ts"
 import type { ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
@@ -72,7 +72,13 @@ const leftInputs = async (
 
 const sourceInputs = async (exe: Executable.Executable, stage: Stage.Stage, source: Source.Source): Promise<Array<ShardInput>> => {
   if (source.kind === "list") return Array.from({ length: source.count }, (_, index) => ({ kind: "list" as const, index }))
-  const files = FileGlob.glob(source.pattern)
+  // Listed asynchronously: the coordinator answers heartbeats and pulls meanwhile. A plan
+  // compiled with a file counter has had its pattern checked already.
+  const files = await FileGlob.sourceFiles(source).catch((e) => {
+    throw e instanceof ZephyrPlanError
+      ? new ZephyrWorkerError({ reason: "invalid-input", message: e.message, stage: stage.id, file: source.source.file, line: source.source.line })
+      : e
+  })
   if (files.length === 0 && !source.emptyGlobOk) {
     throw new ZephyrWorkerError({
       reason: "missing-input",

@@ -1,3 +1,4 @@
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
@@ -92,6 +93,19 @@ describe("fromFiles", () => {
     const err = await rejection(Zephyr.run(ds))
     expect(err._tag).toBe("ZephyrWorkerError")
     expect(err.message).toContain(pattern)
+  })
+
+  it("rejects an invalid pattern with a ZephyrPlanError naming the pattern and the line of the DSL call", async () => {
+    const dir = tmp()
+    writeFile(path.join(dir, "a.jsonl"), "{}\n")
+    const pattern = `${dir}/[z-a].jsonl`
+    const ds = Dataset.fromFiles(pattern) // the invalid-range call
+    const line = fs.readFileSync(new URL(import.meta.url), "utf8").split("\n").findIndex((l) => l.includes("// the invalid-range call")) + 1
+    const err = await rejection(Zephyr.run(ds))
+    expect(err).toMatchObject({ _tag: "ZephyrPlanError", reason: "invalid-glob", line })
+    expect(err.message).toContain(`fromFiles(${JSON.stringify(pattern)})`)
+    expect(err.message).toContain(`sources.test.ts:${line}`)
+    expect(err.message).toContain("Range out of order in character class")
   })
 
   it("gives an empty result with emptyGlobOk", async () => {
