@@ -46,9 +46,8 @@ export const make = (token: string): Sessions => {
       const bound = workers.get(clientId)
       if (rpc === HELLO) {
         if (!tokenMatches(expected, (payload as { readonly token?: unknown } | undefined)?.token)) {
-          return Effect.fail(refused(`Worker ${quote(workerId)} presented a wrong token; start workers with the token the coordinator was given (the ZEPHYR_TOKEN environment variable, or --token).`)).pipe(
-            Effect.tapError(() => Effect.logWarning(`refused a Hello from worker ${quote(workerId)}: wrong token`))
-          )
+          // Logged by the socket protocol, which closes the connection (at a bounded rate).
+          return Effect.fail(refused(`Worker ${quote(workerId)} presented a wrong token; start workers with the token the coordinator was given (the ZEPHYR_TOKEN environment variable, or --token).`))
         }
         if (bound !== undefined && bound !== workerId) return Effect.fail(refused(`This connection said Hello as worker ${quote(bound)}; worker ${quote(workerId)} needs its own connection.`))
         workers.set(clientId, workerId as string)

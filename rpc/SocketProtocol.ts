@@ -197,7 +197,9 @@ export const listen = (options: Options): Effect.Effect<Listening, ListenError, 
             c.state = "open"
             clearTimeout(c.timer)
           } else {
-            close(c, "its Hello was refused", true)
+            const error = response.exit.cause as { readonly _tag?: string; readonly error?: { readonly reason?: unknown } }
+            const reason = error._tag === "Fail" && typeof error.error?.reason === "string" ? ` (${error.error.reason})` : ""
+            close(c, `its Hello was refused${reason}`, true)
           }
         } else if (response._tag === "Defect") {
           close(c, "its Hello was malformed", true)
