@@ -17,8 +17,8 @@ import * as SocketProtocol from "./SocketProtocol.ts"
  *    wrong token (compared in constant time). Nothing about the run, its fingerprint
  *    included, is told before a good Hello.
  * 2. A good Hello binds the connection to that worker's session: every later call on it is
- *    checked by the Session middleware and must speak for the same worker. A connection
- *    that reconnects starts over with a Hello.
+ *    checked by the Session middleware and must speak for the same worker. Every new
+ *    connection, a reconnection too, starts without a session.
  * 3. Limits: a connection that says no Hello within `helloTimeoutMs` (10 s) is closed; at
  *    most `maxConnections` (1024) connections at once; a frame over `maxFrameBytes` (1 MiB,
  *    `maxMessageSize`) closes its connection. Messages carry chunk references, not data.

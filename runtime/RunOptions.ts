@@ -36,10 +36,8 @@ export const defaults = {
   maxMessageBytes: Transport.limits.maxFrameBytes,
   /** The fewest bytes `maxMessageSize` may be: a report's error message must fit. */
   minMessageBytes: 64 << 10,
-  /** Connections the coordinator accepts at once. */
-  maxConnections: Transport.limits.maxConnections,
-  /** A connection that has not said Hello by then is closed. */
-  helloTimeoutMs: Transport.limits.helloTimeoutMs
+  /** Connections the coordinator accepts at once (each worker holds one). */
+  maxConnections: Transport.limits.maxConnections
 } as const
 
 /** The environment variable a worker (and the driver) takes the token from. */
