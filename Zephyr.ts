@@ -47,7 +47,7 @@ const launchers: Record<string, Launcher> = {
 export const registerLauncher = (launcher: Launcher): void => { launchers[launcher.name] = launcher }
 
 const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launcher => {
-  if (backend === "external") return External.make({ listen: options.listen ?? "0.0.0.0:7070", token: options.token })
+  if (backend === "external") return External.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections })
   const l = launchers[backend]
   if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external"].map((n) => JSON.stringify(n)).join(", ")}.` })
   return l

@@ -1,7 +1,7 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, LogLevel, Option } from "effect"
 import * as Pipeline from "../Pipeline.ts"
-import { defaults, type RunOptions } from "../runtime/RunOptions.ts"
+import { defaults, type RunOptions, TOKEN_ENV } from "../runtime/RunOptions.ts"
 import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CommonOptions from "./CommonOptions.ts"
@@ -30,8 +30,10 @@ const options = {
   memoryBudget: optionalText("memory-budget", `per task, e.g. 512MB: the shuffle spills past it (default ${defaults.memoryBudgetBytes / 1024 ** 2}MiB)`),
   resume: optionalText("resume", "an execution id to resume: completed stages are skipped"),
   dashboard: optionalInt("dashboard", `serve a read-only dashboard on 127.0.0.1 (--dashboard or --dashboard=PORT; default port ${defaults.dashboardPort})`),
-  listen: optionalText("listen", "backend external: HOST:PORT to accept workers on (default 0.0.0.0:7070)"),
-  token: optionalText("token", "backend external: the token workers must present"),
+  listen: optionalText("listen", `backend external: HOST:PORT to accept workers on (default ${defaults.listen}); an address off loopback needs a token`),
+  token: optionalText("token", `backend external: the token workers must present (default: $${TOKEN_ENV}, which is better: arguments show in ps)`),
+  maxMessageSize: optionalText("max-message-size", `the largest message the coordinator accepts from a worker (default ${defaults.maxMessageBytes / 1024 ** 2}MiB)`),
+  maxConnections: optionalInt("max-connections", `connections the coordinator accepts at once (default ${defaults.maxConnections})`),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing"))
@@ -69,6 +71,8 @@ export const command = Command.make("run", options, (o) =>
       dashboard: o.dashboard,
       listen: o.listen,
       token: o.token,
+      maxMessageSize: o.maxMessageSize,
+      maxConnections: o.maxConnections,
       // worker processes build the module's layer themselves; in-process workers get it here
       layer: o.backend === "in-process" ? loaded.layer : undefined,
       progress: !o.noProgress

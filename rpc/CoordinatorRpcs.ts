@@ -2,12 +2,15 @@ import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
 import { JobSpec, PullResponse, Report, Status } from "./Protocol.ts"
+import { Session } from "./Session.ts"
 
 /**
  * The coordinator's RPC group. A worker says Hello (learns the job), Registers with the
  * fingerprint of the plan it rebuilt, then Pulls: each Pull carries the reports of its
  * finished tasks, so a result is recorded before the worker gets more work. Heartbeats
- * travel on their own fiber and are never queued behind a Pull.
+ * travel on their own fiber and are never queued behind a Pull. Every call goes through the
+ * Session middleware: nothing but a Hello with the run's token is answered before that
+ * Hello (see Transport for the whole auth model).
  */
 export class CoordinatorRpcs extends RpcGroup.make(
   Rpc.make("Hello", { payload: { workerId: Schema.String, token: Schema.String }, success: JobSpec, error: ZephyrInfraError }),
@@ -27,4 +30,4 @@ export class CoordinatorRpcs extends RpcGroup.make(
   Rpc.make("Status", { success: Status }),
   /** A worker that cannot work for a reason every worker would share (its module or layer fails): the run fails. */
   Rpc.make("Abort", { payload: { workerId: Schema.String, error: ZephyrWorkerError } })
-) {}
+).middleware(Session) {}

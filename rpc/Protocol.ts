@@ -5,7 +5,8 @@ import { ZephyrWorkerError } from "../compiler/plan/Errors.ts"
 /**
  * The messages between the coordinator and its workers. Data never travels here: a task
  * names its input in chunk storage, a report names its output there. Only tiny outputs
- * (a write's path, a fold's partial) are carried inline.
+ * (a write's path, a fold's partial; at most Outputs.INLINE_MAX_BYTES) are carried inline,
+ * far below the coordinator's message limit (Transport.limits).
  */
 
 /**
@@ -89,7 +90,9 @@ export const JobSpec = Schema.Struct({
   executionDir: Schema.String,
   heartbeatIntervalMs: Schema.Number,
   memoryBudgetBytes: Schema.Number,
-  sharedNames: Schema.Array(Schema.String)
+  sharedNames: Schema.Array(Schema.String),
+  /** The largest message the coordinator accepts: workers send their reports in pulls below it. */
+  maxMessageBytes: Schema.optional(Schema.Number)
 })
 export type JobSpec = typeof JobSpec.Type
 

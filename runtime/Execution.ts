@@ -78,7 +78,8 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       executionDir: dir,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       memoryBudgetBytes: options.memoryBudgetBytes,
-      sharedNames: Object.keys(options.shared)
+      sharedNames: Object.keys(options.shared),
+      maxMessageBytes: options.maxMessageBytes
     }
     const stages = exe.plan.stages
     const lastWorkerStage = [...stages].reverse().find((s) => s.input.kind !== "reshard")?.id ?? -1

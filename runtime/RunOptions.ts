@@ -2,6 +2,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Duration, type Layer } from "effect"
 import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
+import * as Transport from "../rpc/Transport.ts"
 import * as MemoryBudget from "./MemoryBudget.ts"
 
 /**
@@ -28,8 +29,19 @@ export const defaults = {
   /** `--dashboard` without a port. */
   dashboardPort: 8686,
   /** Tasks one pull may hand out. */
-  maxTasksPerPull: 1024
+  maxTasksPerPull: 1024,
+  /** Backend "external": where the coordinator listens (this machine only, unless told otherwise). */
+  listen: "127.0.0.1:7070",
+  /** The largest message the coordinator accepts; a bigger one closes its connection. */
+  maxMessageBytes: Transport.limits.maxFrameBytes,
+  /** The fewest bytes `maxMessageSize` may be: a report's error message must fit. */
+  minMessageBytes: 64 << 10,
+  /** Connections the coordinator accepts at once (each worker holds one). */
+  maxConnections: Transport.limits.maxConnections
 } as const
+
+/** The environment variable a worker (and the driver) takes the token from. */
+export const TOKEN_ENV = "ZEPHYR_TOKEN"
 
 /** Options of `Zephyr.run`, `Zephyr.execute`, `Zephyr.runModule` and `zephyr run`. */
 export interface RunOptions {
@@ -59,10 +71,20 @@ export interface RunOptions {
   readonly progress?: boolean | undefined
   /** Serve a read-only dashboard on 127.0.0.1:PORT (0: any free port). */
   readonly dashboard?: number | undefined
-  /** backend "external": HOST:PORT the coordinator listens on for workers that dial in. */
+  /**
+   * backend "external": HOST:PORT the coordinator listens on for workers that dial in
+   * (default 127.0.0.1:7070). An address off loopback needs a `token`.
+   */
   readonly listen?: string | undefined
-  /** backend "external": the token workers must present (default: a random one, printed). */
+  /**
+   * backend "external": the secret workers must present (default: $ZEPHYR_TOKEN; on
+   * loopback without either, a random one printed once on stderr).
+   */
   readonly token?: string | undefined
+  /** The largest message the coordinator accepts from a worker, e.g. "1MiB" (the default). */
+  readonly maxMessageSize?: string | number | undefined
+  /** Connections the coordinator accepts at once (default 1024). */
+  readonly maxConnections?: number | undefined
 }
 
 export interface Resolved {
@@ -82,8 +104,10 @@ export interface Resolved {
   readonly dryRun: boolean
   readonly executionId: string | undefined
   readonly progress: boolean
-  readonly listen: string | undefined
+  readonly listen: string
   readonly token: string | undefined
+  readonly maxMessageBytes: number
+  readonly maxConnections: number
   readonly dashboard: number | undefined
 }
 
@@ -118,10 +142,44 @@ export const parseSize = (option: string, value: string | number): number => {
   return Math.round(Number(m[1]) * units[unit]!)
 }
 
+const messageSize = (value: string | number): number => {
+  const bytes = parseSize("maxMessageSize", value)
+  return bytes >= defaults.minMessageBytes && bytes < 2 ** 32 ? bytes : bad("maxMessageSize", value, `a size from ${defaults.minMessageBytes / 1024}KiB to 4GB`)
+}
+
 const count = (option: string, value: number | undefined, fallback: number, min: number): number => {
   if (value === undefined) return fallback
   if (!Number.isInteger(value) || value < min) return bad(option, value, `an integer >= ${min}`)
   return value
+}
+
+/**
+ * Where the external backend listens, and with which token. Off loopback the token must
+ * come from the user (`token`, `--token` or $ZEPHYR_TOKEN): they have to hand it to the
+ * workers' machines anyway, through their own secret store, and a generated one would
+ * travel through a terminal or a CI log instead.
+ */
+const listenAndToken = (options: RunOptions, backend: string): { readonly listen: string; readonly token: string | undefined } => {
+  const listen = options.listen ?? defaults.listen
+  if (backend !== "external") return { listen, token: undefined }
+  const given = options.token ?? (process.env[TOKEN_ENV] || undefined)
+  if (given !== undefined && (typeof given !== "string" || given.length === 0)) {
+    // Never the value itself: it may be a secret.
+    throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option token: expected a non-empty string (or leave it and $${TOKEN_ENV} unset).` })
+  }
+  let host: string
+  try {
+    host = Transport.parseAddress(listen).host
+  } catch {
+    return bad("listen", listen, "HOST:PORT, e.g. 127.0.0.1:7070")
+  }
+  if (given === undefined && !Transport.isLoopback(host)) {
+    throw new ZephyrPlanError({
+      reason: "invalid-option",
+      message: `Invalid option listen: ${JSON.stringify(listen)} is reachable from other machines, so the coordinator needs a token its workers must present: set $${TOKEN_ENV} (or pass --token / the token option) on the driver and on every worker.`
+    })
+  }
+  return { listen, token: given }
 }
 
 export const resolve = (options: RunOptions, defaultBackend: string): Resolved => {
@@ -148,8 +206,9 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     dryRun: options.dryRun === true,
     executionId: options.executionId,
     progress: options.progress === true,
-    listen: options.listen,
-    token: options.token,
+    ...listenAndToken(options, backend),
+    maxMessageBytes: options.maxMessageSize === undefined ? defaults.maxMessageBytes : messageSize(options.maxMessageSize),
+    maxConnections: count("maxConnections", options.maxConnections, defaults.maxConnections, 1),
     dashboard: options.dashboard === undefined ? undefined : count("dashboard", options.dashboard, 0, 0)
   }
 }

@@ -26,8 +26,8 @@ const REGISTER = "zephyr worker, spawn to registered"
  */
 const workerRegistration = (repo: string): Promise<number> =>
   new Promise((resolve, reject) => {
-    const driver = spawn(process.execPath, ["bin/zephyr.js", "run", "bench/pipelines/noop.ts", "--backend", "external", "--listen", "127.0.0.1:0", "--token", "bench", "--no-progress"], {
-      cwd: repo, env: { ...process.env, ZEPHYR_LOG_LEVEL: "debug" }, stdio: ["ignore", "ignore", "pipe"]
+    const driver = spawn(process.execPath, ["bin/zephyr.js", "run", "bench/pipelines/noop.ts", "--backend", "external", "--listen", "127.0.0.1:0", "--no-progress"], {
+      cwd: repo, env: { ...process.env, ZEPHYR_LOG_LEVEL: "debug", ZEPHYR_TOKEN: "bench" }, stdio: ["ignore", "ignore", "pipe"]
     })
     let worker: ReturnType<typeof spawn> | undefined
     let spawnedAt = 0
@@ -48,10 +48,10 @@ const workerRegistration = (repo: string): Promise<number> =>
       const now = performance.now()
       log += b.toString("utf8")
       if (!worker) {
-        const m = /--coordinator (\S+) --token (\S+)/.exec(log)
+        const m = /--coordinator (\S+)/.exec(log)
         if (!m) return
         spawnedAt = performance.now()
-        worker = spawn(process.execPath, ["bin/zephyr.js", "worker", "--coordinator", m[1]!, "--token", m[2]!], { cwd: repo, stdio: ["ignore", "ignore", "ignore"] })
+        worker = spawn(process.execPath, ["bin/zephyr.js", "worker", "--coordinator", m[1]!], { cwd: repo, env: { ...process.env, ZEPHYR_TOKEN: "bench" }, stdio: ["ignore", "ignore", "ignore"] })
       } else if (/worker \S+ registered/.test(log)) {
         finish(undefined, (now - spawnedAt) / 1000)
       }

@@ -6,6 +6,8 @@ import * as Scheduler from "./Scheduler.ts"
 /**
  * The coordinator of one execution: the Scheduler's decisions wrapped in an Effect
  * service that owns time (a sweeper fiber, long-polled pulls) and serves the RPC group.
+ * Who may call it is the transport's business (Transport: a token on Hello, then a session
+ * per connection); its handlers trust their callers.
  */
 export interface Coordinator {
   readonly scheduler: Scheduler.Scheduler
@@ -18,8 +20,6 @@ export interface Coordinator {
   readonly workerExited: (workerId: string, reason: string) => Effect.Effect<void>
   readonly poolGone: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
-  /** Workers must present this token on Hello from now on (the launcher chooses it). */
-  readonly requireToken: (token: string) => void
   /** Fails the execution from outside (a launcher error, an interrupt). */
   readonly abort: (error: Scheduler.Failure) => Effect.Effect<void>
   readonly handlers: Handlers
@@ -39,8 +39,6 @@ export interface Options {
   readonly spec: JobSpec
   readonly config: Scheduler.Config
   readonly stages: number
-  /** A secret a worker must present on Hello (empty: any worker may join). */
-  readonly token?: string | undefined
   /** How long a Pull waits for work before answering `backoff`. */
   readonly longPollMs?: number | undefined
 }
@@ -52,7 +50,6 @@ export const make = (options: Options) =>
     let changed = yield* Deferred.make<void>()
     /** Completed when the running stage is over (done or failed); only runStage waits on it. */
     let settled: Deferred.Deferred<void> | undefined
-    let expectedToken = options.token
 
     const logEvents = Effect.suspend(() =>
       Effect.forEach(scheduler.drainEvents(), (e) =>
@@ -130,12 +127,11 @@ export const make = (options: Options) =>
       })
 
     const handlers: Handlers = {
-      Hello: ({ workerId, token }: { readonly workerId: string; readonly token: string }) =>
-        expectedToken !== undefined && token !== expectedToken
-          ? Effect.fail(new ZephyrInfraError({ reason: "unauthenticated", message: `Worker ${workerId} presented a wrong token; start workers with the --token the coordinator printed.`, retryable: false }))
-          : scheduler.fatal
-            ? Effect.fail(new ZephyrInfraError({ reason: "execution-ended", message: `Execution ${options.spec.executionId} already failed; worker ${workerId} is not needed.`, retryable: false }))
-            : Effect.succeed(options.spec),
+      // The token was checked before this runs (Transport's Session); in-process workers present none.
+      Hello: ({ workerId }: { readonly workerId: string; readonly token: string }) =>
+        scheduler.fatal
+          ? Effect.fail(new ZephyrInfraError({ reason: "execution-ended", message: `Execution ${options.spec.executionId} already failed; worker ${workerId} is not needed.`, retryable: false }))
+          : Effect.succeed(options.spec),
       Register: ({ workerId, fingerprint }: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) =>
         Effect.gen(function* () {
           if (fingerprint !== options.spec.fingerprint) {
@@ -157,7 +153,6 @@ export const make = (options: Options) =>
       poolGone: step((now) => scheduler.markPoolGone(now)),
       status: handlers.Status(),
       abort: (error) => step(() => scheduler.abort(error)),
-      requireToken: (token) => { expectedToken = token },
       handlers
     }
     return service

@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process"
-import { randomUUID } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as readline from "node:readline"
 import { Deferred, Effect, Runtime } from "effect"
 import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
@@ -43,10 +43,10 @@ export const make = (options: Options = {}): Launcher => ({
           retryable: false
         }))
       }
-      const token = randomUUID()
-      ctx.coordinator.requireToken(token)
-      const address = yield* Transport.serveTcp(ctx.coordinator.handlers).pipe(
-        Effect.mapError((e) => new ZephyrInfraError({ reason: "listen-failed", message: `Could not start the coordinator's server: ${String(e)}`, retryable: true }))
+      // Only this pool's processes may call: they get the token on stdin, never in argv or the environment.
+      const token = randomBytes(24).toString("base64url")
+      const address = yield* Transport.serveTcp(ctx.coordinator.handlers, { token, maxFrameBytes: ctx.spec.maxMessageBytes }).pipe(
+        Effect.mapError((e) => new ZephyrInfraError({ reason: "listen-failed", message: `Could not start the coordinator's server: ${e.message}`, retryable: true }))
       )
       const runtime = yield* Effect.runtime<never>()
       const runFork = Runtime.runFork(runtime)

@@ -21,10 +21,16 @@ const program = path.join(PackageRoot.dist, "worker.js")
 export const heapMegabytes = (memoryBudgetBytes: number): number =>
   Math.max(256, Math.ceil(memoryBudgetBytes / 2 ** 20) + 128)
 
+/** Local workers get their run's token on stdin; the driver's own (for external workers) stays with it. */
+const inheritedEnv = (): NodeJS.ProcessEnv => {
+  const { ZEPHYR_TOKEN: _, ...rest } = process.env
+  return rest
+}
+
 export const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number): ChildProcess =>
   spawn(process.execPath, [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, program], {
     stdio: ["pipe", "ignore", "pipe"],
-    env: { ...process.env, ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
+    env: { ...inheritedEnv(), ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
   })
 
 /** Processes started ahead of a run, waiting for their coordinator (see `prestart`). */

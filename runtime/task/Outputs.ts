@@ -15,8 +15,13 @@ import { attributeAsync } from "./UserCodeError.ts"
  * (`scatter`), or chunks handed to the next stage or the driver (`collect`).
  */
 
-/** Outputs up to this many items travel inline in the report instead of in a chunk file. */
+/**
+ * Outputs of up to this many items, and this many encoded bytes, travel inline in the
+ * report instead of in a chunk file. Bytes are bounded far below the coordinator's message
+ * limit (1 MiB by default): a batch of reports, or of tasks that read these outputs, must fit.
+ */
 export const INLINE_MAX = 64
+export const INLINE_MAX_BYTES = 8 << 10
 /** Items per block in chunk files. */
 const BLOCK_ITEMS = 4096
 
@@ -85,18 +90,19 @@ function keepFirst(_key: unknown, items: Iterable<unknown>): Iterable<unknown> {
   return []
 }
 
-/** Small outputs travel inline; bigger ones go to one chunk file of coalesced blocks. */
+/** Small outputs travel inline; bigger ones (in items or bytes) go to one chunk file of coalesced blocks. */
 const collect = async (scope: TaskScope, stream: Stream.ChunkStream): Promise<Array<ChunkRef>> => {
   let inline: Array<unknown> | undefined = []
   let pending: Array<unknown> = []
   let writer: BlockFile.BlockWriter | undefined
   const task = scope.task
+  const open = () => new BlockFile.BlockWriter(BlockFile.uniqueName(ExecutionDir.shardDir(scope.env.executionDir, task), `a${task.attempt}`, ".blk"))
   try {
     await Stream.drain(stream, (chunk) => {
       if (inline) {
         for (let i = 0; i < chunk.length; i++) inline.push(chunk[i])
         if (inline.length <= INLINE_MAX) return
-        writer = new BlockFile.BlockWriter(BlockFile.uniqueName(ExecutionDir.shardDir(scope.env.executionDir, task), `a${task.attempt}`, ".blk"))
+        writer = open()
         pending = inline
         inline = undefined
       } else {
@@ -104,7 +110,13 @@ const collect = async (scope: TaskScope, stream: Stream.ChunkStream): Promise<Ar
       }
       if (pending.length >= BLOCK_ITEMS) { writer!.write(pending); pending = [] }
     })
-    if (inline) return inline.length === 0 ? [] : [BlockFile.inline(inline)]
+    if (inline) {
+      if (inline.length === 0) return []
+      const ref = BlockFile.inline(inline)
+      if (ref.bytes.byteLength <= INLINE_MAX_BYTES) return [ref]
+      writer = open()
+      pending = inline
+    }
     writer!.write(pending)
     const written = writer!.close()
     scope.ctx.counters.increment("zephyr/chunk_bytes_written", written.bytes)

@@ -3,6 +3,7 @@ import { Cause, Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule 
 import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type * as Executable from "../../compiler/plan/Executable.ts"
 import type { JobSpec, Report, Task } from "../../rpc/Protocol.ts"
+import * as Transport from "../../rpc/Transport.ts"
 import type { CoordinatorClient } from "../../rpc/Transport.ts"
 import * as TaskRunner from "../task/TaskRunner.ts"
 
@@ -36,20 +37,63 @@ const BATCH_TARGET_MS = 50
 const MAX_BATCH = 1024
 /** Within a batch, reports are delivered at least this often... */
 const FLUSH_MS = 500
-/** ...and before they grow past this many bytes (frames over 16 MiB close the socket). */
-const FLUSH_BYTES = 4 << 20
+/**
+ * ...and once they reach this share of the coordinator's message limit (a bigger message
+ * closes the connection). A report takes at most that share too (fitReport), so a pull
+ * stays under the limit.
+ */
+const FLUSH_SHARE = 0.5
+/** The most of an error's message (and of its stack) a report carries. */
+export const MAX_ERROR_CHARS = 8 << 10
 
 /** What a batch asks for next: enough tasks for `BATCH_TARGET_MS` at the last batch's pace, growing at most 2x per batch. */
 export const nextBatchSize = (previous: number, msPerTask: number): number =>
   Math.max(1, Math.min(MAX_BATCH, previous * 2, Math.floor(BATCH_TARGET_MS / Math.max(msPerTask, 1e-3))))
 
-/** About how many bytes a report adds to a pull: its inline items dominate. */
-const reportBytes = (report: Report): number => {
+const textBytes = (text: string): number => Buffer.byteLength(text, "utf8")
+
+/** At most about how many bytes a report adds to a pull (msgpack is smaller). */
+export const reportBytes = (report: Report): number => {
   let n = 256
-  if (report.kind === "failed") return n + report.error.message.length + (report.error.cause?.length ?? 0)
-  if (report.output.kind === "scatter") return n + report.output.manifest.length + 9 * report.output.itemsPerTarget.length
-  for (const ref of report.output.refs) n += ref.kind === "inline" ? ref.bytes.byteLength : 64 + ref.path.length
+  for (const name in report.counters) n += textBytes(name) + 40
+  if (report.kind === "failed") return n + textBytes(report.error.message) + textBytes(report.error.cause ?? "") + textBytes(report.error.file ?? "")
+  if (report.output.kind === "scatter") return n + textBytes(report.output.manifest) + 9 * report.output.itemsPerTarget.length
+  for (const ref of report.output.refs) n += ref.kind === "inline" ? ref.bytes.byteLength + 32 : 64 + textBytes(ref.path)
   return n
+}
+
+const clip = (text: string): string =>
+  text.length <= MAX_ERROR_CHARS ? text : `${text.slice(0, MAX_ERROR_CHARS)}... (${text.length - MAX_ERROR_CHARS} more characters)`
+
+/** An error as a report carries it: message and stack clipped, so that it fits in a message. */
+export const clipError = (error: ZephyrWorkerError): ZephyrWorkerError =>
+  error.message.length <= MAX_ERROR_CHARS && (error.cause?.length ?? 0) <= MAX_ERROR_CHARS
+    ? error
+    : new ZephyrWorkerError({ ...error, message: clip(error.message), ...(error.cause !== undefined ? { cause: clip(error.cause) } : {}) })
+
+/**
+ * A report that fits in a pull under `limit` bytes. One that cannot (a task that made tens
+ * of thousands of distinct counters) fails its shard with a message that says so, instead of
+ * closing the worker's connection every time it is retried.
+ */
+export const fitReport = (report: Report, limit: number): Report => {
+  const fitted: Report = report.kind === "failed" ? { ...report, error: clipError(report.error) } : report
+  const bytes = reportBytes(fitted)
+  if (bytes <= limit) return fitted
+  const counters = Object.keys(report.counters).length
+  return {
+    ...fitted,
+    kind: "failed",
+    counters: {},
+    permanent: true,
+    error: new ZephyrWorkerError({
+      reason: "user-code",
+      message: `The report of stage ${report.stage} shard ${report.shard} is about ${bytes} bytes (${counters} counters), over the ${limit} bytes a report may take (half the coordinator's maxMessageSize): use fewer distinct counter names.`,
+      stage: report.stage,
+      shard: report.shard,
+      attempt: report.attempt
+    })
+  } as Report
 }
 
 /** What `Shared.get` says for a name the run was not given. */
@@ -71,10 +115,11 @@ export const run = (options: Options) =>
       Effect.gen(function* () {
         const failure = Cause.squash(cause) as { message?: unknown }
         const message = `Worker ${workerId} could not ${what}: ${typeof failure?.message === "string" ? failure.message : String(failure)}`
-        yield* client.Abort({ workerId, error: new ZephyrWorkerError({ reason: "aborted", message, worker: workerId }) }).pipe(Effect.ignore)
+        yield* client.Abort({ workerId, error: clipError(new ZephyrWorkerError({ reason: "aborted", message, worker: workerId })) }).pipe(Effect.ignore)
         return yield* Effect.fail(new WorkerAborted(message))
       })
     const loaded = yield* options.load(spec).pipe(Effect.catchAllCause(abort("rebuild the pipeline from its module")))
+    const flushBytes = Math.floor((spec.maxMessageBytes ?? Transport.limits.maxFrameBytes) * FLUSH_SHARE)
     yield* client.Register({ workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname() })
     // The layer's services on top of whatever the worker's fiber already has (in-process
     // workers run inside the caller's context).
@@ -125,12 +170,13 @@ export const run = (options: Options) =>
           executionId: task.executionId, stage: task.stage, generation: task.generation, shard: task.shard,
           attempt: task.attempt, counters: outcome.counters.snapshot(), durationMs: Math.round(performance.now() - t0)
         }
-        const report: Report = outcome.kind === "done"
+        const report = fitReport(outcome.kind === "done"
           ? { kind: "done", ...head, output: outcome.output }
-          : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent }
+          : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent }, flushBytes)
+        // Below flushBytes before, at most flushBytes more: the pull stays under the limit.
         reports.push(report)
         bytes += reportBytes(report)
-        if (bytes >= FLUSH_BYTES || performance.now() - since >= FLUSH_MS) break
+        if (bytes >= flushBytes || performance.now() - since >= FLUSH_MS) break
       }
       return i
     }

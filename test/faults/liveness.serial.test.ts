@@ -25,7 +25,6 @@ describe("liveness at scale", () => {
       const coordinator = yield* Coordinator.make({
         spec: { executionId: "liveness", module: { path: loaded.module.path, args: {} }, fingerprint: plan.fingerprint, executionDir: dir, heartbeatIntervalMs: 300, memoryBudgetBytes: 64 << 20, sharedNames: [] },
         stages: 1,
-        token,
         config: { ...defaults, heartbeatTimeoutMs: 3_000, startupGraceMs: 3_000, sweepIntervalMs: 100, maxTasksPerPull: 1 }
       })
       let pulls = 0
@@ -36,7 +35,7 @@ describe("liveness at scale", () => {
         // and one report handler blocks for 4 s, longer than the heartbeat timeout itself
         Pull: (p) => Effect.sync(() => { if (p.reports.length > 0 && ++pulls === 100) stall(4_000) }).pipe(Effect.zipRight(coordinator.handlers.Pull(p)))
       }
-      const address = yield* Transport.serveTcp(slow)
+      const address = yield* Transport.serveTcp(slow, { token })
       const swarm = spawn(process.execPath, ["--import", "tsx", "test/faults/fixtures/swarm.ts", `${address.host}:${address.port}`, token, "64"], { stdio: ["ignore", "ignore", "inherit"] })
       yield* Effect.addFinalizer(() => Effect.sync(() => swarm.kill("SIGKILL")))
       // All 64 must be in before the stage starts (else a fast stage could end first).

@@ -32,10 +32,10 @@ describe("batched pulls", () => {
         ...coordinator.handlers,
         Pull: (p) => { pulls++; reports += p.reports.length; return coordinator.handlers.Pull(p) }
       }
-      const { host, port } = yield* Transport.serveTcp(handlers)
+      const { host, port } = yield* Transport.serveTcp(handlers, { token: "batching" })
       const client = yield* Transport.connectTcp(host, port)
       const stage = yield* Effect.fork(coordinator.runStage(0, Array.from({ length: N }, (_, index) => ({ input: { kind: "list" as const, index } })), true))
-      const reason = yield* Worker.run({ workerId: "w1", client, load: () => Effect.succeed({ executable, layer: undefined }), shared: () => () => undefined })
+      const reason = yield* Worker.run({ workerId: "w1", token: "batching", client, load: () => Effect.succeed({ executable, layer: undefined }), shared: () => () => undefined })
       expect(reason).toContain("no more work")
       const outputs = yield* Fiber.join(stage)
       expect(outputs.map(valueOf)).toEqual(Array.from({ length: N }, (_, i) => i + 1))

@@ -1,7 +1,8 @@
-import { spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as net from "node:net"
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { Zephyr } from "zephyr"
+import * as RawClient from "../../rpc/RawClient.ts"
 
 const freePort = () => new Promise<number>((resolve) => {
   const s = net.createServer().listen(0, "127.0.0.1", () => {
@@ -23,13 +24,28 @@ const listening = async (port: number) => {
   throw new Error(`nothing listens on port ${port}`)
 }
 
-const startWorker = (port: number, token: string) => {
-  const child = spawn(process.execPath, ["bin/zephyr.js", "worker", "--coordinator", `127.0.0.1:${port}`, "--token", token], { stdio: ["ignore", "ignore", "pipe"] })
+const children: Array<ChildProcess> = []
+afterEach(() => { for (const c of children.splice(0)) c.kill("SIGKILL") })
+
+/** A `zephyr` command as a user runs it; its output is kept. */
+const zephyr = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const { ZEPHYR_TOKEN: _, ...rest } = process.env
+  const child = spawn(process.execPath, ["bin/zephyr.js", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...rest, ...env } })
+  children.push(child)
+  let stdout = ""
   let stderr = ""
+  child.stdout!.on("data", (d) => { stdout += d })
   child.stderr!.on("data", (d) => { stderr += d })
   const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { child, exit, stderr: () => stderr }
+  return { child, exit, stdout: () => stdout, stderr: () => stderr }
 }
+
+const startWorker = (port: number, token: string, how: "env" | "flag" = "env") =>
+  zephyr(["worker", "--coordinator", `127.0.0.1:${port}`, ...(how === "flag" ? ["--token", token] : [])], how === "env" ? { ZEPHYR_TOKEN: token } : {})
+
+const runArgs = (port: number) => ["run", "test/compiler/fixtures/modules/args.ts", "--export", "numbers", "--arg", "shards=2", "--backend", "external", "--listen", `127.0.0.1:${port}`, "--print-results", "--no-progress"]
+const expected = [{ k: 0, n: 3 }, { k: 1, n: 3 }]
+const results = (stdout: string) => stdout.trim().split("\n").map((l) => JSON.parse(l) as { k: number; n: number }).sort((a, b) => a.k - b.k)
 
 describe("external workers (backend external)", () => {
   it("runs a pipeline on workers started by hand with `zephyr worker --coordinator HOST:PORT --token T`", async () => {
@@ -39,20 +55,71 @@ describe("external workers (backend external)", () => {
     })
     await listening(port)
     // The intruder first, while the run waits for workers (it cannot finish without one).
-    const intruder = startWorker(port, "wrong")
+    const intruder = startWorker(port, "wrong", "flag")
     expect(await intruder.exit).not.toBe(0)
-    const worker = startWorker(port, "secret")
+    const worker = startWorker(port, "secret", "flag")
     try {
       expect(intruder.stderr()).toContain("wrong token")
       const result = await run
-      expect(result.results.sort((a, b) => a.k - b.k)).toEqual([{ k: 0, n: 3 }, { k: 1, n: 3 }])
+      expect(result.results.sort((a, b) => a.k - b.k)).toEqual(expected)
       expect(await worker.exit).toBe(0) // told to shut down when the last stage had nothing left
     } catch (e) {
       process.stderr.write(`worker stderr:\n${worker.stderr()}\nintruder stderr:\n${intruder.stderr()}\n`)
       throw e
-    } finally {
-      worker.child.kill("SIGKILL")
-      intruder.child.kill("SIGKILL")
     }
   }, 120_000)
+
+  it("never writes the token in a log line or a message: driver, worker, intruder and probes, at debug level", async () => {
+    const token = "tok-5e3c1d0a9f7b4c2e8d6a"
+    const port = await freePort()
+    const driver = zephyr(runArgs(port), { ZEPHYR_TOKEN: token, ZEPHYR_LOG_LEVEL: "debug" })
+    await listening(port)
+    const intruder = zephyr(["worker", "--coordinator", `127.0.0.1:${port}`], { ZEPHYR_TOKEN: `${token}-not`, ZEPHYR_LOG_LEVEL: "debug" })
+    expect(await intruder.exit).not.toBe(0)
+    const probe = await RawClient.connect(port)
+    probe.send(RawClient.request("Status", {}))
+    await probe.closed
+    const worker = zephyr(["worker", "--coordinator", `127.0.0.1:${port}`], { ZEPHYR_TOKEN: token, ZEPHYR_LOG_LEVEL: "debug" })
+    const code = await driver.exit
+    const everything = [driver.stdout(), driver.stderr(), worker.stderr(), intruder.stderr(), probe.received().toString("latin1")].join("\n")
+    try {
+      expect(code).toBe(0)
+      expect(results(driver.stdout())).toEqual(expected)
+      expect(intruder.stderr()).toContain("wrong token")
+      expect(driver.stderr()).toContain("its Hello was refused (unauthenticated)")
+      expect(everything).not.toContain(token)
+    } catch (e) {
+      process.stderr.write(`driver stderr:\n${driver.stderr()}\nworker stderr:\n${worker.stderr()}\n`)
+      throw e
+    }
+  }, 120_000)
+
+  it("on loopback without a token generates one, prints it once on stderr, and workers join with it", async () => {
+    const port = await freePort()
+    const driver = zephyr(runArgs(port))
+    await listening(port)
+    let printed: string | undefined
+    for (let i = 0; i < 100 && printed === undefined; i++) {
+      printed = /token \(generated, printed once\): (\S+)/.exec(driver.stderr())?.[1]
+      if (printed === undefined) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(printed).toBeDefined()
+    const worker = startWorker(port, printed!)
+    expect(await driver.exit).toBe(0)
+    expect(results(driver.stdout())).toEqual(expected)
+    expect(driver.stderr().split(printed!).length - 1).toBe(1)
+    expect(worker.stderr()).not.toContain(printed!)
+  }, 120_000)
+
+  it("refuses to listen off loopback without a token", async () => {
+    const { ZEPHYR_TOKEN: saved } = process.env
+    delete process.env.ZEPHYR_TOKEN
+    try {
+      const failure = await Zephyr.runModule("test/compiler/fixtures/modules/args.ts", { export: "numbers", backend: "external", listen: "0.0.0.0:0" }).then(() => undefined, (e: unknown) => e)
+      expect(failure).toMatchObject({ _tag: "ZephyrPlanError", reason: "invalid-option" })
+      expect((failure as Error).message).toContain("needs a token")
+    } finally {
+      if (saved !== undefined) process.env.ZEPHYR_TOKEN = saved
+    }
+  }, 60_000)
 })

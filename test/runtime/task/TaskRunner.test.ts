@@ -33,6 +33,14 @@ describe("task runner", () => {
     expect(fs.readdirSync(dir)).toEqual([])
   })
 
+  it("an output of few but big items goes to a chunk file: reports carry references, not bulk data", async () => {
+    const exe = Zephyr.compile(Dataset.fromList([3]).flatMap((n) => Array.from({ length: n }, (_, i) => "x".repeat(100_000) + i)))
+    const outcome = await TaskRunner.run(exe, task({ kind: "list", index: 0 }), env(tmp()))
+    if (outcome.kind !== "done" || outcome.output.kind !== "chunks") throw new Error("expected chunks")
+    expect(outcome.output.refs.map((r) => r.kind)).toEqual(["file"])
+    expect(outcome.output.refs[0]).toMatchObject({ count: 3, take: 3 })
+  })
+
   it("a task that spills uses its scratch directory and removes it", async () => {
     const dir = tmp()
     const input = tmp()
