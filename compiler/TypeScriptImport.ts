@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { builtinModules, findSourceMap } from "node:module"
 import * as os from "node:os"
@@ -15,6 +16,20 @@ import { fileURLToPath, pathToFileURL } from "node:url"
  * each original file. The same file imported twice is the same module, as with `import`.
  */
 const modules = new Map<string, Promise<Record<string, unknown>>>()
+
+/**
+ * The local files each imported module was built from (path relative to the module's
+ * directory → hash of the content that was compiled), for a resumed run to tell whether the
+ * code changed: the plan fingerprint does not cover function bodies.
+ */
+const sourceHashes = new Map<string, Readonly<Record<string, string>>>()
+
+const hashOf = (content: string | Uint8Array): string => createHash("sha256").update(content).digest("hex").slice(0, 32)
+
+const relativeName = (entry: string, file: string): string => path.relative(path.dirname(entry), file).split(path.sep).join("/")
+
+/** The local source files `file` was built from, with content hashes; undefined before it is imported. */
+export const sources = (file: string): Readonly<Record<string, string>> | undefined => sourceHashes.get(file)
 
 /** Compiled modules live (briefly) under directories with this prefix. */
 const outputPrefix = path.join(os.tmpdir(), "zephyr-module-")
@@ -37,7 +52,7 @@ const typeScript = /\.[cm]?tsx?$/
 export const importModule = (file: string): Promise<Record<string, unknown>> => {
   let loaded = modules.get(file)
   if (!loaded) {
-    loaded = typeScript.test(file) ? compileAndImport(file) : import(pathToFileURL(file).href)
+    loaded = typeScript.test(file) ? compileAndImport(file) : importJavaScript(file)
     modules.set(file, loaded)
     loaded.catch(() => modules.delete(file))
   }
@@ -48,8 +63,17 @@ const builtins = new Set(builtinModules)
 const loaders: Record<string, "ts" | "tsx" | "jsx"> = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".jsx": "jsx" }
 const RESOLVING = Symbol.for("zephyr/TypeScriptImport/resolving")
 
+/** A JavaScript module is imported as it is; only its own file is hashed (its imports are Node's). */
+const importJavaScript = async (file: string): Promise<Record<string, unknown>> => {
+  try {
+    sourceHashes.set(file, { [path.basename(file)]: hashOf(fs.readFileSync(file)) })
+  } catch { /* the import reports it */ }
+  return import(pathToFileURL(file).href)
+}
+
 const compileAndImport = async (file: string): Promise<Record<string, unknown>> => {
   const esbuild = await import("esbuild")
+  const hashes: Record<string, string> = {}
   const dir = fs.mkdtempSync(outputPrefix)
   try {
     const outfile = path.join(dir, `${path.basename(file).replace(typeScript, "")}.mjs`)
@@ -79,11 +103,18 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
           // Each local file keeps its own import.meta, as if it had been imported itself.
           build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
             const source = await fs.promises.readFile(args.path, "utf8")
+            hashes[relativeName(file, args.path)] = hashOf(source)
             const contents = !source.includes("import.meta") ? source : source
               .replaceAll("import.meta.url", JSON.stringify(pathToFileURL(args.path).href))
               .replaceAll("import.meta.dirname", JSON.stringify(path.dirname(args.path)))
               .replaceAll("import.meta.filename", JSON.stringify(args.path))
             return { contents, loader: loaders[path.extname(args.path)] ?? "js" }
+          })
+          // Data files a module imports are part of its source as well.
+          build.onLoad({ filter: /\.(json|txt)$/ }, async (args) => {
+            const contents = await fs.promises.readFile(args.path)
+            hashes[relativeName(file, args.path)] = hashOf(contents)
+            return { contents, loader: args.path.endsWith(".json") ? "json" : "text" }
           })
         }
       }]
@@ -94,6 +125,7 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
       throw new Error(`${where}${first.text}`)
     })
     fs.writeFileSync(outfile, result.outputFiles[0]!.contents)
+    sourceHashes.set(file, Object.fromEntries(Object.entries(hashes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))))
     process.setSourceMapsEnabled(true)
     return await import(pathToFileURL(outfile).href)
   } finally {

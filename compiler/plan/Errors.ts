@@ -36,7 +36,9 @@ export const PlanReason = Schema.Literal(
   /** The dataset's steps do not form a pipeline (no source, a source in the middle). */
   "invalid-pipeline",
   /** A worker was asked to rebuild a plan that has no module. */
-  "no-module"
+  "no-module",
+  /** `--resume` names no execution in the chunk directory (or a directory Zephyr did not create). */
+  "unknown-execution"
 )
 export type PlanReason = typeof PlanReason.Type
 
@@ -101,7 +103,11 @@ export const InfraReason = Schema.Literal(
   "registration-timeout",
   "no-alive-workers",
   /** Chunk storage or the inputs' listing failed. */
-  "storage"
+  "storage",
+  /** The chunk directory is not private to the user (another owner, group- or world-writable). */
+  "unsafe-chunk-dir",
+  /** Another live driver holds the execution's lock. */
+  "execution-locked"
 )
 export type InfraReason = typeof InfraReason.Type
 
