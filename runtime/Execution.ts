@@ -64,7 +64,10 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
     })
     return yield* Effect.acquireUseRelease(
       Effect.try({ try: () => ExecutionLock.acquire(opened.dir), catch: (e) => storageError(`Could not lock ${opened.dir}`, e) }),
-      () => attempts<A>(exe, options, launcher, opened),
+      (lock) => Effect.zipRight(
+        lock.tookOverFrom ? Effect.logInfo(`took over the lock of ${opened.executionId} from pid ${lock.tookOverFrom.pid}, which is no longer running`) : Effect.void,
+        attempts<A>(exe, options, launcher, opened)
+      ),
       (lock, exit) => Effect.gen(function* () {
         const { executionId, dir } = opened
         if (Exit.isSuccess(exit)) {

@@ -114,6 +114,9 @@ const create = (chunkDir: string, executionId: string, module: Marker["module"])
 /** An existing execution directory, which must carry Zephyr's marker for this id. */
 const existing = (chunkDir: string, executionId: string): Opened => {
   const dir = of(chunkDir, executionId)
+  if (fs.lstatSync(dir).isSymbolicLink()) {
+    throw unknown(`${dir} is a symbolic link, not an execution directory; Zephyr does not follow it. Choose another execution id or chunk directory.`)
+  }
   if (!isMarked(dir, executionId)) {
     throw unknown(`The directory ${dir} exists but is not a Zephyr execution (it has no ${path.basename(markerFile(dir))} marker for ${JSON.stringify(executionId)}); Zephyr does not write into or remove it. Choose another execution id or chunk directory.`)
   }

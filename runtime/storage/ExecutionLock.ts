@@ -21,6 +21,8 @@ export interface Holder {
 export interface Lock {
   readonly file: string
   readonly holder: Holder
+  /** The dead holder whose stale lock this one replaced. */
+  readonly tookOverFrom: Holder | undefined
   /** Removes the lock if it is still this holder's. */
   readonly release: () => void
 }
@@ -91,6 +93,7 @@ export const acquire = (dir: string): Lock => {
   const file = ExecutionDir.lockFile(dir)
   const holder: Holder = { pid: process.pid, host: os.hostname(), started: new Date().toISOString(), token: randomUUID() }
   const text = JSON.stringify(holder) + "\n"
+  let tookOverFrom: Holder | undefined
   for (let tries = 0; tries < 5; tries++) {
     let fd: number
     try {
@@ -106,6 +109,7 @@ export const acquire = (dir: string): Lock => {
       const other = parse(current)
       const abandoned = other === undefined && Date.now() - mtimeMs(file) > UNREADABLE_GRACE_MS
       if ((other && isStale(other)) || abandoned) {
+        tookOverFrom = other
         takeOver(file, current)
         continue
       }
@@ -119,6 +123,7 @@ export const acquire = (dir: string): Lock => {
     return {
       file,
       holder,
+      tookOverFrom,
       release: () => {
         if (readHolder(file)?.token === holder.token) fs.rmSync(file, { force: true })
       }

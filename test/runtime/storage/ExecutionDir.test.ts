@@ -72,3 +72,14 @@ describe("ExecutionDir.open", () => {
     expect(fs.readdirSync(chunks)).toEqual(["other"])
   })
 })
+
+describe("a symbolic link in the chunk directory", () => {
+  it("is never used as an execution directory, even one pointing at a marked execution", () => {
+    const chunks = tempDir()
+    const elsewhere = tempDir()
+    const real = ExecutionDir.open(elsewhere, { executionId: "real", resume: false }, () => "x")
+    fs.symlinkSync(real.dir, path.join(chunks, "link"))
+    fs.writeFileSync(ExecutionDir.markerFile(real.dir), JSON.stringify({ ...ExecutionDir.readMarker(real.dir), executionId: "link" }))
+    expect(() => ExecutionDir.open(chunks, { executionId: "link", resume: true }, () => "x")).toThrow(/is a symbolic link/)
+  })
+})

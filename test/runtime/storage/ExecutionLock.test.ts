@@ -50,6 +50,7 @@ describe("ExecutionLock", () => {
     writeLock(dir, { pid: dead })
     const lock = ExecutionLock.acquire(dir)
     expect(ExecutionLock.readHolder(path.join(dir, "lock"))).toMatchObject({ pid: process.pid, token: lock.holder.token })
+    expect(lock.tookOverFrom?.pid).toBe(dead)
     expect(fs.readdirSync(dir)).toEqual(["lock"]) // the stale one set aside is gone
   })
 
