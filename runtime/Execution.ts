@@ -4,6 +4,7 @@ import { Cause, Duration, Effect, Exit, Schedule } from "effect"
 import * as CounterSet from "../compiler/plan/CounterSet.ts"
 import { ZephyrInfraError, type ZephyrPlanError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
 import type * as Executable from "../compiler/plan/Executable.ts"
+import type * as Stage from "../compiler/plan/Stage.ts"
 import type { JobSpec, ShardOutput } from "../rpc/Protocol.ts"
 import * as Coordinator from "./coordinator/Coordinator.ts"
 import * as Dashboard from "./Dashboard.ts"
@@ -167,33 +168,24 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     // Once a stage runs, the stages after it run too: their records were computed from its old outputs.
     let rerun: string | undefined
     for (const stage of stages) {
-      const origin: StageRecord.Origin = yield* Effect.try({
-        try: () => ({
-          fingerprint: exe.plan.fingerprint,
-          entry: exe.module ? { export: exe.module.export ?? null, args: { ...exe.module.args } } : null,
-          sources: exe.module?.sources ?? null,
-          inputs: StageRecord.inputsOf(stage)
-        }),
-        catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e)
-      })
-      if (stage.input.kind !== "reshard") {
-        if (rerun === undefined) {
-          const recorded = StageRecord.check(dir, stage.id, origin)
-          if (recorded.kind === "valid") {
-            yield* Effect.logInfo(`stage ${stage.id} (${stage.kind}) already completed in ${executionId}; skipping it`)
-            outputs.set(stage.id, recorded.outputs)
-            continue
-          }
-          if (recorded.kind === "stale") yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again, and the stages after it: ${recorded.reason}`)
-          rerun = `stage ${stage.id} ran again`
-        } else if (StageRecord.exists(dir, stage.id)) {
-          yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again: ${rerun}`)
-        }
-      }
       if (stage.input.kind === "reshard") {
+        // The coordinator only re-deals references: nothing to run or record.
         const n = stage.ops[0]?.kind === "reshard" ? stage.ops[0].n : 1
         outputs.set(stage.id, Reshard.split(outputs.get(stage.input.stage) ?? [], n))
         continue
+      }
+      const origin = yield* Effect.try({ try: () => originOf(exe, stage), catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e) })
+      if (rerun === undefined) {
+        const recorded = StageRecord.check(dir, stage.id, origin)
+        if (recorded.kind === "valid") {
+          yield* Effect.logInfo(`stage ${stage.id} (${stage.kind}) already completed in ${executionId}; skipping it`)
+          outputs.set(stage.id, recorded.outputs)
+          continue
+        }
+        if (recorded.kind === "stale") yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again, and the stages after it: ${recorded.reason}`)
+        rerun = `stage ${stage.id} ran again`
+      } else if (StageRecord.exists(dir, stage.id)) {
+        yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again: ${rerun}`)
       }
       const inputs = yield* Effect.tryPromise({
         try: () => StageInputs.of(exe, stage, outputs, dir),
@@ -209,6 +201,14 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     const results = last ? readResults(outputs.get(last.id) ?? []) : []
     return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId }
   })
+
+/** What a stage's outputs are computed from, recorded with them and checked on resume. */
+const originOf = (exe: Executable.Executable, stage: Stage.Stage): StageRecord.Origin => ({
+  fingerprint: exe.plan.fingerprint,
+  entry: exe.module ? { export: exe.module.export ?? null, args: { ...exe.module.args } } : null,
+  sources: exe.module?.sources ?? null,
+  inputs: StageRecord.inputsOf(stage)
+})
 
 /**
  * As many workers as the widest stage has tasks, at most `workers` (the reference's

@@ -19,7 +19,7 @@ const kept = (chunks: string, id: string, days: number) => {
   fs.utimesSync(marker, when, when)
 }
 
-describe("zephyr gc", () => {
+describe("zephyr gc", { timeout: 120_000 }, () => {
   it("removes old executions of the chunk directory and reports what it removed and kept", async () => {
     const chunks = tempDir()
     kept(chunks, "old-run", 9)

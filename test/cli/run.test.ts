@@ -17,7 +17,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-describe("zephyr run", () => {
+describe("zephyr run", { timeout: 120_000 }, () => {
   it("--print-results writes each result as one JSON line on stdout, in shard order, and nothing else", async () => {
     const { stdout, stderr } = await zephyr("run", "test/cli/fixtures/ordered.ts", "--workers", "2", "--print-results", "--chunk-dir", dir)
     expect(stdout).toBe([

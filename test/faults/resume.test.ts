@@ -22,7 +22,7 @@ afterEach(() => {
 interface Ran { readonly code: number | null; readonly stdout: string; readonly stderr: string }
 
 /** `zephyr ARGS` to its end; never throws. */
-const zephyr = (args: ReadonlyArray<string>, timeout = 90_000): Promise<Ran> =>
+const zephyr = (args: ReadonlyArray<string>, timeout = 150_000): Promise<Ran> =>
   new Promise((resolve) => {
     const child = execFile(process.execPath, ["bin/zephyr.js", ...args], { encoding: "utf8", timeout }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }))
@@ -44,7 +44,8 @@ const lines = (file: string) => fs.readFileSync(file, "utf8").trim().split("\n")
 const sorted = (out: string) => out.trim().split("\n").map((l) => JSON.parse(l)).sort((a, b) => a.key - b.key)
 const expected = [{ key: 0, sum: 3 }, { key: 1, sum: 5 }, { key: 2, sum: 7 }]
 
-describe("resume after the driver dies", () => {
+// Real driver and worker processes on a shared 2-core machine: generous time.
+describe("resume after the driver dies", { timeout: 240_000 }, () => {
   it("a driver SIGKILLed mid-run leaves no workers behind, and --resume takes over its stale lock and skips the completed stage", async () => {
     const common = [module, "--workers", "2", "--chunk-dir", chunks, "--arg", `dir=${dir}`, "--arg", "block=1", "--no-progress"]
     const driver = spawn(process.execPath, ["bin/zephyr.js", "run", ...common, "--execution-id", "exec-resume"], { stdio: "ignore" })
@@ -53,7 +54,7 @@ describe("resume after the driver dies", () => {
     const workers = workersOf(driver.pid!)
     expect(workers.length).toBeGreaterThan(0) // an idle one may already be released (the last stage drains)
     driver.kill("SIGKILL")
-    await waitFor(() => workers.every((p) => !alive(p)), "orphaned workers to exit", 15_000)
+    await waitFor(() => workers.every((p) => !alive(p)), "orphaned workers to exit", 30_000)
     expect(lines(path.join(dir, "stage0.log"))).toBe(6)
     expect(fs.existsSync(path.join(chunks, "exec-resume", "stages", "stage-0.json"))).toBe(true)
     // The dead driver's lock is still there: stale, so the resumed run takes it over.
@@ -132,7 +133,7 @@ describe("resume after the driver dies", () => {
   })
 })
 
-describe("--resume ID names an execution right inside the chunk directory, and an existing one", () => {
+describe("--resume ID names an execution right inside the chunk directory, and an existing one", { timeout: 180_000 }, () => {
   it("refuses ids that are paths, empty or too long, and touches nothing outside the chunk directory", async () => {
     const victim = path.join(dir, "victim")
     fs.mkdirSync(victim)
@@ -159,7 +160,7 @@ describe("--resume ID names an execution right inside the chunk directory, and a
   })
 })
 
-describe("a resumed run never reuses stale results", () => {
+describe("a resumed run never reuses stale results", { timeout: 180_000 }, () => {
   // The module lives inside the project (it imports "zephyr"), in a scratch folder the test edits.
   let project: string
   let input: string
