@@ -6,6 +6,8 @@ export default defineConfig({
     // Timing-sensitive tests run alone afterwards (vitest.serial.config.ts), away from
     // the CPU contention of the other files' worker processes.
     exclude: ["test/**/*.serial.test.ts", "node_modules/**"],
+    // Failed runs keep their chunks: a suite-wide chunk directory, removed at the end.
+    globalSetup: ["test/ChunkDirSetup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Multi-process tests start real worker processes; two test files at a time keeps a

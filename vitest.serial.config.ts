@@ -8,6 +8,8 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.serial.test.ts"],
+    // Failed runs keep their chunks: a suite-wide chunk directory, removed at the end.
+    globalSetup: ["test/ChunkDirSetup.ts"],
     testTimeout: 180_000,
     hookTimeout: 60_000,
     fileParallelism: false,

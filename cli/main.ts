@@ -5,13 +5,14 @@ import { Cause, Effect } from "effect"
 import * as ProcessExit from "../runtime/ProcessExit.ts"
 import * as RunOptions from "../runtime/RunOptions.ts"
 import * as CompileCommand from "./CompileCommand.ts"
+import * as GcCommand from "./GcCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
 import * as WorkerCommand from "./WorkerCommand.ts"
 import packageJson from "../package.json" with { type: "json" }
 
 const zephyr = Command.make("zephyr").pipe(
   Command.withDescription("A typed dataflow engine for large batch data jobs"),
-  Command.withSubcommands([RunCommand.command, CompileCommand.command, WorkerCommand.command])
+  Command.withSubcommands([RunCommand.command, CompileCommand.command, WorkerCommand.command, GcCommand.command])
 )
 
 const cli = Command.run(zephyr, { name: "zephyr", version: packageJson.version })

@@ -26,6 +26,8 @@ import packageJson from "../package.json" with { type: "json" }
 export interface SourceFile {
   readonly path: string
   readonly sha256: string
+  /** A configuration file (tsconfig.json, package.json), not a source of the module. */
+  readonly config?: boolean | undefined
 }
 
 interface Entry {

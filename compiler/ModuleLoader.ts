@@ -70,5 +70,6 @@ export const load = async (
   if (layer !== undefined && !Layer.isLayer(layer)) {
     throw new ZephyrPlanError({ reason: "invalid-layer", message: `Export "layer" of ${modulePath} must be an Effect Layer.`, file: modulePath })
   }
-  return { dataset, layer: layer as Layer.Layer<any, any, never> | undefined, module: { path: file, export: options.export, args } }
+  const sources = TypeScriptImport.sources(file)
+  return { dataset, layer: layer as Layer.Layer<any, any, never> | undefined, module: { path: file, export: options.export, args, ...(sources ? { sources } : {}) } }
 }

@@ -30,9 +30,24 @@ const compiledFiles = new Set<string>()
 const origins = new Map<string, "cache" | "esbuild">()
 export const originOf = (file: string): "cache" | "esbuild" | undefined => origins.get(path.resolve(file))
 
-/** The local files (with their hashes) a compiled module was built from. */
-const sources = new Map<string, ReadonlyArray<ModuleCache.SourceFile>>()
-export const sourcesOf = (file: string): ReadonlyArray<ModuleCache.SourceFile> | undefined => sources.get(path.resolve(file))
+/**
+ * The local files each imported module was built from, with content hashes (and the
+ * configuration files that steered its compile, which the ModuleCache checks too).
+ */
+const built = new Map<string, ReadonlyArray<ModuleCache.SourceFile>>()
+
+/**
+ * The local source files `file` was built from (path relative to the module's directory →
+ * hash of the content that was compiled), for a resumed run to tell whether the code
+ * changed: the plan fingerprint does not cover function bodies. Undefined before it is
+ * imported.
+ */
+export const sources = (file: string): Readonly<Record<string, string>> | undefined => {
+  const files = built.get(path.resolve(file))
+  if (files === undefined) return undefined
+  const entries = files.filter((f) => !f.config).map((f) => [path.relative(path.dirname(path.resolve(file)), f.path).split(path.sep).join("/"), f.sha256.slice(0, 32)] as const)
+  return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
 
 /**
  * The original file, line and column (1-based) of a position in a compiled module, for
@@ -52,7 +67,7 @@ const typeScript = /\.[cm]?tsx?$/
 export const importModule = (file: string): Promise<Record<string, unknown>> => {
   let loaded = modules.get(file)
   if (!loaded) {
-    loaded = typeScript.test(file) ? compileAndImport(file) : import(pathToFileURL(file).href)
+    loaded = typeScript.test(file) ? compileAndImport(file) : importJavaScript(file)
     modules.set(file, loaded)
     loaded.catch(() => modules.delete(file))
   }
@@ -62,6 +77,14 @@ export const importModule = (file: string): Promise<Record<string, unknown>> => 
 const builtins = new Set(builtinModules)
 const loaders: Record<string, "ts" | "tsx" | "jsx"> = { ".ts": "ts", ".mts": "ts", ".cts": "ts", ".tsx": "tsx", ".jsx": "jsx" }
 const RESOLVING = Symbol.for("zephyr/TypeScriptImport/resolving")
+
+/** A JavaScript module is imported as it is; only its own file is hashed (its imports are Node's). */
+const importJavaScript = async (file: string): Promise<Record<string, unknown>> => {
+  try {
+    built.set(path.resolve(file), [{ path: path.resolve(file), sha256: ModuleCache.sha256(fs.readFileSync(file)) }])
+  } catch { /* the import reports it */ }
+  return import(pathToFileURL(file).href)
+}
 
 const compileAndImport = async (file: string): Promise<Record<string, unknown>> => {
   const cacheDir = ModuleCache.directory()
@@ -77,7 +100,7 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
     })
     if (mod !== undefined) {
       origins.set(resolved, "cache")
-      sources.set(resolved, cached.files)
+      built.set(resolved, cached.files)
       return mod
     }
   }
@@ -86,7 +109,7 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
   try {
     const outfile = cacheDir !== undefined ? ModuleCache.outputFile(cacheDir, key) : path.join(dir, `${path.basename(file).replace(typeScript, "")}.mjs`)
     const { code, files } = await compile(file, outfile)
-    sources.set(resolved, files)
+    built.set(resolved, files)
     if (cacheDir !== undefined) ModuleCache.store(cacheDir, key, outfile, code, files)
     else fs.writeFileSync(outfile, code)
     return await importCompiled(outfile)
@@ -149,7 +172,7 @@ const resolutionConfig = (file: string): Array<ModuleCache.SourceFile> => {
     for (const name of ["tsconfig.json", "package.json"]) {
       const candidate = path.join(dir, name)
       try {
-        out.push({ path: candidate, sha256: ModuleCache.sha256(fs.readFileSync(candidate)) })
+        out.push({ path: candidate, sha256: ModuleCache.sha256(fs.readFileSync(candidate)), config: true })
       } catch {
         // absent here
       }

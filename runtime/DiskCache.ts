@@ -1,15 +1,16 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import * as Digest from "../compiler/plan/Digest.ts"
+import * as AtomicWrite from "./storage/AtomicWrite.ts"
 import * as BlockFile from "./storage/BlockFile.ts"
 
 /**
  * Runs an Effect once per argument fingerprint and keeps its result on disk, reused across
  * runs and processes. The result is written under a temporary name and published with an
- * exclusive hard link: when workers race, the first to publish wins and the others read
- * its result, so everyone agrees on one value.
+ * exclusive hard link, flushed to disk: when workers race, the first to publish wins and
+ * the others read its result, so everyone agrees on one value. An entry that cannot be read
+ * back is a miss (with a warning), computed again and replaced.
  */
 export interface Options {
   /** Default: $ZEPHYR_CACHE_DIR, else .zephyr/cache under the working directory. */
@@ -21,27 +22,46 @@ export const defaultDir = (): string => process.env.ZEPHYR_CACHE_DIR ?? path.joi
 export const pathFor = (name: string, args: ReadonlyArray<unknown>, options: Options = {}): string =>
   path.join(options.dir ?? defaultDir(), `${name.replace(/[^\w.-]/g, "_")}-${Digest.digest([name, args], 24)}.msgpack`)
 
-const read = (file: string): { readonly hit: true; readonly value: unknown } | { readonly hit: false } => {
+type Lookup =
+  | { readonly kind: "hit"; readonly value: unknown }
+  | { readonly kind: "miss" }
+  /** An entry that cannot be decoded (a torn write from before entries were flushed, a disk error). */
+  | { readonly kind: "unreadable"; readonly problem: string }
+
+const read = (file: string): Lookup => {
+  let bytes: Uint8Array
   try {
-    return { hit: true, value: (BlockFile.decode(fs.readFileSync(file)) as { value: unknown }).value }
+    bytes = fs.readFileSync(file)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { hit: false }
-    throw e
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "miss" }
+    return { kind: "unreadable", problem: (e as Error).message }
+  }
+  try {
+    const entry = BlockFile.decode(bytes) as { value: unknown } | null
+    if (entry === null || typeof entry !== "object" || !("value" in entry)) return { kind: "unreadable", problem: "not a cache entry" }
+    return { kind: "hit", value: entry.value }
+  } catch (e) {
+    return { kind: "unreadable", problem: (e as Error)?.message ?? String(e) }
   }
 }
 
-/** Publishes `value` at `file` unless someone else already did; returns the value that won. */
+/**
+ * Publishes `value` at `file` (flushed to disk) unless someone else already did; returns
+ * the value that won. An unreadable entry in the way is replaced.
+ */
 const publish = (file: string, value: unknown): unknown => {
   fs.mkdirSync(path.dirname(file), { recursive: true })
-  const tmp = `${file}.tmp-${randomUUID().slice(0, 8)}`
+  const tmp = AtomicWrite.temporaryName(file)
   fs.writeFileSync(tmp, BlockFile.encode({ value }))
   try {
-    fs.linkSync(tmp, file)
+    AtomicWrite.publishNewSync(tmp, file)
     return value
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
     const winner = read(file)
-    return winner.hit ? winner.value : value
+    if (winner.kind === "hit") return winner.value
+    AtomicWrite.publishSync(tmp, file)
+    return value
   } finally {
     fs.rmSync(tmp, { force: true })
   }
@@ -56,6 +76,9 @@ export const diskCache = <Args extends ReadonlyArray<unknown>, A, E, R>(
   Effect.suspend(() => {
     const file = pathFor(name, args, options)
     const cached = read(file)
-    if (cached.hit) return Effect.succeed(cached.value as A)
-    return Effect.flatMap(f(...args), (value) => Effect.sync(() => publish(file, value) as A))
+    if (cached.kind === "hit") return Effect.succeed(cached.value as A)
+    const compute = Effect.flatMap(f(...args), (value) => Effect.sync(() => publish(file, value) as A))
+    return cached.kind === "miss"
+      ? compute
+      : Effect.zipRight(Effect.logWarning(`diskCache(${JSON.stringify(name)}): the entry ${file} is unreadable (${cached.problem}); computing it again`), compute)
   })

@@ -1,10 +1,10 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomUUID } from "node:crypto"
 import { Cause, Duration, Effect, Exit, Schedule } from "effect"
 import * as CounterSet from "../compiler/plan/CounterSet.ts"
-import { ZephyrInfraError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
+import { ZephyrInfraError, type ZephyrPlanError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
 import type * as Executable from "../compiler/plan/Executable.ts"
+import type * as Stage from "../compiler/plan/Stage.ts"
 import type { JobSpec, ShardOutput } from "../rpc/Protocol.ts"
 import * as Coordinator from "./coordinator/Coordinator.ts"
 import * as Dashboard from "./Dashboard.ts"
@@ -16,7 +16,10 @@ import * as RunOptions from "./RunOptions.ts"
 import type { Resolved } from "./RunOptions.ts"
 import * as AtomicWrite from "./storage/AtomicWrite.ts"
 import * as BlockFile from "./storage/BlockFile.ts"
+import * as ChunkDir from "./storage/ChunkDir.ts"
 import * as ExecutionDir from "./storage/ExecutionDir.ts"
+import * as ExecutionLock from "./storage/ExecutionLock.ts"
+import * as StageRecord from "./storage/StageRecord.ts"
 import * as TaskRunner from "./task/TaskRunner.ts"
 
 export interface Result<A> {
@@ -31,24 +34,80 @@ const pipelineName = (exe: Executable.Executable): string =>
   exe.module ? path.basename(exe.module.path).replace(/\.[cm]?[jt]sx?$/, "").replace(/[^\w-]/g, "_") : "pipeline"
 
 export const newExecutionId = (exe: Executable.Executable): string =>
-  `${pipelineName(exe)}-${exe.plan.fingerprint.slice(0, 8)}-${Date.now().toString(36)}${randomUUID().slice(0, 4)}`
+  `${pipelineName(exe).slice(0, 64)}-${exe.plan.fingerprint.slice(0, 8)}-${Date.now().toString(36)}${randomUUID().slice(0, 4)}`
 
 /** Infrastructure failures may be retried with a fresh coordinator and pool; user errors never. */
 const isRetryable = (e: Failure): boolean => e._tag === "ZephyrInfraError" && e.retryable
+
+const storageFailure = (what: string, e: unknown): ZephyrInfraError =>
+  new ZephyrInfraError({ reason: "storage", message: `${what}: ${(e as Error)?.message ?? String(e)}`, retryable: false })
+
+/** Errors of the execution directory's set-up: Zephyr's own pass as they are. */
+const storageError = (what: string, e: unknown): Failure | ZephyrPlanError =>
+  e && typeof e === "object" && "_tag" in e && String((e as { _tag: unknown })._tag).startsWith("Zephyr")
+    ? (e as Failure | ZephyrPlanError)
+    : storageFailure(what, e)
 
 /**
  * Runs a plan: a fresh coordinator and worker pool per attempt (named by pipeline and
  * attempt, torn down at its end), stages in order behind barriers, results read back in
  * shard order. An infrastructure failure retries the whole pipeline with exponential
  * backoff up to `maxExecutionRetries`; completed stages recorded in chunk storage are
- * not run again. The execution's directory is removed at the end.
+ * not run again. The execution's directory is locked while the run uses it, removed when
+ * the run succeeds, and kept (with the command that resumes it printed) otherwise.
  */
-export const execute = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher): Effect.Effect<Result<A>, Failure> =>
+export const execute = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher): Effect.Effect<Result<A>, Failure | ZephyrPlanError> =>
   Effect.gen(function* () {
-    const executionId = options.executionId ?? newExecutionId(exe)
-    const dir = ExecutionDir.of(options.chunkDir, executionId)
-    fs.mkdirSync(dir, { recursive: true })
-    yield* Effect.logInfo(`execution ${executionId}: ${exe.plan.stages.length} stage(s), ${poolSize(exe, options.workers)} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
+    const chunkDir = yield* Effect.try({ try: () => ChunkDir.ensure(options.chunkDir), catch: (e) => storageError(`Could not use the chunk directory ${options.chunkDir}`, e) })
+    const opened = yield* Effect.try({
+      try: () => ExecutionDir.open(chunkDir, { executionId: options.executionId, resume: options.resume, module: exe.module && markerModule(exe.module) }, () => newExecutionId(exe)),
+      catch: (e) => storageError(`Could not create an execution directory in ${chunkDir}`, e)
+    })
+    return yield* Effect.acquireUseRelease(
+      Effect.try({ try: () => ExecutionLock.acquire(opened.dir), catch: (e) => storageError(`Could not lock ${opened.dir}`, e) }),
+      (lock) => Effect.zipRight(
+        lock.tookOverFrom ? Effect.logInfo(`took over the lock of ${opened.executionId} from pid ${lock.tookOverFrom.pid}, which is no longer running`) : Effect.void,
+        attempts<A>(exe, options, launcher, opened)
+      ),
+      (lock, exit) => Effect.gen(function* () {
+        const { executionId, dir } = opened
+        if (Exit.isSuccess(exit)) {
+          // Only a directory carrying Zephyr's marker is removed (its lock goes with it).
+          if (ExecutionDir.removeIfMarked(dir, executionId)) return
+          lock.release()
+          yield* Effect.logWarning(`execution ${executionId} succeeded; its directory ${dir} is kept because it no longer carries the ${path.basename(ExecutionDir.markerFile(dir))} marker`)
+          return
+        }
+        lock.release()
+        const how = Cause.isInterruptedOnly(exit.cause) ? "was interrupted" : "failed"
+        yield* Effect.logWarning(`execution ${executionId} ${how}; its completed stages are kept in ${dir}. Resume it with: ${resumeCommand(exe, options, executionId)}`)
+      })
+    )
+  })
+
+/** The marker records how to rebuild the pipeline (for people looking at a kept directory). */
+const markerModule = (m: Executable.ModuleRef): NonNullable<ExecutionDir.Marker["module"]> =>
+  ({ path: m.path, ...(m.export !== undefined ? { export: m.export } : {}), args: { ...m.args } })
+
+const shellWord = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)
+
+/** The command (or, without a module, the option) that resumes this execution. */
+export const resumeCommand = (exe: Executable.Executable, options: Resolved, executionId: string): string => {
+  if (!exe.module) return `run the same dataset again with { executionId: ${JSON.stringify(executionId)}${options.chunkDir === ChunkDir.defaultPath() ? "" : `, chunkDir: ${JSON.stringify(options.chunkDir)}`} }`
+  const rel = path.relative(process.cwd(), exe.module.path)
+  const words = ["zephyr", "run", rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : exe.module.path]
+  if (exe.module.export !== undefined) words.push("--export", exe.module.export)
+  for (const [k, v] of Object.entries(exe.module.args)) words.push("--arg", `${k}=${v}`)
+  if (options.chunkDir !== ChunkDir.defaultPath()) words.push("--chunk-dir", options.chunkDir)
+  words.push("--resume", executionId)
+  return words.map(shellWord).join(" ")
+}
+
+const attempts = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, opened: ExecutionDir.Opened): Effect.Effect<Result<A>, Failure | ZephyrPlanError> =>
+  Effect.gen(function* () {
+    const { executionId, dir } = opened
+    ExecutionDir.touch(dir)
+    yield* Effect.logInfo(`execution ${executionId}${opened.resumed ? " (resumed)" : ""}: ${exe.plan.stages.length} stage(s), ${poolSize(exe, options.workers)} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
     let attempt = 0
     while (true) {
       const exit = yield* Effect.exit(Effect.scoped(runAttempt<A>(exe, options, launcher, executionId, dir, attempt)))
@@ -65,10 +124,6 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
 
 const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, executionId: string, dir: string, attempt: number) =>
   Effect.gen(function* () {
-    yield* Effect.addFinalizer((exit) => Effect.sync(() => {
-      // Keep the directory only for a retry of this execution.
-      if (Exit.isSuccess(exit) || !isRetryableExit(exit) || attempt >= options.maxExecutionRetries) fs.rmSync(dir, { recursive: true, force: true })
-    }))
     const name = `${executionId}-a${attempt}`
     writeShared(dir, options.shared)
     const spec: JobSpec = {
@@ -111,17 +166,27 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     }
 
     const outputs = new Map<number, ReadonlyArray<ShardOutput>>()
+    // Once a stage runs, the stages after it run too: their records were computed from its old outputs.
+    let rerun: string | undefined
     for (const stage of stages) {
-      const recorded = readStageRecord(dir, stage.id, exe.plan.fingerprint)
-      if (recorded) {
-        yield* Effect.logInfo(`stage ${stage.id} (${stage.kind}) already completed in ${executionId}; skipping it`)
-        outputs.set(stage.id, recorded)
-        continue
-      }
       if (stage.input.kind === "reshard") {
+        // The coordinator only re-deals references: nothing to run or record.
         const n = stage.ops[0]?.kind === "reshard" ? stage.ops[0].n : 1
         outputs.set(stage.id, Reshard.split(outputs.get(stage.input.stage) ?? [], n))
         continue
+      }
+      const origin = yield* Effect.try({ try: () => originOf(exe, stage), catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e) })
+      if (rerun === undefined) {
+        const recorded = StageRecord.check(dir, stage.id, origin)
+        if (recorded.kind === "valid") {
+          yield* Effect.logInfo(`stage ${stage.id} (${stage.kind}) already completed in ${executionId}; skipping it`)
+          outputs.set(stage.id, recorded.outputs)
+          continue
+        }
+        if (recorded.kind === "stale") yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again, and the stages after it: ${recorded.reason}`)
+        rerun = `stage ${stage.id} ran again`
+      } else if (StageRecord.exists(dir, stage.id)) {
+        yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again: ${rerun}`)
       }
       const inputs = yield* Effect.tryPromise({
         try: () => StageInputs.of(exe, stage, outputs, dir),
@@ -131,12 +196,20 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       const out = yield* coordinator.runStage(stage.id, inputs, stage.id === lastWorkerStage)
       yield* Effect.logDebug(`stage ${stage.id} (${stage.kind}) done: ${out.length} shard(s) in ${Date.now() - started} ms`)
       outputs.set(stage.id, out)
-      writeStageRecord(dir, stage.id, exe.plan.fingerprint, out)
+      yield* Effect.try({ try: () => StageRecord.write(dir, stage.id, origin, out), catch: (e) => storageFailure(`Could not record stage ${stage.id} in ${dir}`, e) })
     }
     const last = stages[stages.length - 1]
     const results = last ? readResults(outputs.get(last.id) ?? []) : []
     return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId }
   })
+
+/** What a stage's outputs are computed from, recorded with them and checked on resume. */
+const originOf = (exe: Executable.Executable, stage: Stage.Stage): StageRecord.Origin => ({
+  fingerprint: exe.plan.fingerprint,
+  entry: exe.module ? { export: exe.module.export ?? null, args: { ...exe.module.args } } : null,
+  sources: exe.module?.sources ?? null,
+  inputs: StageRecord.inputsOf(stage)
+})
 
 /**
  * As many workers as the widest stage has tasks, at most `workers` (the reference's
@@ -146,12 +219,6 @@ export const poolSize = (exe: Executable.Executable, workers: number): number =>
   let widest = 0
   for (const stage of exe.plan.stages) if (stage.input.kind !== "reshard") widest = Math.max(widest, stage.shards.in ?? workers)
   return Math.max(1, Math.min(workers, widest))
-}
-
-const isRetryableExit = (exit: Exit.Exit<unknown, unknown>): boolean => {
-  if (Exit.isSuccess(exit)) return false
-  const f = Cause.failureOption(exit.cause)
-  return f._tag === "Some" && typeof f.value === "object" && f.value !== null && isRetryable(f.value as Failure)
 }
 
 const readResults = (outputs: ReadonlyArray<ShardOutput>): Array<unknown> => {
@@ -167,21 +234,6 @@ const readResults = (outputs: ReadonlyArray<ShardOutput>): Array<unknown> => {
 
 const writeShared = (dir: string, shared: Readonly<Record<string, unknown>>) => {
   for (const [name, value] of Object.entries(shared)) AtomicWrite.writeFileSync(ExecutionDir.sharedFile(dir, name), BlockFile.encode(value))
-}
-
-/** A completed stage is recorded (atomically) so that a resumed execution skips it. */
-const writeStageRecord = (dir: string, stage: number, fingerprint: string, outputs: ReadonlyArray<ShardOutput>) =>
-  AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), BlockFile.encode({ fingerprint, outputs }))
-
-const readStageRecord = (dir: string, stage: number, fingerprint: string): ReadonlyArray<ShardOutput> | undefined => {
-  const file = ExecutionDir.stageRecord(dir, stage)
-  if (!fs.existsSync(file)) return undefined
-  try {
-    const record = BlockFile.decode(fs.readFileSync(file)) as { fingerprint: string; outputs: ReadonlyArray<ShardOutput> }
-    return record.fingerprint === fingerprint ? record.outputs : undefined
-  } catch {
-    return undefined
-  }
 }
 
 const progress = (coordinator: Coordinator.Coordinator, exe: Executable.Executable) =>

@@ -4,6 +4,8 @@ import { Duration, type Layer } from "effect"
 import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
 import * as Transport from "../rpc/Transport.ts"
 import * as MemoryBudget from "./MemoryBudget.ts"
+import * as ChunkDir from "./storage/ChunkDir.ts"
+import * as ExecutionDir from "./storage/ExecutionDir.ts"
 
 /**
  * The defaults of every run option, in one place: `resolve` applies them, the coordinator's
@@ -37,7 +39,9 @@ export const defaults = {
   /** The fewest bytes `maxMessageSize` may be: a report's error message must fit. */
   minMessageBytes: 64 << 10,
   /** Connections the coordinator accepts at once (each worker holds one). */
-  maxConnections: Transport.limits.maxConnections
+  maxConnections: Transport.limits.maxConnections,
+  /** `zephyr gc` removes kept executions last used longer ago than this. */
+  gcOlderThanMs: 7 * 86_400_000
 } as const
 
 /** The environment variable a worker (and the driver) takes the token from. */
@@ -49,7 +53,10 @@ export interface RunOptions {
   readonly workers?: number | undefined
   /** "in-process" (workers as fibers), "local" (child processes), or a launcher name. */
   readonly backend?: "in-process" | "local" | (string & {}) | undefined
-  /** Where stage outputs go (default: a directory under the OS temp dir). */
+  /**
+   * Where stage outputs go (default: `$ZEPHYR_CHUNK_DIR`, else `<tmp>/zephyr-<uid>/chunks`,
+   * private to the user). Required by the external backend.
+   */
   readonly chunkDir?: string | undefined
   readonly heartbeatInterval?: Duration.DurationInput | string | undefined
   readonly heartbeatTimeout?: Duration.DurationInput | string | undefined
@@ -65,8 +72,16 @@ export interface RunOptions {
   readonly layer?: Layer.Layer<any, any, never> | undefined
   /** Compile and explain, run nothing. */
   readonly dryRun?: boolean | undefined
-  /** Reuse (resume) this execution id: completed stages recorded in chunk storage are skipped. */
+  /**
+   * The run's id (default: a new one): letters, digits, `_` and `-`. When chunkDir holds an
+   * execution of that id, the run resumes it.
+   */
   readonly executionId?: string | undefined
+  /**
+   * Resume this execution (`--resume`): it must exist in chunkDir, else the run fails.
+   * Completed stages whose plan, module source and input files are unchanged are skipped.
+   */
+  readonly resume?: string | undefined
   /** Log a progress line every few seconds. */
   readonly progress?: boolean | undefined
   /** Serve a read-only dashboard on 127.0.0.1:PORT (0: any free port). */
@@ -103,6 +118,8 @@ export interface Resolved {
   readonly layer: Layer.Layer<any, any, never> | undefined
   readonly dryRun: boolean
   readonly executionId: string | undefined
+  /** `executionId` must name an existing execution. */
+  readonly resume: boolean
   readonly progress: boolean
   readonly listen: string
   readonly token: string | undefined
@@ -115,14 +132,14 @@ const bad = (option: string, value: unknown, expected: string): never => {
   throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option ${option}: ${JSON.stringify(value)}; expected ${expected}.` })
 }
 
-/** "500ms", "2s", "1m", "1h", a number of milliseconds, or an Effect Duration. */
+const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** "500ms", "2s", "1m", "1h", "7d", a number of milliseconds, or an Effect Duration. */
 export const parseDuration = (option: string, value: Duration.DurationInput | string): number => {
   if (typeof value === "string") {
-    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(value)
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value)
     if (!m) return bad(option, value, 'a duration such as "500ms", "2s" or "1m"')
-    const n = Number(m[1])
-    const unit = m[2] ?? "ms"
-    return Math.round(n * (unit === "ms" ? 1 : unit === "s" ? 1_000 : unit === "m" ? 60_000 : 3_600_000))
+    return Math.round(Number(m[1]) * durationUnits[m[2] ?? "ms"]!)
   }
   const d = Duration.decodeUnknown(value)
   if (d._tag === "None") return bad(option, value, "a duration")
@@ -182,6 +199,17 @@ const listenAndToken = (options: RunOptions, backend: string): { readonly listen
   return { listen, token: given }
 }
 
+/** An execution id names a directory right under the chunk directory, and nothing else. */
+const executionIdOption = (option: string, id: unknown, chunkDir: string): void => {
+  if (typeof id !== "string" || !ExecutionDir.isValidId(id) || !ExecutionDir.isInside(chunkDir, id)) {
+    const shown = typeof id === "string" && id.length > 60 ? `${JSON.stringify(id.slice(0, 60))}... (${id.length} characters)` : JSON.stringify(id)
+    throw new ZephyrPlanError({
+      reason: "invalid-option",
+      message: `Invalid option ${option}: ${shown}; expected an execution id of 1 to 128 letters, digits, '_' or '-' (as printed when a run starts), which names a directory right inside the chunk directory ${chunkDir}.`
+    })
+  }
+}
+
 export const resolve = (options: RunOptions, defaultBackend: string): Resolved => {
   const heartbeatIntervalMs = options.heartbeatInterval === undefined ? defaults.heartbeatIntervalMs : parseDuration("heartbeatInterval", options.heartbeatInterval)
   const heartbeatTimeoutMs = options.heartbeatTimeout === undefined ? defaults.heartbeatTimeoutMs : parseDuration("heartbeatTimeout", options.heartbeatTimeout)
@@ -189,10 +217,22 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) bad("heartbeatTimeout", options.heartbeatTimeout, `a duration longer than heartbeatInterval (${heartbeatIntervalMs} ms)`)
   const backend = options.backend ?? defaultBackend
   if (typeof backend !== "string" || backend.length === 0) bad("backend", backend, '"in-process" or "local"')
+  const chunkDir = options.chunkDir ? path.resolve(options.chunkDir) : ChunkDir.defaultPath()
+  if (backend === "external" && !options.chunkDir && !process.env.ZEPHYR_CHUNK_DIR) {
+    throw new ZephyrPlanError({
+      reason: "invalid-option",
+      message: "The external backend needs --chunk-dir (option chunkDir): a directory that the driver and every worker reach at the same path (a network file system); a temp dir on this machine is invisible to workers elsewhere."
+    })
+  }
+  if (options.executionId !== undefined) executionIdOption("executionId", options.executionId, chunkDir)
+  if (options.resume !== undefined) executionIdOption("resume", options.resume, chunkDir)
+  if (options.resume !== undefined && options.executionId !== undefined && options.resume !== options.executionId) {
+    bad("executionId", options.executionId, `the same id as resume (${JSON.stringify(options.resume)}), or nothing`)
+  }
   return {
     workers: count("workers", options.workers, os.availableParallelism?.() ?? os.cpus().length, 1),
     backend,
-    chunkDir: options.chunkDir ? path.resolve(options.chunkDir) : path.join(os.tmpdir(), "zephyr-chunks"),
+    chunkDir,
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     maxShardFailures: count("maxShardFailures", options.maxShardFailures, defaults.maxShardFailures, 1),
@@ -204,7 +244,8 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     shared: options.shared ?? {},
     layer: options.layer,
     dryRun: options.dryRun === true,
-    executionId: options.executionId,
+    executionId: options.resume ?? options.executionId,
+    resume: options.resume !== undefined,
     progress: options.progress === true,
     ...listenAndToken(options, backend),
     maxMessageBytes: options.maxMessageSize === undefined ? defaults.maxMessageBytes : messageSize(options.maxMessageSize),

@@ -38,7 +38,9 @@ export const PlanReason = Schema.Literal(
   /** A worker was asked to rebuild a plan that has no module. */
   "no-module",
   /** A file source's glob pattern cannot be compiled (a reversed range such as [z-a]). */
-  "invalid-glob"
+  "invalid-glob",
+  /** `--resume` names no execution in the chunk directory (or a directory Zephyr did not create). */
+  "unknown-execution"
 )
 export type PlanReason = typeof PlanReason.Type
 
@@ -103,7 +105,11 @@ export const InfraReason = Schema.Literal(
   "registration-timeout",
   "no-alive-workers",
   /** Chunk storage or the inputs' listing failed. */
-  "storage"
+  "storage",
+  /** The chunk directory is not private to the user (another owner, group- or world-writable). */
+  "unsafe-chunk-dir",
+  /** Another live driver holds the execution's lock. */
+  "execution-locked"
 )
 export type InfraReason = typeof InfraReason.Type
 

@@ -6,6 +6,8 @@ export interface ModuleRef {
   readonly path: string
   readonly export: string | undefined
   readonly args: Readonly<Record<string, string>>
+  /** The module's local source files (relative path → content hash), for resume to notice changed code. */
+  readonly sources?: Readonly<Record<string, string>> | undefined
 }
 
 /** What the runtime runs: the plan, its user functions, and (optionally) how to rebuild it. */

@@ -4,14 +4,16 @@ import * as path from "node:path"
 import { once } from "node:events"
 import type { Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
+import * as AtomicWrite from "../storage/AtomicWrite.ts"
 import { compressor, loadZstd } from "./Compression.ts"
 import type { Codec } from "./FileType.ts"
 
 /**
  * An output file that appears under its final name only when complete: bytes go (through
  * the codec's compressor) to a hidden temporary file in the same directory, which is
- * renamed over the target on `commit` and removed on `abort`. Parent directories are
- * created. Writes respect back-pressure.
+ * renamed over the target on `commit` (flushed to disk first, its directory after: a
+ * published output survives a machine crash) and removed on `abort`. Parent directories
+ * are created. Writes respect back-pressure.
  */
 export class AtomicFile {
   private failure: unknown = undefined
@@ -58,13 +60,18 @@ export class AtomicFile {
     this.draining = draining
   }
 
-  /** Finishes the stream, renames the file into place, and returns its size in bytes. */
-  async commit(): Promise<number> {
+  /** Finishes the stream, publishes the file durably, and returns its size in bytes. */
+  async commit(io: AtomicWrite.AsyncIo = AtomicWrite.nodeAsyncIo): Promise<number> {
     await this.draining
     this.head.end()
     await this.done
     this.closed = true
-    await fs.promises.rename(this.tmp, this.path)
+    try {
+      await AtomicWrite.publish(this.tmp, this.path, io)
+    } catch (e) {
+      await fs.promises.rm(this.tmp, { force: true })
+      throw e
+    }
     return this.file.bytesWritten
   }
 

@@ -57,8 +57,11 @@ export interface Manifest {
   readonly runs: ReadonlyArray<ManifestRun>
 }
 
-/** Writes the manifest under a temporary name and renames it into place. */
-export const writeManifest = (file: string, manifest: Manifest): void => AtomicWrite.writeFileSync(file, JSON.stringify(manifest))
+/**
+ * Writes the manifest under a temporary name and renames it into place. Not flushed to
+ * disk (one per task would cost): a resumed run that finds it lost reruns the stage.
+ */
+export const writeManifest = (file: string, manifest: Manifest): void => AtomicWrite.writeFileSync(file, JSON.stringify(manifest), { durable: false })
 
 export const readManifest = (file: string): Manifest => {
   const m = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest

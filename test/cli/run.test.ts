@@ -17,7 +17,7 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-describe("zephyr run", () => {
+describe("zephyr run", { timeout: 120_000 }, () => {
   it("--print-results writes each result as one JSON line on stdout, in shard order, and nothing else", async () => {
     const { stdout, stderr } = await zephyr("run", "test/cli/fixtures/ordered.ts", "--workers", "2", "--print-results", "--chunk-dir", dir)
     expect(stdout).toBe([
@@ -76,16 +76,56 @@ describe("zephyr run", () => {
     expect(err.stderr).toContain('Invalid option heartbeatTimeout: "soon"')
   })
 
-  it("Ctrl-C (SIGINT) stops the run, kills its workers and removes its chunks", async () => {
-    const driver = spawn(process.execPath, ["bin/zephyr.js", "run", "test/faults/fixtures/resumable.ts", "--workers", "2", "--chunk-dir", dir, "--arg", `dir=${dir}`, "--arg", "block=1", "--no-progress"], { stdio: "ignore" })
+  it("Ctrl-C (SIGINT) stops the run and kills its workers, keeps its chunks for --resume and says how to resume", async () => {
+    const driver = spawn(process.execPath, ["bin/zephyr.js", "run", "test/faults/fixtures/resumable.ts", "--workers", "2", "--chunk-dir", dir, "--arg", `dir=${dir}`, "--arg", "block=1", "--no-progress"], { stdio: ["ignore", "ignore", "pipe"] })
     drivers.push(driver)
+    let stderr = ""
+    driver.stderr!.on("data", (b) => { stderr += b })
     await waitFor(() => fs.existsSync(path.join(dir, "reached")), "the run to be under way")
     const workers = workersOf(driver.pid!)
     expect(workers.length).toBeGreaterThan(0) // an idle one may already be released (the last stage drains)
-    const exited = new Promise<number | null>((resolve) => driver.on("exit", (code) => resolve(code)))
+    const exited = new Promise<number | null>((resolve) => driver.on("close", (code) => resolve(code)))
     driver.kill("SIGINT")
-    expect(await exited).not.toBe(0)
+    expect(await exited).toBe(130)
     await waitFor(() => workers.every((p) => !alive(p)), "the workers to be gone", 10_000)
-    expect(fs.readdirSync(dir).filter((f) => !["reached", "blocked", "stage0.log"].includes(f))).toEqual([])
+    const kept = fs.readdirSync(dir).filter((f) => !["reached", "blocked", "stage0.log"].includes(f))
+    expect(kept).toHaveLength(1)
+    expect(fs.readdirSync(path.join(dir, kept[0]!)).sort()).toEqual(["stage-0", "stages", "zephyr-execution.json"])
+    expect(stderr).toContain(`execution ${kept[0]} was interrupted; its completed stages are kept in ${path.join(dir, kept[0]!)}. Resume it with: zephyr run test/faults/fixtures/resumable.ts`)
+    expect(stderr).toContain(`--chunk-dir ${dir} --resume ${kept[0]}`)
+  })
+
+  it("a failed run keeps its chunks in the per-user default chunk directory, private to the user", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir }
+    delete env.ZEPHYR_CHUNK_DIR
+    const err = await exec(process.execPath, ["bin/zephyr.js", "run", "test/cli/fixtures/failing.ts", "--workers", "2", "--no-progress"], { encoding: "utf8", env }).catch((e) => e)
+    expect(err.code).not.toBe(0)
+    const root = path.join(dir, `zephyr-${process.getuid!()}`)
+    const chunks = path.join(root, "chunks")
+    expect(fs.statSync(root).mode & 0o777).toBe(0o700)
+    expect(fs.statSync(chunks).mode & 0o777).toBe(0o700)
+    const [kept] = fs.readdirSync(chunks)
+    expect(kept).toMatch(/^failing-/)
+    expect(err.stderr).toContain(`execution ${kept} failed; its completed stages are kept in ${path.join(chunks, kept!)}. Resume it with: zephyr run test/cli/fixtures/failing.ts --resume ${kept}`)
+  })
+
+  it("refuses a default chunk directory that others can write to", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir }
+    delete env.ZEPHYR_CHUNK_DIR
+    const root = path.join(dir, `zephyr-${process.getuid!()}`)
+    fs.mkdirSync(root)
+    fs.chmodSync(root, 0o777)
+    const err = await exec(process.execPath, ["bin/zephyr.js", "run", "examples/count.ts", "--backend", "in-process", "--no-progress"], { encoding: "utf8", env }).catch((e) => e)
+    expect(err.code).not.toBe(0)
+    expect(err.stderr).toContain(`Refusing to use the chunk directory ${root}: it is writable by everyone (mode 777)`)
+    expect(fs.readdirSync(root)).toEqual([])
+  })
+
+  it("the external backend needs an explicit --chunk-dir", async () => {
+    const env = { ...process.env }
+    delete env.ZEPHYR_CHUNK_DIR
+    const err = await exec(process.execPath, ["bin/zephyr.js", "run", "examples/count.ts", "--backend", "external", "--listen", "127.0.0.1:0", "--no-progress"], { encoding: "utf8", env, timeout: 30_000 }).catch((e) => e)
+    expect(err.code).not.toBe(0)
+    expect(err.stderr).toContain("The external backend needs --chunk-dir (option chunkDir)")
   })
 })

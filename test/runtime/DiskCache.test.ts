@@ -3,7 +3,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { promisify } from "node:util"
-import { Effect } from "effect"
+import { Effect, Logger } from "effect"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { diskCache, pathFor } from "../../runtime/DiskCache.ts"
 
@@ -47,6 +47,28 @@ describe("diskCache", () => {
     expect(new Set(values).size).toBe(1)
     expect(values[0]).toMatch(/^k:0\.\d+/)
     expect(fs.readdirSync(dir).filter((f) => !f.includes(".tmp-"))).toHaveLength(1)
+    expect(fs.readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([])
+  })
+
+  it.each([
+    ["truncated", (bytes: Buffer) => bytes.subarray(0, bytes.length - 3)],
+    ["garbage", () => Buffer.from([0xc1, 0xc1, 0xc1])],
+    ["empty", () => Buffer.alloc(0)],
+    ["another value", () => Buffer.from([0x2a])]
+  ])("an unreadable entry (%s) is a miss with a warning, and is replaced", async (_name, corrupt) => {
+    const file = pathFor("doubled", [21], { dir })
+    let runs = 0
+    const doubled = diskCache("doubled", (n: number) => Effect.sync(() => { runs++; return n * 2 }), { dir })
+    expect(await Effect.runPromise(doubled(21))).toBe(42)
+    fs.writeFileSync(file, corrupt(fs.readFileSync(file)))
+    const logged: Array<string> = []
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message }) => { logged.push(`${logLevel.label} ${String(message)}`) }))
+    expect(await Effect.runPromise(doubled(21).pipe(Effect.provide(capture)))).toBe(42)
+    expect(runs).toBe(2)
+    expect(logged).toHaveLength(1)
+    expect(logged[0]).toMatch(new RegExp(`^WARN diskCache\\("doubled"\\): the entry ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} is unreadable \\(.+\\); computing it again$`))
+    expect(await Effect.runPromise(doubled(21))).toBe(42)
+    expect(runs).toBe(2) // the entry was replaced by a readable one
     expect(fs.readdirSync(dir).filter((f) => f.includes(".tmp-"))).toEqual([])
   })
 })

@@ -1,0 +1,169 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type * as Stage from "../../compiler/plan/Stage.ts"
+import type { ChunkRef, ShardOutput } from "../../rpc/Protocol.ts"
+import * as FileGlob from "../FileGlob.ts"
+import * as RunFile from "../shuffle/RunFile.ts"
+import * as AtomicWrite from "./AtomicWrite.ts"
+import * as BlockFile from "./BlockFile.ts"
+import * as ExecutionDir from "./ExecutionDir.ts"
+
+/**
+ * The record of a completed stage, which lets a resumed execution skip it. Next to the
+ * stage's outputs it holds what the outputs were computed from: the plan fingerprint, the
+ * module's export and `--arg`s, a hash of each local source file of the pipeline module
+ * (the fingerprint covers neither function bodies nor the values closures see), and for a
+ * stage that reads a file source, the files it listed (path, size, modification time). A record whose origin differs from the current run's, or whose
+ * chunk files are gone, is stale: the stage runs again.
+ */
+export interface InputFile {
+  readonly path: string
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** What a stage's outputs were computed from. */
+export interface Origin {
+  readonly fingerprint: string
+  /** The module's export and args; null without a module. */
+  readonly entry: { readonly export: string | null; readonly args: Readonly<Record<string, string>> } | null
+  /** Path (relative to the module's directory) → content hash; null without a module. */
+  readonly sources: Readonly<Record<string, string>> | null
+  /** The files of the stage's file source; null for a stage that reads no file source. */
+  readonly inputs: ReadonlyArray<InputFile> | null
+}
+
+const FORMAT = "zephyr-stage/2"
+
+interface Stored extends Origin {
+  readonly format: typeof FORMAT
+  readonly outputs: ReadonlyArray<ShardOutput>
+}
+
+/** The files a stage's file source lists now, with their sizes and modification times; null for other stages. */
+export const inputsOf = (stage: Stage.Stage): ReadonlyArray<InputFile> | null => {
+  if (stage.input.kind !== "source" || stage.input.source.kind !== "files") return null
+  return FileGlob.glob(stage.input.source.pattern).map((file) => {
+    const full = path.resolve(file)
+    try {
+      const st = fs.statSync(full)
+      return { path: full, size: st.size, mtimeMs: st.mtimeMs }
+    } catch {
+      return { path: full, size: -1, mtimeMs: -1 }
+    }
+  })
+}
+
+/** Records a completed stage, durably (the record is the promise that its outputs exist). */
+export const write = (dir: string, stage: number, origin: Origin, outputs: ReadonlyArray<ShardOutput>): void => {
+  const stored: Stored = { format: FORMAT, ...origin, outputs }
+  AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), BlockFile.encode(stored))
+}
+
+export type Check =
+  | { readonly kind: "absent" }
+  | { readonly kind: "valid"; readonly outputs: ReadonlyArray<ShardOutput> }
+  | { readonly kind: "stale"; readonly reason: string }
+
+export const exists = (dir: string, stage: number): boolean => fs.existsSync(ExecutionDir.stageRecord(dir, stage))
+
+/** Whether stage `stage` of the execution in `dir` may be skipped: its record matches `origin` and its chunks exist. */
+export const check = (dir: string, stage: number, origin: Origin): Check => {
+  const file = ExecutionDir.stageRecord(dir, stage)
+  let bytes: Uint8Array
+  try {
+    bytes = fs.readFileSync(file)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" }
+    return { kind: "stale", reason: `its record ${file} cannot be read (${(e as Error).message})` }
+  }
+  let stored: Stored
+  try {
+    stored = BlockFile.decode(bytes) as Stored
+  } catch (e) {
+    return { kind: "stale", reason: `its record ${file} is corrupt (${(e as Error).message})` }
+  }
+  if (stored === null || typeof stored !== "object" || stored.format !== FORMAT || !Array.isArray(stored.outputs)) {
+    return { kind: "stale", reason: `its record ${file} was written by another version of Zephyr` }
+  }
+  const reason = difference(stored, origin) ?? missingChunks(stored.outputs)
+  return reason === undefined ? { kind: "valid", outputs: stored.outputs } : { kind: "stale", reason }
+}
+
+const listed = (items: ReadonlyArray<string>, most = 3): string =>
+  items.length <= most ? items.join(", ") : `${items.slice(0, most).join(", ")} and ${items.length - most} more`
+
+/** Why outputs computed from `recorded` do not hold for `current`; undefined when they do. */
+export const difference = (recorded: Origin, current: Origin): string | undefined => {
+  if (recorded.fingerprint !== current.fingerprint) {
+    return `the plan changed (fingerprint ${recorded.fingerprint.slice(0, 12)} then, ${current.fingerprint.slice(0, 12)} now)`
+  }
+  const args = changedKeys(recorded.entry?.args ?? {}, current.entry?.args ?? {}, (a, b) => a === b)
+  if ((recorded.entry?.export ?? null) !== (current.entry?.export ?? null)) {
+    return `the module export changed (${recorded.entry?.export ?? "default"} then, ${current.entry?.export ?? "default"} now)`
+  }
+  if (args.length > 0) return `the pipeline's arguments changed: ${listed(args.map((a) => `--arg ${a}`))}`
+  const sources = changedKeys(recorded.sources ?? {}, current.sources ?? {}, (a, b) => a === b)
+  if (sources.length > 0) return `the pipeline module's source changed: ${listed(sources)}`
+  if (recorded.inputs !== null || current.inputs !== null) {
+    const before = new Map((recorded.inputs ?? []).map((f) => [f.path, f]))
+    const now = new Map((current.inputs ?? []).map((f) => [f.path, f]))
+    const changes: Array<string> = []
+    for (const [file, f] of now) {
+      const was = before.get(file)
+      if (!was) changes.push(`${shown(file)} is new`)
+      else if (was.size !== f.size) changes.push(`${shown(file)} changed size (${was.size} → ${f.size} bytes)`)
+      else if (was.mtimeMs !== f.mtimeMs) changes.push(`${shown(file)} was modified (${new Date(was.mtimeMs).toISOString()} → ${new Date(f.mtimeMs).toISOString()})`)
+    }
+    for (const file of before.keys()) if (!now.has(file)) changes.push(`${shown(file)} is gone`)
+    if (changes.length > 0) return `its input files changed: ${listed(changes)}`
+  }
+  return undefined
+}
+
+const changedKeys = <V>(a: Readonly<Record<string, V>>, b: Readonly<Record<string, V>>, same: (x: V, y: V) => boolean): Array<string> => {
+  const out: Array<string> = []
+  for (const k of Object.keys(b).sort()) {
+    if (!(k in a)) out.push(`${k} is new`)
+    else if (!same(a[k]!, b[k]!)) out.push(`${k} changed`)
+  }
+  for (const k of Object.keys(a).sort()) if (!(k in b)) out.push(`${k} is gone`)
+  return out
+}
+
+const shown = (file: string): string => {
+  const rel = path.relative(process.cwd(), file)
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file
+}
+
+/** The first chunk file (or shuffle manifest, or run file) a recorded output names that is missing or truncated. */
+export const missingChunks = (outputs: ReadonlyArray<ShardOutput>): string | undefined => {
+  const seen = new Set<string>()
+  const gone = (file: string, minBytes = 0): boolean => {
+    if (seen.has(file)) return false
+    seen.add(file)
+    try {
+      return fs.statSync(file).size < minBytes
+    } catch {
+      return true
+    }
+  }
+  for (const o of outputs) {
+    if (o.kind === "chunks") {
+      for (const ref of o.refs as ReadonlyArray<ChunkRef>) if (ref.kind === "file" && gone(ref.path)) return `its chunk file ${ref.path} is missing`
+      continue
+    }
+    if (gone(o.manifest)) return `its shuffle manifest ${o.manifest} is missing`
+    let manifest: RunFile.Manifest
+    try {
+      manifest = RunFile.readManifest(o.manifest)
+    } catch (e) {
+      return `its shuffle manifest ${o.manifest} is unreadable (${(e as Error).message})`
+    }
+    for (const run of manifest.runs) {
+      const file = path.join(path.dirname(o.manifest), run.file)
+      if (gone(file, run.bytes)) return `its shuffle run ${file} is missing or truncated`
+    }
+  }
+  return undefined
+}
