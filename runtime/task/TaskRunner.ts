@@ -95,7 +95,7 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
   }
 }
 
-/** The groups of this shard's shuffle target, through the groupBy's reducer (or deduplication). */
+/** The groups of this shard's shuffle target, through the groupBy's reducer (or deduplication), pulled lazily. */
 const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, input: Extract<ShardInput, { kind: "shuffle" }>): Stream.ChunkStream => {
   const manifests = readManifestList(input.manifests)
   const reducer = op.kind === "groupBy" ? scope.impl(op.id, "groupBy").reducer : undefined
@@ -109,10 +109,14 @@ const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, inpu
       } else {
         const result = scope.user(op, () => reducer(key, items))
         if (isIterator(result)) {
-          for (const chunk of Operators.userItems(scope, op, result)) for (let i = 0; i < chunk.length; i++) out.push(chunk[i])
+          // A group's output is pulled as the consumer asks, not gathered first.
+          for (const chunk of Operators.userItems(scope, op, result)) {
+            for (let i = 0; i < chunk.length; i++) out.push(chunk[i])
+            if (out.length >= Stream.CHUNK_ITEMS) { yield out; out = [] }
+          }
         } else out.push(result)
       }
-      if (out.length >= 1024) { yield out; out = [] }
+      if (out.length >= Stream.CHUNK_ITEMS) { yield out; out = [] }
     }
     if (out.length > 0) yield out
   })
