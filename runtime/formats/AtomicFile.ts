@@ -11,7 +11,8 @@ import type { Codec } from "./FileType.ts"
  * An output file that appears under its final name only when complete: bytes go (through
  * the codec's compressor) to a hidden temporary file in the same directory, which is
  * renamed over the target on `commit` and removed on `abort`. Parent directories are
- * created. Writes respect back-pressure.
+ * created. Writes respect back-pressure. With `staged`, bytes go to that file instead and
+ * `commit` leaves them there: someone else publishes it (see OutputCommit).
  */
 export class AtomicFile {
   private failure: unknown = undefined
@@ -23,19 +24,20 @@ export class AtomicFile {
     private readonly tmp: string,
     private readonly head: Writable,
     private readonly file: fs.WriteStream,
-    private readonly done: Promise<void>
+    private readonly done: Promise<void>,
+    private readonly rename: boolean
   ) {}
 
-  static async open(target: string, codec: Codec, level: number): Promise<AtomicFile> {
+  static async open(target: string, codec: Codec, level: number, staged?: string): Promise<AtomicFile> {
     const dir = path.dirname(target)
     await fs.promises.mkdir(dir, { recursive: true })
     if (codec === "zstd") await loadZstd()
-    const tmp = path.join(dir, `.${path.basename(target)}.tmp-${randomUUID().slice(0, 8)}`)
+    const tmp = staged ?? path.join(dir, `.${path.basename(target)}.tmp-${randomUUID().slice(0, 8)}`)
     const file = fs.createWriteStream(tmp, { highWaterMark: 1 << 20 })
     await once(file, "open")
     const transform = compressor(codec, level)
     const done = transform === null ? pipelineless(file) : pipeline(transform, file)
-    const out = new AtomicFile(target, tmp, transform ?? file, file, done)
+    const out = new AtomicFile(target, tmp, transform ?? file, file, done, staged === undefined)
     done.catch((e) => { out.failure = e })
     return out
   }
@@ -58,13 +60,13 @@ export class AtomicFile {
     this.draining = draining
   }
 
-  /** Finishes the stream, renames the file into place, and returns its size in bytes. */
+  /** Finishes the stream, renames the file into place (unless staged), and returns its size in bytes. */
   async commit(): Promise<number> {
     await this.draining
     this.head.end()
     await this.done
     this.closed = true
-    await fs.promises.rename(this.tmp, this.path)
+    if (this.rename) await fs.promises.rename(this.tmp, this.path)
     return this.file.bytesWritten
   }
 

@@ -21,6 +21,16 @@ const program = path.join(PackageRoot.dist, "worker.js")
 export const heapMegabytes = (memoryBudgetBytes: number): number =>
   Math.max(256, Math.ceil(memoryBudgetBytes / 2 ** 20) + 128)
 
+/**
+ * How a worker process that ran out of memory ends: V8 prints "Reached heap limit ...
+ * JavaScript heap out of memory" and aborts (SIGABRT; exit code 134 through a shell).
+ */
+export const isOutOfMemoryExit = (code: number | null, signal: NodeJS.Signals | null): boolean =>
+  signal === "SIGABRT" || code === 134
+
+export const isOutOfMemoryMessage = (line: string): boolean =>
+  line.includes("JavaScript heap out of memory") || line.includes("Reached heap limit")
+
 export const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number): ChildProcess =>
   spawn(process.execPath, [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, program], {
     stdio: ["pipe", "ignore", "pipe"],
