@@ -13,7 +13,8 @@ import * as RunOptions from "../RunOptions.ts"
  *   it held is re-queued; every re-queue bumps the shard's attempt; a new worker has a
  *   start-up grace until its first heartbeat;
  * - reports with a stale attempt, an old stage generation, an unknown execution, for a
- *   finished shard, or from a worker not holding the shard are ignored;
+ *   finished shard, from a worker not holding the shard, or after the execution failed
+ *   are ignored;
  * - user errors re-queue until `maxShardFailures`; infrastructure failures (a lost worker,
  *   a disk error) have their own cap, `maxShardInfraFailures`, and the shard prefers
  *   another worker next; a shard whose worker ran out of memory `maxShardFailures` times
@@ -374,13 +375,15 @@ export class Scheduler {
     if (max <= 0) return { kind: "backoff", ms: 0 }
     const tasks: Array<Task> = []
     const n = batchSize(max, run.queue.length, this.aliveCount(), this.config.maxTasksPerPull)
-    // A shard whose last infrastructure failure was on this worker waits for another alive one.
+    // A shard whose last disk error was on this worker waits for another alive one. A shard
+    // held by a worker that ran out of memory runs alone, so the next out-of-memory exit
+    // charges it and not the innocent shards of the same batch.
     let passes = run.queue.length
     while (tasks.length < n && run.queue.length > 0 && passes-- > 0) {
       const index = run.queue.shift()!
       const shard = run.shards[index]!
       if (shard.status !== "queued") continue
-      if (shard.avoid === workerId && this.alive > 1) { run.queue.push(index); continue }
+      if ((shard.avoid === workerId && this.alive > 1) || (shard.oomFailures > 0 && tasks.length > 0)) { run.queue.push(index); continue }
       shard.status = "running"
       shard.worker = workerId
       w.inFlight.add(index)
@@ -389,6 +392,7 @@ export class Scheduler {
         totalShards: run.shards.length, attempt: shard.attempt, input: shard.input,
         ...(shard.right ? { right: shard.right } : {})
       })
+      if (shard.oomFailures > 0) break
     }
     if (tasks.length > 0) {
       if (run.queue.length === 0) this.version++ // the queue emptied: idle workers may now be released
@@ -404,11 +408,11 @@ export class Scheduler {
 
   /** Whether `report` from `workerId` would count if it were delivered now. */
   accepts(workerId: string, report: Report): boolean {
-    return this.workers.has(workerId) && classifyReport(this.executionId, this.run, report, workerId).accept
+    return this.fatal === undefined && this.workers.has(workerId) && classifyReport(this.executionId, this.run, report, workerId).accept
   }
 
   private record(w: WorkerEntry, report: Report) {
-    const verdict = classifyReport(this.executionId, this.run, report, w.id)
+    const verdict: ReportVerdict = this.fatal ? { accept: false, reason: "the execution failed" } : classifyReport(this.executionId, this.run, report, w.id)
     if (!verdict.accept) {
       this.log("debug", `ignored a ${report.kind} report from ${w.id} for stage ${report.stage} shard ${report.shard} attempt ${report.attempt}: ${verdict.reason}`)
       return

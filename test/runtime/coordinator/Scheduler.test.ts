@@ -172,6 +172,25 @@ describe("Scheduler: failure budgets", () => {
     expect(s.fatal?.message).toMatch(/^Shard 0 of stage 0 ran out of memory: a worker holding it hit its V8 heap limit 3 times \(max 3\)/)
   })
 
+  it("a shard held by a worker that ran out of memory runs alone next: later exits charge it, not its batch-mates", () => {
+    const s = make({ maxShardFailures: 3, maxTasksPerPull: 8 }, 4)
+    s.register("w1", 0)
+    expect(tasksOf(s.pull("w1", [], 2, 0))).toEqual([[0, 0], [1, 0]])
+    s.workerExited("w1", 1, "killed by SIGABRT", true) // one of the two was the culprit
+    s.register("w1", 2)
+    expect(tasksOf(s.pull("w1", [], 8, 3))).toEqual([[2, 0], [3, 0]]) // suspects are not batched with others
+    s.pull("w1", [done(s, 2), done(s, 3)], 0, 4)
+    expect(tasksOf(s.pull("w1", [], 8, 5))).toEqual([[0, 1]])
+    s.workerExited("w1", 6, "killed by SIGABRT", true)
+    s.register("w1", 7)
+    expect(tasksOf(s.pull("w1", [], 8, 8))).toEqual([[1, 1]])
+    s.pull("w1", [done(s, 1, 1)], 0, 9)
+    expect(tasksOf(s.pull("w1", [], 8, 10))).toEqual([[0, 2]])
+    s.workerExited("w1", 11, "killed by SIGABRT", true)
+    expect(s.fatal).toMatchObject({ reason: "out-of-memory", shard: 0 })
+    expect(s.run!.shards.map((x) => x.oomFailures)).toEqual([3, 1, 0, 0])
+  })
+
   it("out-of-memory exits of different shards do not add up", () => {
     const s = make({ maxShardFailures: 2 }, 3)
     for (let i = 0; i < 3; i++) {
