@@ -383,7 +383,7 @@ export class Scheduler {
       const index = run.queue.shift()!
       const shard = run.shards[index]!
       if (shard.status !== "queued") continue
-      if ((shard.avoid === workerId && this.alive > 1) || (shard.oomFailures > 0 && tasks.length > 0)) { run.queue.push(index); continue }
+      if ((shard.avoid === workerId && this.aliveCount() > 1) || (shard.oomFailures > 0 && tasks.length > 0)) { run.queue.push(index); continue }
       shard.status = "running"
       shard.worker = workerId
       w.inFlight.add(index)
