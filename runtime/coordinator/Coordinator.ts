@@ -103,7 +103,7 @@ export const make = (options: Options) =>
       Effect.catchAllCause((cause) =>
         Cause.isInterruptedOnly(cause) ? Effect.void : step(() => scheduler.abort(new ZephyrWorkerError({
           reason: "internal",
-          message: `Internal: the coordinator's liveness checks stopped (${describe(Cause.squash(cause))}), so dead workers could no longer be noticed; the execution is failed rather than left to hang.`,
+          message: `Internal: the coordinator's liveness checks stopped (${messageOf(Cause.squash(cause))}), so dead workers could no longer be noticed; the execution is failed rather than left to hang.`,
           cause: Cause.pretty(cause)
         })))
       )
@@ -194,7 +194,7 @@ export const make = (options: Options) =>
     return service
   })
 
-const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
 /** A done report whose output could not be published, as the infrastructure failure it is. */
 const notPublished = (report: Extract<Report, { kind: "done" }>, workerId: string, message: string): Report => ({
