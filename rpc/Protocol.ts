@@ -64,14 +64,24 @@ const reportHead = {
   durationMs: Schema.Number
 }
 
+/**
+ * A final output file written by one attempt under its own hidden name (`pending`, beside
+ * `target`): the coordinator renames it over `target` only if it accepts the report, and
+ * removes it otherwise, so a late attempt never overwrites the accepted one.
+ */
+export const OutputCommit = Schema.Struct({ pending: Schema.String, target: Schema.String })
+export type OutputCommit = typeof OutputCommit.Type
+
 export const Report = Schema.Union(
-  Schema.Struct({ kind: Schema.Literal("done"), ...reportHead, output: ShardOutput }),
+  Schema.Struct({ kind: Schema.Literal("done"), ...reportHead, output: ShardOutput, commit: Schema.optional(OutputCommit) }),
   Schema.Struct({
     kind: Schema.Literal("failed"),
     ...reportHead,
     error: ZephyrWorkerError,
     /** A deterministic data error (bad input, bad pattern): retrying cannot help. */
-    permanent: Schema.Boolean
+    permanent: Schema.Boolean,
+    /** Not the user's fault (a disk error in chunk storage, a full disk): counted as an infrastructure failure. */
+    infrastructure: Schema.optional(Schema.Boolean)
   })
 )
 export type Report = typeof Report.Type

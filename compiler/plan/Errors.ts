@@ -63,17 +63,23 @@ export const WorkerReason = Schema.Literal(
   "invalid-input",
   /** A worker could not rebuild the pipeline or its layer and aborted the run. */
   "aborted",
+  /** A worker process hit its heap limit holding the same shard `maxShardFailures` times. */
   "out-of-memory",
-  /** The worker pool is gone: no worker is left to run the outstanding shards. */
+  /**
+   * No worker is left to run the outstanding shards: none alive for `noWorkersTimeout`, or
+   * the pool terminated for good. Not retried as a pipeline: a fresh pool would most
+   * likely die the same way, and each retry would wait the timeout again.
+   */
   "no-workers",
-  /** A bug in Zephyr itself. */
+  /** A bug in Zephyr itself, or a failure of its machinery (a disk error in chunk storage, retried as an infrastructure failure). */
   "internal"
 )
 export type WorkerReason = typeof WorkerReason.Type
 
 /**
- * User code or data failed: a thrown error, a bad row, a missing file, an unsupported
- * extension. Never retried as a whole pipeline.
+ * User code or data failed (a thrown error, a bad row, a missing file, an unsupported
+ * extension), or the run cannot go on with what it was given (no workers left, a shard
+ * that does not fit in a worker's memory). Never retried as a whole pipeline.
  */
 export class ZephyrWorkerError extends Schema.TaggedError<ZephyrWorkerError>()("ZephyrWorkerError", {
   reason: WorkerReason,
@@ -98,12 +104,10 @@ export const InfraReason = Schema.Literal(
   "listen-failed",
   /** The backend cannot run this plan (a dataset without a module on worker processes). */
   "unsupported-backend",
-  /** A shard lost its worker more often than maxShardInfraFailures allows. */
+  /** A shard lost its worker (or hit a disk error) maxShardInfraFailures times. */
   "shard-infra-failures",
-  /** Every worker process is gone and none may be restarted. */
-  "pool-gone",
+  /** No worker registered at all: the pool never came up (a fresh one may). */
   "registration-timeout",
-  "no-alive-workers",
   /** Chunk storage or the inputs' listing failed. */
   "storage",
   /** The chunk directory is not private to the user (another owner, group- or world-writable). */

@@ -1,13 +1,16 @@
-import { Clock, Deferred, Duration, Effect, Schedule } from "effect"
-import { ZephyrFingerprintError, ZephyrInfraError, type ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import { Cause, Clock, Deferred, Duration, Effect, Schedule } from "effect"
+import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput, Status } from "../../rpc/Protocol.ts"
+import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as Scheduler from "./Scheduler.ts"
 
 /**
  * The coordinator of one execution: the Scheduler's decisions wrapped in an Effect
- * service that owns time (a sweeper fiber, long-polled pulls) and serves the RPC group.
- * Who may call it is the transport's business (Transport: a token on Hello, then a session
- * per connection); its handlers trust their callers.
+ * service that owns time (a sweeper fiber, long-polled pulls; all read from Effect's
+ * Clock, so TestClock drives them) and I/O (publishing the accepted attempt's output
+ * files), and serves the RPC group. Who may call it is the transport's business
+ * (Transport: a token on Hello, then a session per connection); its handlers trust their
+ * callers.
  */
 export interface Coordinator {
   readonly scheduler: Scheduler.Scheduler
@@ -17,7 +20,8 @@ export interface Coordinator {
     inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>,
     isLast: boolean
   ) => Effect.Effect<ReadonlyArray<ShardOutput>, Scheduler.Failure>
-  readonly workerExited: (workerId: string, reason: string) => Effect.Effect<void>
+  /** A worker process exited (`outOfMemory`: it hit its heap limit). */
+  readonly workerExited: (workerId: string, reason: string, outOfMemory?: boolean) => Effect.Effect<void>
   readonly poolGone: Effect.Effect<void>
   readonly status: Effect.Effect<Status>
   /** Fails the execution from outside (a launcher error, an interrupt). */
@@ -91,7 +95,34 @@ export const make = (options: Options) =>
       ),
       Effect.repeat(Schedule.spaced(Duration.millis(options.config.sweepIntervalMs)))
     )
-    yield* Effect.forkScoped(sweeper)
+    // Without its sweeper the run could wait forever on a dead worker: a defect in it fails the execution.
+    yield* Effect.forkScoped(sweeper.pipe(
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause) ? Effect.void : step(() => scheduler.abort(new ZephyrWorkerError({
+          reason: "internal",
+          message: `Internal: the coordinator's liveness checks stopped (${messageOf(Cause.squash(cause))}), so dead workers could no longer be noticed; the execution is failed rather than left to hang.`,
+          cause: Cause.pretty(cause)
+        })))
+      )
+    ))
+
+    /**
+     * A write's output: the accepted attempt's file is renamed over the target (one that
+     * cannot be is an infrastructure failure of that attempt); any other attempt's file is
+     * removed. Runs in the same step as the Scheduler's decision, so nothing moves between.
+     */
+    const commit = (workerId: string, reports: ReadonlyArray<Report>): ReadonlyArray<Report> =>
+      reports.some((r) => r.kind === "done" && r.commit !== undefined)
+        ? reports.map((report) => {
+          if (report.kind !== "done" || report.commit === undefined) return report
+          if (!scheduler.accepts(workerId, report)) {
+            OutputCommit.discard(report.commit)
+            return report
+          }
+          const problem = OutputCommit.publish(report.commit)
+          return problem === undefined ? report : notPublished(report, workerId, problem)
+        })
+        : reports
 
     const runStage: Coordinator["runStage"] = (stage, inputs, isLast) =>
       Effect.gen(function* () {
@@ -111,7 +142,7 @@ export const make = (options: Options) =>
         const entry = scheduler.workers.get(workerId)
         if (entry) entry.activeRequests++
         try {
-          let response = yield* step((now) => scheduler.pull(workerId, reports, max, now))
+          let response = yield* step((now) => scheduler.pull(workerId, commit(workerId, reports), max, now))
           // Long poll: hold an idle worker until there is work (or a while has passed). A
           // worker that asked for nothing is delivering reports mid-batch: answer at once.
           while (response.kind === "backoff" && max > 0) {
@@ -149,7 +180,7 @@ export const make = (options: Options) =>
     const service: Coordinator = {
       scheduler,
       runStage,
-      workerExited: (workerId, reason) => step((now) => scheduler.workerExited(workerId, now, reason)),
+      workerExited: (workerId, reason, outOfMemory) => step((now) => scheduler.workerExited(workerId, now, reason, outOfMemory)),
       poolGone: step((now) => scheduler.markPoolGone(now)),
       status: handlers.Status(),
       abort: (error) => step(() => scheduler.abort(error)),
@@ -157,3 +188,15 @@ export const make = (options: Options) =>
     }
     return service
   })
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
+
+/** A done report whose output could not be published, as the infrastructure failure it is. */
+const notPublished = (report: Extract<Report, { kind: "done" }>, workerId: string, message: string): Report => ({
+  kind: "failed",
+  executionId: report.executionId, stage: report.stage, generation: report.generation, shard: report.shard,
+  attempt: report.attempt, counters: {}, durationMs: report.durationMs,
+  error: new ZephyrWorkerError({ reason: "internal", message, stage: report.stage, shard: report.shard, attempt: report.attempt, worker: workerId }),
+  permanent: false,
+  infrastructure: true
+})

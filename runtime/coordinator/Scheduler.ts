@@ -10,13 +10,19 @@ import * as RunOptions from "../RunOptions.ts"
  * reference's production incidents):
  * - a worker silent for `heartbeatTimeoutMs` is FAILED and its in-flight shards are
  *   re-queued as infrastructure failures; a re-registering worker is alive again and what
- *   it held is re-queued; every re-queue bumps the shard's attempt;
+ *   it held is re-queued; every re-queue bumps the shard's attempt; a new worker has a
+ *   start-up grace until its first heartbeat;
  * - reports with a stale attempt, an old stage generation, an unknown execution, for a
- *   finished shard, or from a worker not holding the shard are ignored;
- * - user errors re-queue until `maxShardFailures`; infrastructure failures have their own
- *   cap, `maxShardInfraFailures`; a permanent data error fails at once;
+ *   finished shard, from a worker not holding the shard, or after the execution failed
+ *   are ignored;
+ * - user errors re-queue until `maxShardFailures`; infrastructure failures (a lost worker,
+ *   a disk error) have their own cap, `maxShardInfraFailures`, and the shard prefers
+ *   another worker next; a shard whose worker ran out of memory `maxShardFailures` times
+ *   fails the run; a permanent data error fails at once; a shard fails on the failure
+ *   that reaches its budget;
  * - with no alive worker (alive, not registered) for `noWorkersTimeoutMs` while work is
- *   outstanding the stage fails; a pool that is gone for good fails it at once;
+ *   outstanding the run fails; a pool that is gone for good fails it at once; neither is
+ *   retried as a pipeline (a fresh pool would most likely die the same way);
  * - during the last stage, once its queue is empty, idle workers are told to shut down;
  * - a pull gets a batch of what the worker asks for, capped by `maxTasksPerPull` and by its
  *   fair share of the queue (`batchSize`), so the tail still balances.
@@ -28,7 +34,7 @@ export interface Config {
   readonly maxShardInfraFailures: number
   readonly heartbeatTimeoutMs: number
   readonly noWorkersTimeoutMs: number
-  /** A worker is not declared dead within this long of registering (start-up is slow). */
+  /** A worker is not declared dead within this long of registering (start-up is slow), unless it has sent a heartbeat since. */
   readonly startupGraceMs: number
   /** With work outstanding and no worker ever registered, fail after this long (the pool never came up). */
   readonly registrationTimeoutMs: number
@@ -58,6 +64,8 @@ export interface WorkerEntry {
   state: WorkerState
   lastSeen: number
   registeredAt: number
+  /** It sent a heartbeat (or a pull) since it registered: its start-up grace is over. */
+  started: boolean
   /** Shards of the current stage this worker holds. */
   inFlight: Set<number>
   /** Requests of this worker the coordinator is handling right now (a held Pull, say). */
@@ -75,8 +83,12 @@ export interface ShardEntry {
   worker: string | undefined
   failures: number
   infraFailures: number
+  /** Times a worker process holding it ran out of memory. */
+  oomFailures: number
   lastError: ZephyrWorkerError | undefined
   lastWorker: string | undefined
+  /** The worker that last reported a disk error running it: another one gets it first. */
+  avoid: string | undefined
   output: ShardOutput | undefined
 }
 
@@ -123,7 +135,7 @@ export const classifyReport = (executionId: string, run: StageRun | undefined, r
 export const isExpired = (w: WorkerEntry, now: number, config: Config, recoveredAt = 0): boolean =>
   w.state === "alive" &&
   w.activeRequests === 0 &&
-  now - w.registeredAt > config.startupGraceMs &&
+  (w.started || now - w.registeredAt > config.startupGraceMs) &&
   now - Math.max(w.lastSeen, recoveredAt) > config.heartbeatTimeoutMs
 
 /**
@@ -178,7 +190,7 @@ export class Scheduler {
     this.generation++
     const shards: Array<ShardEntry> = inputs.map((x, index) => ({
       index, input: x.input, right: x.right, attempt: 0, status: "queued", worker: undefined,
-      failures: 0, infraFailures: 0, lastError: undefined, lastWorker: undefined, output: undefined
+      failures: 0, infraFailures: 0, oomFailures: 0, lastError: undefined, lastWorker: undefined, avoid: undefined, output: undefined
     }))
     this.run = { stage, generation: this.generation, isLast, shards, queue: new ShardQueue(shards.map((s) => s.index)), completed: 0, retries: 0 }
     this.version++
@@ -229,7 +241,7 @@ export class Scheduler {
     const existing = this.workers.get(workerId)
     if (!existing) {
       if (this.workers.size === 0) this.noAliveSince = undefined
-      this.workers.set(workerId, { id: workerId, state: "alive", lastSeen: now, registeredAt: now, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0 })
+      this.workers.set(workerId, { id: workerId, state: "alive", lastSeen: now, registeredAt: now, started: false, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0 })
       this.alive++
       this.log("debug", `worker ${workerId} registered`)
       this.noAliveSince = undefined
@@ -239,33 +251,57 @@ export class Scheduler {
     this.setState(existing, "alive")
     existing.lastSeen = now
     existing.registeredAt = now
+    existing.started = false
     this.noAliveSince = undefined
     this.log("info", `worker ${workerId} re-registered${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
     return { requeued }
   }
 
-  private requeueHeld(w: WorkerEntry, why: string): Array<number> {
+  /** Re-queues what `w` held, each as an infrastructure failure (or an out-of-memory one). */
+  private requeueHeld(w: WorkerEntry, why: string, outOfMemory = false): Array<number> {
     const run = this.run
     const requeued: Array<number> = []
     if (run) {
       for (const index of w.inFlight) {
         const shard = run.shards[index]
         if (!shard || shard.status !== "running" || shard.worker !== w.id) continue
-        shard.infraFailures++
-        shard.lastWorker = w.id
-        if (shard.infraFailures > this.config.maxShardInfraFailures) {
-          this.fail(new ZephyrInfraError({
-            reason: "shard-infra-failures",
-            message: `Shard ${index} of stage ${run.stage} crashed or lost its worker ${shard.infraFailures} times (max ${this.config.maxShardInfraFailures}); last on worker ${w.id} (${why}).`,
-            stage: run.stage, shard: index, retryable: false
-          }))
-        }
-        this.requeue(shard)
+        if (outOfMemory) this.outOfMemory(shard, w.id, why)
+        this.infraFailure(shard, w.id, why)
         requeued.push(index)
       }
     }
     w.inFlight.clear()
     return requeued
+  }
+
+  /**
+   * A shard lost its worker or hit a disk error: re-queued with a new attempt, and the run
+   * fails on the `maxShardInfraFailures`th time.
+   */
+  private infraFailure(shard: ShardEntry, workerId: string, why: string) {
+    const run = this.run!
+    shard.infraFailures++
+    shard.lastWorker = workerId
+    if (shard.infraFailures >= this.config.maxShardInfraFailures) {
+      this.fail(new ZephyrInfraError({
+        reason: "shard-infra-failures",
+        message: `Shard ${shard.index} of stage ${run.stage} crashed, lost its worker or hit a disk error ${shard.infraFailures} times (max ${this.config.maxShardInfraFailures}); last on worker ${workerId}: ${why}.`,
+        stage: run.stage, shard: shard.index, retryable: false
+      }))
+    }
+    this.requeue(shard)
+  }
+
+  /** A worker process ran out of memory holding `shard`: the `maxShardFailures`th time fails the run. */
+  private outOfMemory(shard: ShardEntry, workerId: string, why: string) {
+    const run = this.run!
+    shard.oomFailures++
+    if (shard.oomFailures < this.config.maxShardFailures) return
+    this.fail(new ZephyrWorkerError({
+      reason: "out-of-memory",
+      message: `Shard ${shard.index} of stage ${run.stage} ran out of memory: a worker holding it hit its V8 heap limit ${shard.oomFailures} times (max ${this.config.maxShardFailures}); last on worker ${workerId} (${why}). Give workers more memory (memoryBudget / --memory-budget; a worker's heap is the budget + 128 MB) or make one shard's work smaller (more shards, a combiner, less state per shard).`,
+      stage: run.stage, shard: shard.index, worker: workerId
+    }))
   }
 
   private requeue(shard: ShardEntry) {
@@ -283,6 +319,7 @@ export class Scheduler {
     const w = this.workers.get(workerId)
     if (!w) return undefined
     w.lastSeen = now
+    w.started = true
     if (w.state === "failed") {
       // Declared dead too early (a stall, a pause): it is back, idle; what it held was re-queued.
       this.setState(w, "alive")
@@ -296,11 +333,14 @@ export class Scheduler {
     return { known: this.seen(workerId, now) !== undefined }
   }
 
-  /** A local process that exited is noticed at once, not after the heartbeat timeout. */
-  workerExited(workerId: string, now: number, reason: string): void {
+  /**
+   * A local process that exited is noticed at once, not after the heartbeat timeout. One
+   * that ran out of memory charges what it held with an out-of-memory failure too.
+   */
+  workerExited(workerId: string, now: number, reason: string, outOfMemory = false): void {
     const w = this.workers.get(workerId)
     if (!w || w.state === "gone") return
-    const requeued = this.requeueHeld(w, reason)
+    const requeued = this.requeueHeld(w, reason, outOfMemory)
     this.setState(w, "failed")
     w.deaths++
     this.log("warn", `worker ${workerId} exited (${reason})${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
@@ -311,10 +351,10 @@ export class Scheduler {
   markPoolGone(now: number): void {
     this.poolGone = true
     if (this.outstanding() > 0) {
-      this.fail(new ZephyrInfraError({
-        reason: "pool-gone",
-        message: `The worker pool terminated permanently (all restarts exhausted) with ${this.outstanding()} shard(s) of stage ${this.run?.stage} outstanding; workers likely crashed (out of memory or another fatal error).`,
-        ...(this.run ? { stage: this.run.stage } : {}), retryable: true
+      this.fail(new ZephyrWorkerError({
+        reason: "no-workers",
+        message: `The worker pool terminated permanently (every worker exited and used its restarts) with ${this.outstanding()} shard(s) of stage ${this.run?.stage} outstanding; workers likely crashed (out of memory or another fatal error: see their stderr above).`,
+        ...(this.run ? { stage: this.run.stage } : {})
       }))
     }
     this.checkAlive(now)
@@ -335,10 +375,15 @@ export class Scheduler {
     if (max <= 0) return { kind: "backoff", ms: 0 }
     const tasks: Array<Task> = []
     const n = batchSize(max, run.queue.length, this.aliveCount(), this.config.maxTasksPerPull)
-    while (tasks.length < n && run.queue.length > 0) {
+    // A shard whose last disk error was on this worker waits for another alive one. A shard
+    // held by a worker that ran out of memory runs alone, so the next out-of-memory exit
+    // charges it and not the innocent shards of the same batch.
+    let passes = run.queue.length
+    while (tasks.length < n && run.queue.length > 0 && passes-- > 0) {
       const index = run.queue.shift()!
       const shard = run.shards[index]!
       if (shard.status !== "queued") continue
+      if ((shard.avoid === workerId && this.aliveCount() > 1) || (shard.oomFailures > 0 && tasks.length > 0)) { run.queue.push(index); continue }
       shard.status = "running"
       shard.worker = workerId
       w.inFlight.add(index)
@@ -347,6 +392,7 @@ export class Scheduler {
         totalShards: run.shards.length, attempt: shard.attempt, input: shard.input,
         ...(shard.right ? { right: shard.right } : {})
       })
+      if (shard.oomFailures > 0) break
     }
     if (tasks.length > 0) {
       if (run.queue.length === 0) this.version++ // the queue emptied: idle workers may now be released
@@ -360,8 +406,13 @@ export class Scheduler {
     return { kind: "backoff", ms: w.inFlight.size > 0 ? 50 : 200 }
   }
 
+  /** Whether `report` from `workerId` would count if it were delivered now. */
+  accepts(workerId: string, report: Report): boolean {
+    return this.fatal === undefined && this.workers.has(workerId) && classifyReport(this.executionId, this.run, report, workerId).accept
+  }
+
   private record(w: WorkerEntry, report: Report) {
-    const verdict = classifyReport(this.executionId, this.run, report, w.id)
+    const verdict: ReportVerdict = this.fatal ? { accept: false, reason: "the execution failed" } : classifyReport(this.executionId, this.run, report, w.id)
     if (!verdict.accept) {
       this.log("debug", `ignored a ${report.kind} report from ${w.id} for stage ${report.stage} shard ${report.shard} attempt ${report.attempt}: ${verdict.reason}`)
       return
@@ -376,6 +427,13 @@ export class Scheduler {
       run.completed++
       w.tasksDone++
       CounterSet.merge(this.counters, report.counters)
+      return
+    }
+    if (report.infrastructure === true) {
+      // A disk error (a missing run file, a full disk) or an output that could not be published: not the user's.
+      this.log("warn", `shard ${report.shard} of stage ${run.stage} hit an infrastructure failure on ${w.id} (attempt ${report.attempt}): ${report.error.message}`)
+      shard.avoid = w.id // its disk may be the problem: another worker first
+      this.infraFailure(shard, w.id, report.error.message)
       return
     }
     shard.failures++
@@ -458,10 +516,10 @@ export class Scheduler {
       return
     }
     if (now - this.noAliveSince >= this.config.noWorkersTimeoutMs) {
-      this.fail(new ZephyrInfraError({
-        reason: "no-alive-workers",
-        message: `No alive workers for ${Math.round((now - this.noAliveSince) / 1000)}s (noWorkersTimeout ${Math.round(this.config.noWorkersTimeoutMs / 1000)}s) while stage ${this.run?.stage} had ${this.outstanding()} shard(s) outstanding.`,
-        ...(this.run ? { stage: this.run.stage } : {}), retryable: true
+      this.fail(new ZephyrWorkerError({
+        reason: "no-workers",
+        message: `No alive workers for ${Math.round((now - this.noAliveSince) / 1000)}s (noWorkersTimeout ${Math.round(this.config.noWorkersTimeoutMs / 1000)}s) while stage ${this.run?.stage} had ${this.outstanding()} shard(s) outstanding; every worker exited or stopped answering (see their stderr, or raise heartbeatTimeout for workers that pause).`,
+        ...(this.run ? { stage: this.run.stage } : {})
       }))
     }
   }

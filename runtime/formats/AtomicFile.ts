@@ -13,7 +13,8 @@ import type { Codec } from "./FileType.ts"
  * the codec's compressor) to a hidden temporary file in the same directory, which is
  * renamed over the target on `commit` (flushed to disk first, its directory after: a
  * published output survives a machine crash) and removed on `abort`. Parent directories
- * are created. Writes respect back-pressure.
+ * are created. Writes respect back-pressure. With `staged`, bytes go to that file instead and
+ * `commit` flushes it and leaves it there: someone else publishes it (see OutputCommit).
  */
 export class AtomicFile {
   private failure: unknown = undefined
@@ -25,19 +26,20 @@ export class AtomicFile {
     private readonly tmp: string,
     private readonly head: Writable,
     private readonly file: fs.WriteStream,
-    private readonly done: Promise<void>
+    private readonly done: Promise<void>,
+    private readonly rename: boolean
   ) {}
 
-  static async open(target: string, codec: Codec, level: number): Promise<AtomicFile> {
+  static async open(target: string, codec: Codec, level: number, staged?: string): Promise<AtomicFile> {
     const dir = path.dirname(target)
     await fs.promises.mkdir(dir, { recursive: true })
     if (codec === "zstd") await loadZstd()
-    const tmp = path.join(dir, `.${path.basename(target)}.tmp-${randomUUID().slice(0, 8)}`)
+    const tmp = staged ?? path.join(dir, `.${path.basename(target)}.tmp-${randomUUID().slice(0, 8)}`)
     const file = fs.createWriteStream(tmp, { highWaterMark: 1 << 20 })
     await once(file, "open")
     const transform = compressor(codec, level)
     const done = transform === null ? pipelineless(file) : pipeline(transform, file)
-    const out = new AtomicFile(target, tmp, transform ?? file, file, done)
+    const out = new AtomicFile(target, tmp, transform ?? file, file, done, staged === undefined)
     done.catch((e) => { out.failure = e })
     return out
   }
@@ -60,14 +62,15 @@ export class AtomicFile {
     this.draining = draining
   }
 
-  /** Finishes the stream, publishes the file durably, and returns its size in bytes. */
+  /** Finishes the stream, publishes the file durably (unless staged), and returns its size in bytes. */
   async commit(io: AtomicWrite.AsyncIo = AtomicWrite.nodeAsyncIo): Promise<number> {
     await this.draining
     this.head.end()
     await this.done
     this.closed = true
     try {
-      await AtomicWrite.publish(this.tmp, this.path, io)
+      if (this.rename) await AtomicWrite.publish(this.tmp, this.path, io)
+      else await AtomicWrite.flushFile(this.tmp, io)
     } catch (e) {
       await fs.promises.rm(this.tmp, { force: true })
       throw e

@@ -72,11 +72,12 @@ export const write = async (
   file: string,
   chunks: AsyncIterable<ReadonlyArray<unknown>>,
   options: Readonly<Record<string, unknown>>,
-  onRows: (n: number) => void
+  onRows: (n: number) => void,
+  staged?: string
 ): Promise<{ readonly rows: number; readonly bytes: number }> => {
   const opts = parseOptions(file, options)
   if (opts.codec === "ZSTD") await loadZstd()
-  const out = await AtomicFile.open(file, "none", 0)
+  const out = await AtomicFile.open(file, "none", 0, staged)
   const spoolPath = path.join(path.dirname(file), `.${path.basename(file)}.spool-${randomUUID().slice(0, 8)}`)
   let spool: BlockWriter | undefined
   try {

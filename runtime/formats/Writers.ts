@@ -14,6 +14,8 @@ export interface WriteRequest {
   /** User options: parquet `schema`, `rowGroupSize`, `compression`; csv `columns`; `level` for gzip/zstd. */
   readonly options: Readonly<Record<string, unknown>>
   readonly counters: CounterSet
+  /** Write the complete file here instead of renaming it over `path`: the coordinator publishes it (OutputCommit). */
+  readonly staged?: string | undefined
 }
 
 /** CSV and Parquet libraries are loaded when a file of theirs is first written (see Readers). */
@@ -25,7 +27,8 @@ export const BYTES_WRITTEN = "zephyr/bytes_written"
 
 /**
  * Writes one file atomically (a hidden temporary name in the same directory, renamed at the
- * end) from chunks of items. Empty input still produces a valid file.
+ * end, or left under `staged` for the coordinator to publish) from chunks of items. Empty
+ * input still produces a valid file.
  */
 export const write = async (request: WriteRequest, chunks: AsyncIterable<ReadonlyArray<unknown>>): Promise<{ readonly path: string; readonly rows: number; readonly bytes: number }> => {
   const file = request.path
@@ -36,13 +39,13 @@ export const write = async (request: WriteRequest, chunks: AsyncIterable<Readonl
     if (codec !== "none") {
       throw dataError(`Cannot write Parquet to ${file}: Parquet compresses its pages itself; drop the .gz/.zst extension and use the compression option`, { file })
     }
-    result = await (await parquet()).write(file, chunks, request.options, counted)
+    result = await (await parquet()).write(file, chunks, request.options, counted, request.staged)
   } else {
     const level = compressionLevel(codec, request.options.level, file)
     const csvEncoder = request.format === "csv" ? new (await csv()).Encoder(request.options, file) : undefined
     const encode = (items: ReadonlyArray<unknown>): string =>
       csvEncoder !== undefined ? csvEncoder.encode(items) : request.format === "jsonl" ? Jsonl.encode(items, file) : Text.encode(items)
-    const out = await AtomicFile.open(file, codec, level)
+    const out = await AtomicFile.open(file, codec, level, request.staged)
     try {
       let rows = 0
       for await (const items of chunks) {

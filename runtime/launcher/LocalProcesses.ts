@@ -62,16 +62,21 @@ export const make = (options: Options = {}): Launcher => ({
         child.stdin?.on("error", () => undefined) // a worker that died before reading it
         child.stdin?.write(`${JSON.stringify({ coordinator: `${address.host}:${address.port}`, token, workerId })}\n`)
         children.set(workerId, child)
+        let heapMessage = false
         if (child.stderr) {
           const lines = readline.createInterface({ input: child.stderr })
-          lines.on("line", (line) => { if (options.forwardStderr !== false) process.stderr.write(`[${workerId}] ${line}\n`) })
+          lines.on("line", (line) => {
+            if (WorkerProcesses.isOutOfMemoryMessage(line)) heapMessage = true
+            if (options.forwardStderr !== false) process.stderr.write(`[${workerId}] ${line}\n`)
+          })
         }
         child.on("exit", (code, signal) => {
           children.delete(workerId)
           if (closing) return
           const clean = code === 0
-          const reason = signal ? `killed by ${signal}` : `exit code ${code}`
-          if (!clean) runFork(ctx.coordinator.workerExited(workerId, `process ${child.pid} ${reason}`))
+          const outOfMemory = !clean && (heapMessage || WorkerProcesses.isOutOfMemoryExit(code, signal))
+          const reason = `${signal ? `killed by ${signal}` : `exit code ${code}`}${outOfMemory ? `: out of memory (V8 heap limit ${WorkerProcesses.heapMegabytes(ctx.spec.memoryBudgetBytes)} MB)` : ""}`
+          if (!clean) runFork(ctx.coordinator.workerExited(workerId, `process ${child.pid} ${reason}`, outOfMemory))
           const used = restarts.get(workerId) ?? 0
           const failed = ctx.coordinator.scheduler.fatal !== undefined
           const outcome = ctx.coordinator.scheduler.outcome().kind

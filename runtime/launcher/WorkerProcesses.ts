@@ -27,6 +27,16 @@ const inheritedEnv = (): NodeJS.ProcessEnv => {
   return rest
 }
 
+/**
+ * How a worker process that ran out of memory ends: V8 prints "Reached heap limit ...
+ * JavaScript heap out of memory" and aborts (SIGABRT; exit code 134 through a shell).
+ */
+export const isOutOfMemoryExit = (code: number | null, signal: NodeJS.Signals | null): boolean =>
+  signal === "SIGABRT" || code === 134
+
+export const isOutOfMemoryMessage = (line: string): boolean =>
+  line.includes("JavaScript heap out of memory") || line.includes("Reached heap limit")
+
 export const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number): ChildProcess =>
   spawn(process.execPath, [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, program], {
     stdio: ["pipe", "ignore", "pipe"],

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as AtomicWrite from "../storage/AtomicWrite.ts"
 import { type BlockWriter, read } from "../storage/BlockFile.ts"
+import { StorageError } from "../storage/StorageError.ts"
 
 /**
  * The on-disk format of shuffle runs and of the manifest (sidecar) that describes them.
@@ -66,7 +67,7 @@ export const writeManifest = (file: string, manifest: Manifest): void => AtomicW
 export const readManifest = (file: string): Manifest => {
   const m = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest
   if (m === null || typeof m !== "object" || m.format !== FORMAT || !Array.isArray(m.runs)) {
-    throw new Error(`Not a ${FORMAT} shuffle manifest: ${file}`)
+    throw new StorageError(`Not a ${FORMAT} shuffle manifest: ${file}`)
   }
   return m
 }

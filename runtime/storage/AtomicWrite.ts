@@ -83,6 +83,9 @@ export const nodeAsyncIo: AsyncIo = {
   })
 }
 
+/** Flushes a file that someone else publishes later (a staged output: see OutputCommit). */
+export const flushFile = (file: string, io: AsyncIo = nodeAsyncIo): Promise<void> => io.syncFile(file)
+
 /** The asynchronous `publishSync`, for outputs written by streams. */
 export const publish = async (tmp: string, target: string, io: AsyncIo = nodeAsyncIo): Promise<void> => {
   await io.syncFile(tmp)

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomUUID } from "node:crypto"
 import { Packr, Unpackr } from "msgpackr"
+import { StorageError } from "./StorageError.ts"
 
 /**
  * Files of length-prefixed msgpack blocks: `[u32 byteLength][u32 itemCount][msgpack array]`
@@ -96,13 +97,13 @@ export function* read(file: string, options: { readonly offset?: number; readonl
     const head = Buffer.allocUnsafe(HEADER)
     let body = Buffer.allocUnsafe(1 << 16)
     while (pos < end && take > 0) {
-      if (fs.readSync(fd, head, 0, HEADER, pos) !== HEADER) throw new Error(`Truncated block header in ${file} at byte ${pos}`)
+      if (fs.readSync(fd, head, 0, HEADER, pos) !== HEADER) throw new StorageError(`Truncated block header in ${file} at byte ${pos}`)
       const len = head.readUInt32LE(0)
       const count = head.readUInt32LE(4)
       pos += HEADER
       if (skip >= count) { skip -= count; pos += len; continue }
       if (body.length < len) body = Buffer.allocUnsafe(Math.max(len, body.length * 2))
-      if (fs.readSync(fd, body, 0, len, pos) !== len) throw new Error(`Truncated block in ${file} at byte ${pos}`)
+      if (fs.readSync(fd, body, 0, len, pos) !== len) throw new StorageError(`Truncated block in ${file} at byte ${pos}`)
       pos += len
       let items = unpackr.unpack(body.subarray(0, len)) as Array<unknown>
       if (skip > 0 || take < items.length - skip) items = items.slice(skip, skip + Math.min(take, items.length - skip))

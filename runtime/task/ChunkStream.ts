@@ -34,15 +34,26 @@ export function* items(chunks: Iterator<Chunk>): Generator<unknown> {
   for (let r = chunks.next(); !r.done; r = chunks.next()) yield* r.value
 }
 
+/** An op that expands one input into many items cuts its output near this many items. */
+export const CHUNK_ITEMS = 4096
+
 /**
  * A stateful chunk transformer: `push` maps one input chunk to output items, `end` flushes
  * what is buffered. `done` becomes true when no more input is wanted (takePerShard), so the
- * upstream (a file reader, say) stops early.
+ * upstream (a file reader, say) stops early. An op whose input may expand into many items
+ * (flatMap, a join's key group) returns at most about CHUNK_ITEMS from `push` and keeps
+ * its place: while `pending`, `more` gives the next part, so one input's output is pulled
+ * lazily and a consumer that stops early never drives it to its end. `close` runs when the
+ * stream stops (ended, failed or abandoned): it returns what the op holds open, so the
+ * `finally` blocks of a user's generator run.
  */
 export interface Transducer {
   push(chunk: Chunk): Chunk
   end(): Chunk
   readonly done?: boolean
+  readonly pending?: boolean
+  more?(): Chunk
+  close?(): void
 }
 
 export const through = (stream: ChunkStream, make: () => Transducer): ChunkStream => {
@@ -54,24 +65,36 @@ export const through = (stream: ChunkStream, make: () => Transducer): ChunkStrea
         for (let r = upstream.next(); !r.done; r = upstream.next()) {
           const out = t.push(r.value)
           if (out.length > 0) yield out
+          while (t.pending === true && t.done !== true) {
+            const next = t.more!()
+            if (next.length > 0) yield next
+          }
           if (t.done) break
         }
         const last = t.end()
         if (last.length > 0) yield last
       } finally {
-        upstream.return?.()
+        try { t.close?.() } finally { upstream.return?.() }
       }
     })
   }
   return fromAsync(async function* () {
     const t = make()
-    for await (const chunk of asAsync(stream)) {
-      const out = t.push(chunk)
-      if (out.length > 0) yield out
-      if (t.done) break
+    try {
+      for await (const chunk of asAsync(stream)) {
+        const out = t.push(chunk)
+        if (out.length > 0) yield out
+        while (t.pending === true && t.done !== true) {
+          const next = t.more!()
+          if (next.length > 0) yield next
+        }
+        if (t.done) break
+      }
+      const last = t.end()
+      if (last.length > 0) yield last
+    } finally {
+      t.close?.()
     }
-    const last = t.end()
-    if (last.length > 0) yield last
   })
 }
 

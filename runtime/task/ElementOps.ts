@@ -1,11 +1,12 @@
 import * as Expr from "../../compiler/plan/Expr.ts"
 import type * as Implementation from "../../compiler/plan/Implementation.ts"
 import type * as Op from "../../compiler/plan/Op.ts"
-import type { Chunk, Transducer } from "./ChunkStream.ts"
+import { CHUNK_ITEMS, type Chunk, type Transducer } from "./ChunkStream.ts"
 
 /**
  * Element-wise ops as chunk transducers: one synchronous loop per chunk, no per-item
- * allocation beyond the output array.
+ * allocation beyond the output array. Only flatMap may give more than one output chunk
+ * per input chunk (see Transducer).
  */
 const stateless = (push: (chunk: Chunk) => Chunk): (() => Transducer) => () => ({ push, end: () => [] })
 
@@ -21,16 +22,60 @@ export const filter = (pred: (a: unknown) => unknown) => stateless((chunk) => {
   return out
 })
 
-export const flatMap = (fn: (a: unknown) => Iterable<unknown>, op: Op.Op) => stateless((chunk) => {
-  const out: Array<unknown> = []
-  for (let i = 0; i < chunk.length; i++) {
-    const r = fn(chunk[i])
-    if (Array.isArray(r)) { for (let j = 0; j < r.length; j++) out.push(r[j]) }
-    else if (r !== null && r !== undefined && typeof (r as Iterable<unknown>)[Symbol.iterator] === "function") { for (const x of r) out.push(x) }
-    else throw new TypeError(`${op.kind}${op.name ? `(${op.name})` : ""} must return an iterable (an array, a generator, ...), got ${r === null ? "null" : typeof r}`)
+const NONE: Chunk = []
+
+/**
+ * Each item's iterable, flattened. Small arrays (the common case) are copied in one loop;
+ * a generator (or a big array) is pulled only as far as the consumer asks: the output is
+ * cut near CHUNK_ITEMS items and the rest waits for `more`, and `close` returns an
+ * unfinished generator so its `finally` blocks run.
+ */
+export const flatMap = (fn: (a: unknown) => Iterable<unknown>, op: Op.Op) => (): Transducer => {
+  let input: Chunk = NONE
+  let i = 0
+  let open: Iterator<unknown> | undefined
+  /** Pulls the open iterator into `out` until it ends (false) or `out` is full (true). */
+  const drain = (out: Array<unknown>): boolean => {
+    const it = open!
+    for (;;) {
+      const r = it.next()
+      if (r.done) { open = undefined; return false }
+      out.push(r.value)
+      if (out.length >= CHUNK_ITEMS) return true
+    }
   }
-  return out
-})
+  const fill = (): Chunk => {
+    const out: Array<unknown> = []
+    if (open !== undefined && drain(out)) return out
+    while (i < input.length) {
+      const r = fn(input[i++])
+      if (Array.isArray(r) && r.length <= CHUNK_ITEMS) { for (let j = 0; j < r.length; j++) out.push(r[j]) }
+      else if (r !== null && r !== undefined && typeof (r as Iterable<unknown>)[Symbol.iterator] === "function") {
+        open = (r as Iterable<unknown>)[Symbol.iterator]()
+        if (drain(out)) return out
+      } else throw new TypeError(`${op.kind}${op.name ? `(${op.name})` : ""} must return an iterable (an array, a generator, ...), got ${r === null ? "null" : typeof r}`)
+      if (out.length >= CHUNK_ITEMS) return out
+    }
+    input = NONE
+    return out
+  }
+  return {
+    push(chunk) {
+      input = chunk
+      i = 0
+      return fill()
+    },
+    get pending() { return open !== undefined || i < input.length },
+    more: fill,
+    end: () => NONE,
+    close() {
+      const it = open
+      open = undefined
+      input = NONE
+      it?.return?.()
+    }
+  }
+}
 
 /** Keeps the given keys in the order given; missing keys are omitted. */
 export const select = (columns: ReadonlyArray<string>) => stateless((chunk) => {

@@ -1,5 +1,7 @@
 import * as KeyOrder from "../shuffle/KeyOrder.ts"
-import type { Chunk, Transducer } from "./ChunkStream.ts"
+import { CHUNK_ITEMS, type Chunk, type Transducer } from "./ChunkStream.ts"
+
+const NONE: Chunk = []
 
 export class JoinOrderError extends Error {}
 
@@ -39,30 +41,69 @@ export const mergeJoin = (options: {
     rKey = k
   }
 
+  let input: Chunk = NONE
+  let i = 0
+  /** The left item whose matches are being emitted, and the next match's index in `group`. */
+  let left: unknown
+  let j = 0
+  let expanding = false
+
+  /** Emits the current left item's matches into `out` until they end (false) or `out` is full (true). */
+  const expand = (out: Array<unknown>): boolean => {
+    while (j < group.length) {
+      out.push(combiner(left, group[j++]))
+      if (out.length >= CHUNK_ITEMS) return true
+    }
+    expanding = false
+    return false
+  }
+
+  const fill = (): Chunk => {
+    const out: Array<unknown> = []
+    if (expanding && expand(out)) return out
+    while (i < input.length) {
+      const l = input[i++]
+      const lk = leftKey(l) ?? null
+      if (hasPrevLeft && KeyOrder.compare(lk, prevLeft) < 0) {
+        throw new JoinOrderError(`The left side of sortedMergeJoin is not sorted by key (${JSON.stringify(lk)} after ${JSON.stringify(prevLeft)}) in ${options.where}; group or sort both sides by the join key first.`)
+      }
+      prevLeft = lk
+      hasPrevLeft = true
+      if (!hasGroup || KeyOrder.compare(groupKey, lk) !== 0) {
+        while (!rDone && KeyOrder.compare(rKey, lk) < 0) advance()
+        group = []
+        groupKey = lk
+        hasGroup = true
+        while (!rDone && KeyOrder.compare(rKey, lk) === 0) { group.push(rNext); advance() }
+      }
+      if (group.length > 0) {
+        left = l
+        j = 0
+        expanding = true
+        if (expand(out)) return out
+      } else if (how === "left") out.push(combiner(l, null))
+      if (out.length >= CHUNK_ITEMS) return out
+    }
+    input = NONE
+    return out
+  }
+
+  // A key's matches are the product of its groups on both sides: they are emitted a chunk
+  // at a time, so a hot key does not materialise its whole product.
   return {
     push(chunk: Chunk): Chunk {
       if (!rStarted && !rDone) advance()
-      const out: Array<unknown> = []
-      for (let i = 0; i < chunk.length; i++) {
-        const l = chunk[i]
-        const lk = leftKey(l) ?? null
-        if (hasPrevLeft && KeyOrder.compare(lk, prevLeft) < 0) {
-          throw new JoinOrderError(`The left side of sortedMergeJoin is not sorted by key (${JSON.stringify(lk)} after ${JSON.stringify(prevLeft)}) in ${options.where}; group or sort both sides by the join key first.`)
-        }
-        prevLeft = lk
-        hasPrevLeft = true
-        if (!hasGroup || KeyOrder.compare(groupKey, lk) !== 0) {
-          while (!rDone && KeyOrder.compare(rKey, lk) < 0) advance()
-          group = []
-          groupKey = lk
-          hasGroup = true
-          while (!rDone && KeyOrder.compare(rKey, lk) === 0) { group.push(rNext); advance() }
-        }
-        if (group.length > 0) for (let j = 0; j < group.length; j++) out.push(combiner(l, group[j]))
-        else if (how === "left") out.push(combiner(l, null))
-      }
-      return out
+      input = chunk
+      i = 0
+      return fill()
     },
-    end: () => []
+    get pending() { return expanding || i < input.length },
+    more: fill,
+    end: () => NONE,
+    close() {
+      input = NONE
+      expanding = false
+      right.return?.()
+    }
   }
 }

@@ -31,10 +31,15 @@ const transducer = <K extends Op.Kind>(make: (op: Op.OfKind<K>, scope: TaskScope
     const t = scope.user(op, make(op, scope))
     const push = (chunk: Stream.Chunk) => t.push(chunk)
     const end = () => t.end()
+    const more = () => t.more!()
+    const close = () => t.close?.()
     return {
       push: (chunk) => scope.user(op, () => push(chunk)),
       end: () => scope.user(op, end),
-      get done() { return t.done ?? false }
+      more: () => scope.user(op, more),
+      close: () => { if (t.close) scope.user(op, close) },
+      get done() { return t.done ?? false },
+      get pending() { return t.pending ?? false }
     }
   })
 
@@ -136,15 +141,34 @@ const mapShard: Operator<"mapShard"> = (op, scope, upstream) => whole(scope, ups
   })
 })
 
-/** The items of a user iterator in chunks, each `next` run as user code of `op` (one closure per iterator, not per item). */
+/**
+ * The items of a user iterator in chunks, each `next` run as user code of `op` (one closure
+ * per iterator, not per item). A consumer that stops early returns the iterator, so the
+ * `finally` blocks of a user's generator run.
+ */
 export function* userItems(scope: TaskScope, op: Op.Op, it: Iterator<unknown>): Generator<Stream.Chunk> {
   let out: Array<unknown> = []
-  const next = () => it.next()
-  for (let r = scope.user(op, next); !r.done; r = scope.user(op, next)) {
-    out.push(r.value)
-    if (out.length >= 1024) { yield out; out = [] }
+  // As in for-of: an iterator that threw or ended is not returned.
+  let open = true
+  const next = () => {
+    try {
+      const r = it.next()
+      if (r.done) open = false
+      return r
+    } catch (e) {
+      open = false
+      throw e
+    }
   }
-  if (out.length > 0) yield out
+  try {
+    for (let r = scope.user(op, next); !r.done; r = scope.user(op, next)) {
+      out.push(r.value)
+      if (out.length >= Stream.CHUNK_ITEMS) { yield out; out = [] }
+    }
+    if (out.length > 0) yield out
+  } finally {
+    if (open && typeof it.return === "function") scope.user(op, () => it.return!())
+  }
 }
 
 /** reduce/count: a shard (or the gathered partials) folds into at most one item; an empty input gives none. */

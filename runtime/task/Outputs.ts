@@ -1,6 +1,8 @@
 import * as fs from "node:fs"
+import * as path from "node:path"
 import type * as Op from "../../compiler/plan/Op.ts"
-import type { ChunkRef, ShardOutput } from "../../rpc/Protocol.ts"
+import type { ChunkRef, OutputCommit as Commit, ShardOutput } from "../../rpc/Protocol.ts"
+import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as OutputPath from "../formats/OutputPath.ts"
 import * as Writers from "../formats/Writers.ts"
 import { ScatterWriter } from "../shuffle/ScatterWriter.ts"
@@ -50,17 +52,28 @@ export const existing = (scope: TaskScope, op: Op.OfKind<"write">): ShardOutput 
   return { kind: "chunks", refs: [BlockFile.inline([target])] }
 }
 
-export const run = (scope: TaskScope, terminal: Terminal | undefined, stream: Stream.ChunkStream): Promise<ShardOutput> => {
-  if (terminal === undefined) return collect(scope, stream).then((refs) => ({ kind: "chunks", refs }))
-  if (terminal.kind === "write") return write(scope, terminal, stream)
-  return scatter(scope, terminal, stream)
+/** A shard's output, and the file its attempt wrote for the coordinator to publish (a `write`). */
+export interface Produced {
+  readonly output: ShardOutput
+  readonly commit?: Commit | undefined
 }
 
-const write = async (scope: TaskScope, op: Op.OfKind<"write">, stream: Stream.ChunkStream): Promise<ShardOutput> => {
+export const run = async (scope: TaskScope, terminal: Terminal | undefined, stream: Stream.ChunkStream): Promise<Produced> => {
+  if (terminal === undefined) return { output: { kind: "chunks", refs: await collect(scope, stream) } }
+  if (terminal.kind === "write") return write(scope, terminal, stream)
+  return { output: await scatter(scope, terminal, stream) }
+}
+
+/**
+ * A user's file: this attempt writes it under a pending name of its own, which the
+ * coordinator renames over the target only if it accepts this attempt's report.
+ */
+const write = async (scope: TaskScope, op: Op.OfKind<"write">, stream: Stream.ChunkStream): Promise<Produced> => {
   const target = outputPath(scope, op)
   const impl = scope.impl(op.id, "write")
-  await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: scope.ctx.counters }, Stream.asAsync(stream)))
-  return { kind: "chunks", refs: [BlockFile.inline([target])] }
+  const pending = OutputCommit.pendingPath(target, scope.task.attempt)
+  await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: scope.ctx.counters, staged: pending }, Stream.asAsync(stream)))
+  return { output: { kind: "chunks", refs: [BlockFile.inline([target])] }, commit: { pending, target: path.resolve(target) } }
 }
 
 const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, stream: Stream.ChunkStream): Promise<ShardOutput> => {

@@ -4,9 +4,10 @@ import type * as Executable from "../../compiler/plan/Executable.ts"
 import type * as Op from "../../compiler/plan/Op.ts"
 import type * as Stage from "../../compiler/plan/Stage.ts"
 import * as TaskContext from "../../compiler/plan/TaskContext.ts"
-import type { ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
+import type { OutputCommit, ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
 import * as ShuffleReader from "../shuffle/ShuffleReader.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
+import * as StorageError from "../storage/StorageError.ts"
 import * as Stream from "./ChunkStream.ts"
 import { JoinOrderError } from "./MergeJoin.ts"
 import * as Operators from "./Operators.ts"
@@ -18,8 +19,8 @@ export type { TaskEnv } from "./TaskScope.ts"
 export const readRefs = Operators.readRefs
 
 export type TaskOutcome =
-  | { readonly kind: "done"; readonly output: ShardOutput; readonly counters: CounterSet }
-  | { readonly kind: "failed"; readonly error: ZephyrWorkerError; readonly permanent: boolean; readonly counters: CounterSet }
+  | { readonly kind: "done"; readonly output: ShardOutput; readonly commit?: OutputCommit | undefined; readonly counters: CounterSet }
+  | { readonly kind: "failed"; readonly error: ZephyrWorkerError; readonly permanent: boolean; readonly infrastructure: boolean; readonly counters: CounterSet }
 
 const isIterator = (v: unknown): v is Iterator<unknown> =>
   v !== null && typeof v === "object" && typeof (v as Iterator<unknown>).next === "function" && typeof (v as Iterable<unknown>)[Symbol.iterator] === "function"
@@ -34,7 +35,7 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
   const counters = new CounterSet()
   const stage = exe.plan.stages[task.stage]
   if (!stage) {
-    return { kind: "failed", counters, permanent: true, error: new ZephyrWorkerError({ reason: "internal", message: `Internal: the plan has no stage ${task.stage}.`, stage: task.stage, shard: task.shard }) }
+    return { kind: "failed", counters, permanent: true, infrastructure: false, error: new ZephyrWorkerError({ reason: "internal", message: `Internal: the plan has no stage ${task.stage}.`, stage: task.stage, shard: task.shard }) }
   }
   const ctx: TaskContext.TaskContext = {
     counters,
@@ -47,8 +48,8 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
   }
   const scope = new TaskScope(exe, stage, task, env, ctx)
   try {
-    const output = await TaskContext.runAsync(ctx, () => runStage(scope))
-    return { kind: "done", output, counters }
+    const produced = await TaskContext.runAsync(ctx, () => runStage(scope))
+    return { kind: "done", output: produced.output, ...(produced.commit ? { commit: produced.commit } : {}), counters }
   } catch (e) {
     return { kind: "failed", counters, ...describeFailure(e, stage, task, env) }
   } finally {
@@ -56,12 +57,12 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
   }
 }
 
-const runStage = (scope: TaskScope): Promise<ShardOutput> => {
+const runStage = (scope: TaskScope): Promise<Outputs.Produced> => {
   const ops = scope.stage.ops
   const terminal = Outputs.terminalOf(ops)
   if (terminal?.kind === "write") {
     const skipped = Outputs.existing(scope, terminal)
-    if (skipped) return Promise.resolve(skipped)
+    if (skipped) return Promise.resolve({ output: skipped })
   }
   const input = scope.task.input
   let stream: Stream.ChunkStream
@@ -95,7 +96,7 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
   }
 }
 
-/** The groups of this shard's shuffle target, through the groupBy's reducer (or deduplication). */
+/** The groups of this shard's shuffle target, through the groupBy's reducer (or deduplication), pulled lazily. */
 const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, input: Extract<ShardInput, { kind: "shuffle" }>): Stream.ChunkStream => {
   const manifests = readManifestList(input.manifests)
   const reducer = op.kind === "groupBy" ? scope.impl(op.id, "groupBy").reducer : undefined
@@ -109,10 +110,14 @@ const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, inpu
       } else {
         const result = scope.user(op, () => reducer(key, items))
         if (isIterator(result)) {
-          for (const chunk of Operators.userItems(scope, op, result)) for (let i = 0; i < chunk.length; i++) out.push(chunk[i])
+          // A group's output is pulled as the consumer asks, not gathered first.
+          for (const chunk of Operators.userItems(scope, op, result)) {
+            for (let i = 0; i < chunk.length; i++) out.push(chunk[i])
+            if (out.length >= Stream.CHUNK_ITEMS) { yield out; out = [] }
+          }
         } else out.push(result)
       }
-      if (out.length >= 1024) { yield out; out = [] }
+      if (out.length >= Stream.CHUNK_ITEMS) { yield out; out = [] }
     }
     if (out.length > 0) yield out
   })
@@ -124,20 +129,23 @@ export const readManifestList = (file: string): Array<string> => {
   return out
 }
 
-const describeFailure = (e: unknown, stage: Stage.Stage, task: Task, env: TaskEnv): { error: ZephyrWorkerError; permanent: boolean } => {
+const describeFailure = (e: unknown, stage: Stage.Stage, task: Task, env: TaskEnv): { error: ZephyrWorkerError; permanent: boolean; infrastructure: boolean } => {
   const op = e instanceof UserCodeError ? e.op : undefined
   const original = e instanceof UserCodeError ? e.original : e
   const where = op ? `${op.kind}${op.name ? `(${op.name})` : ""} at ${op.source.file}:${op.source.line}` : `stage ${stage.id}`
   const base = original instanceof Error ? original.message : typeof original === "object" && original !== null && "message" in original ? String((original as { message: unknown }).message) : String(original)
-  const permanent = original instanceof ZephyrWorkerError || original instanceof JoinOrderError
+  // A disk error in chunk storage (or a full disk) is the machine's: retried elsewhere, never the user's budget.
+  const infrastructure = StorageError.isInfrastructure(original, env.executionDir)
+  const permanent = !infrastructure && (original instanceof ZephyrWorkerError || original instanceof JoinOrderError)
   const fields = original instanceof ZephyrWorkerError ? original : undefined
   const file = fields?.file ?? op?.source.file
   const line = fields?.line ?? op?.source.line
   return {
     permanent,
+    infrastructure,
     error: new ZephyrWorkerError({
-      reason: original instanceof ZephyrWorkerError ? original.reason : "user-code",
-      message: original instanceof ZephyrWorkerError ? base : `${where} threw: ${base}`,
+      reason: original instanceof ZephyrWorkerError ? original.reason : infrastructure ? "internal" : "user-code",
+      message: original instanceof ZephyrWorkerError ? base : infrastructure ? `disk error in ${where}: ${base}` : `${where} threw: ${base}`,
       stage: stage.id,
       shard: task.shard,
       attempt: task.attempt,

@@ -1,5 +1,5 @@
 import * as os from "node:os"
-import { Cause, Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Fiber, Layer, Ref, Runtime, Schedule } from "effect"
 import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
 import type * as Executable from "../../compiler/plan/Executable.ts"
 import type { JobSpec, Report, Task } from "../../rpc/Protocol.ts"
@@ -140,16 +140,16 @@ export const run = (options: Options) =>
     // a big report) answers late, and that is not a reason to quit.
     // With no heartbeat answered for this long the coordinator is taken for dead.
     const unreachableAfter = Math.max(5 * spec.heartbeatIntervalMs, 30_000)
-    const lastAnswer = yield* Ref.make(Date.now())
+    const lastAnswer = yield* Ref.make(yield* Clock.currentTimeMillis)
     const heartbeat = Effect.gen(function* () {
       const result = yield* client.Heartbeat({ workerId }).pipe(Effect.timeoutOption(Duration.millis(unreachableAfter)), Effect.either)
       if (result._tag === "Right" && result.right._tag === "Some") {
-        yield* Ref.set(lastAnswer, Date.now())
+        yield* Ref.set(lastAnswer, yield* Clock.currentTimeMillis)
         // Unknown to the coordinator (it restarted?): register again with the same id.
         if (!result.right.value.known) yield* client.Register({ workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname() }).pipe(Effect.ignore)
         return
       }
-      const silentFor = Date.now() - (yield* Ref.get(lastAnswer))
+      const silentFor = (yield* Clock.currentTimeMillis) - (yield* Ref.get(lastAnswer))
       if (silentFor >= unreachableAfter) {
         return yield* Effect.fail(new CoordinatorUnreachable(`Worker ${workerId}: no heartbeat answered by the coordinator for ${Math.round(silentFor / 1000)} s; giving up.`))
       }
@@ -171,8 +171,8 @@ export const run = (options: Options) =>
           attempt: task.attempt, counters: outcome.counters.snapshot(), durationMs: Math.round(performance.now() - t0)
         }
         const report = fitReport(outcome.kind === "done"
-          ? { kind: "done", ...head, output: outcome.output }
-          : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent }, flushBytes)
+          ? { kind: "done", ...head, output: outcome.output, ...(outcome.commit ? { commit: outcome.commit } : {}) }
+          : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent, ...(outcome.infrastructure ? { infrastructure: true } : {}) }, flushBytes)
         // Below flushBytes before, at most flushBytes more: the pull stays under the limit.
         reports.push(report)
         bytes += reportBytes(report)

@@ -66,15 +66,17 @@ describe("faults with real worker processes", () => {
     expect(r.counters.records).toBe(4000)
   })
 
-  it("all workers stopped: the stage fails with no alive workers within the timeout", async () => {
-    const err = await run("stop-all", { noWorkersTimeout: "2s", maxExecutionRetries: 0 }).catch((e) => e)
-    expect(err._tag).toBe("ZephyrInfraError")
+  it("all workers stopped: the run fails with no alive workers within the timeout, without pipeline retries", async () => {
+    const err = await run("stop-all", { noWorkersTimeout: "2s" }).catch((e) => e)
+    expect(err).toMatchObject({ _tag: "ZephyrWorkerError", reason: "no-workers" })
     expect(err.message).toMatch(/No alive workers for \d+s \(noWorkersTimeout 2s\)/)
+    // one pool of two workers stopped itself; a retry would have started (and stopped) another
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith("stopped-"))).toHaveLength(2)
   })
 
-  it("all workers killed and out of restarts: the run fails at once, not after a timeout", async () => {
-    const err = await run("kill-all", { noWorkersTimeout: "10m", heartbeatTimeout: "60s", maxExecutionRetries: 0, maxWorkerRestarts: 1 }).catch((e) => e)
-    expect(err._tag).toBe("ZephyrInfraError")
+  it("all workers killed and out of restarts: the run fails at once, not after a timeout, without pipeline retries", async () => {
+    const err = await run("kill-all", { noWorkersTimeout: "10m", heartbeatTimeout: "60s", maxWorkerRestarts: 1 }).catch((e) => e)
+    expect(err).toMatchObject({ _tag: "ZephyrWorkerError", reason: "no-workers" })
     expect(err.message).toMatch(/worker pool terminated permanently/)
   })
 })

@@ -219,6 +219,52 @@ describe("takePerShard", () => {
   })
 })
 
+describe("operators that expand one input into many items stream their output", () => {
+  /** A generator of `n` items that counts what it made and whether its `finally` ran. */
+  const counted = (n: number) => {
+    const seen = { produced: 0, finalized: 0 }
+    function* many(): Generator<number> {
+      try {
+        for (let i = 0; i < n; i++) { seen.produced++; yield i }
+      } finally { seen.finalized++ }
+    }
+    return { seen, many }
+  }
+  const MILLIONS = 5_000_000
+  /** Well under MILLIONS: a downstream limit pulls at most a couple of output chunks. */
+  const PULLED = 10_000
+
+  it("flatMap: takePerShard(3) after a generator of millions stops the generator early and runs its finally", async () => {
+    const { seen, many } = counted(MILLIONS)
+    expect(await run(Dataset.fromList([0]).flatMap(() => many()).takePerShard(3))).toEqual([0, 1, 2])
+    expect(seen.produced).toBeLessThan(PULLED)
+    expect(seen.finalized).toBe(1)
+  })
+
+  it("groupBy: a reducer's generator is pulled lazily too", async () => {
+    const { seen, many } = counted(MILLIONS)
+    expect(await run(Dataset.fromList([1]).groupBy((x) => x, () => many()).takePerShard(3))).toEqual([0, 1, 2])
+    expect(seen.produced).toBeLessThan(PULLED)
+    expect(seen.finalized).toBe(1)
+  })
+
+  it("mapShard: a downstream limit returns the user's generator, so its finally runs", async () => {
+    const { seen, many } = counted(MILLIONS)
+    expect(await run(Dataset.fromList([0]).mapShard(() => many()).takePerShard(3))).toEqual([0, 1, 2])
+    expect(seen.produced).toBeLessThan(PULLED)
+    expect(seen.finalized).toBe(1)
+  })
+
+  it("sortedMergeJoin: a hot key's product is emitted as it is consumed", async () => {
+    let combined = 0
+    const side = (tag: string) => oneShard(Array.from({ length: 2_000 }, (_, i) => ({ k: 1, tag, i })))
+      .groupBy((x) => x.k, function* (_k, items) { yield* items }, { numOutputShards: 1 })
+    const joined = side("l").sortedMergeJoin(side("r"), { leftKey: (x) => x.k, rightKey: (x) => x.k, combiner: (l, r) => { combined++; return l.i * 10_000 + r.i } })
+    expect(await run(joined.takePerShard(3))).toEqual([0, 1, 2])
+    expect(combined).toBeLessThan(PULLED)
+  })
+})
+
 describe("window", () => {
   it("groups consecutive items of a shard into arrays; the last may be short; windows never span shards", async () => {
     expect(await run(oneShard([1, 2, 3, 4, 5, 6, 7]).window(3))).toEqual([[1, 2, 3], [4, 5, 6], [7]])

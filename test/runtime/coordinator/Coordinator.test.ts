@@ -1,9 +1,15 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
 import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, TestClock } from "effect"
-import type { Report } from "../../../rpc/Protocol.ts"
+import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import type { OutputCommit, Report } from "../../../rpc/Protocol.ts"
 import * as Coordinator from "../../../runtime/coordinator/Coordinator.ts"
 import { defaults } from "../../../runtime/coordinator/Scheduler.ts"
+import * as Outputs from "../../../runtime/formats/OutputCommit.ts"
+import { useTempDirs } from "../../TempDirs.ts"
+
+const tmp = useTempDirs("zephyr-coordinator-")
 
 // The coordinator service in virtual time: no process, no socket, no real clock.
 const spec = { executionId: "e1", fingerprint: "f", executionDir: "/nowhere", heartbeatIntervalMs: 500, memoryBudgetBytes: 1 << 20, sharedNames: [] }
@@ -99,8 +105,102 @@ describe("Coordinator", () => {
       yield* TestClock.adjust("2 seconds")
       const exit = yield* Fiber.await(stage)
       expect(Exit.isFailure(exit)).toBe(true)
-      if (Exit.isFailure(exit)) expect(JSON.stringify(exit.cause)).toContain("No alive workers")
+      if (Exit.isFailure(exit)) {
+        expect(JSON.stringify(exit.cause)).toContain("No alive workers")
+        expect(Cause.failureOption(exit.cause)).toMatchObject({ value: { _tag: "ZephyrWorkerError", reason: "no-workers" } })
+      }
     }))
+
+  it.scoped("declares a silent worker dead exactly after the timeout, in TestClock time, once it has sent a heartbeat", () =>
+    Effect.gen(function* () {
+      // the start-up grace runs well past the timeout, but ends with the first heartbeat
+      const c = yield* make({ startupGraceMs: 10_000 })
+      yield* register(c, "w1")
+      yield* register(c, "w2")
+      yield* Effect.fork(c.runStage(0, inputs(1), false))
+      yield* c.handlers.Heartbeat({ workerId: "w1" })
+      for (let t = 500; t <= 2_000; t += 500) {
+        yield* TestClock.adjust("500 millis")
+        yield* c.handlers.Heartbeat({ workerId: "w2" })
+        expect(c.scheduler.workers.get("w1")!.state).toBe("alive") // silent for 2 s: not past the timeout yet
+      }
+      yield* TestClock.adjust("500 millis") // the first sweep past the timeout
+      expect(c.scheduler.workers.get("w1")!.state).toBe("failed")
+      expect(c.scheduler.workers.get("w2")!.state).toBe("alive")
+    }))
+
+  it.scoped("a defect in the sweeper fails the execution instead of silently ending the liveness checks", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      yield* register(c, "w1")
+      const stage = yield* Effect.fork(c.runStage(0, inputs(1), false))
+      c.scheduler.sweep = () => { throw new Error("sweep bug") }
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.await(stage)
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        const failure = Cause.failureOption(exit.cause)
+        expect(failure).toMatchObject({ value: { _tag: "ZephyrWorkerError", reason: "internal" } })
+        expect(Option.getOrThrow(failure).message).toMatch(/liveness checks stopped \(sweep bug\)/)
+      }
+    }))
+})
+
+describe("Coordinator: output commits", () => {
+  /** What attempt `attempt` of a write would leave: its file under a pending name, and the report naming it. */
+  const written = (target: string, attempt: number, content: string): OutputCommit => {
+    const pending = Outputs.pendingPath(target, attempt)
+    fs.writeFileSync(pending, content)
+    return { pending, target }
+  }
+  const withCommit = (task: { stage: number; generation: number; shard: number; attempt: number }, commit: OutputCommit): Report =>
+    ({ ...doneReport(task), commit }) as Report
+
+  it.scoped("publishes only the accepted attempt's file; a late attempt's file is removed, never renamed over it", () =>
+    Effect.gen(function* () {
+      const dir = tmp()
+      const target = path.join(dir, "part-0.jsonl")
+      const c = yield* make()
+      yield* register(c, "slow")
+      yield* register(c, "fast")
+      const stage = yield* Effect.fork(c.runStage(0, inputs(1), true))
+      yield* Effect.yieldNow()
+      const first = yield* c.handlers.Pull({ workerId: "slow", reports: [], max: 1 })
+      expect(first).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 0 }] })
+      for (let i = 0; i < 6; i++) { // "slow" pauses past the timeout
+        yield* TestClock.adjust("500 millis")
+        yield* c.handlers.Heartbeat({ workerId: "fast" })
+      }
+      const retry = yield* c.handlers.Pull({ workerId: "fast", reports: [], max: 1 })
+      expect(retry).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 1 }] })
+      const accepted = written(target, 1, "from fast\n")
+      yield* c.handlers.Pull({ workerId: "fast", reports: [withCommit(retry.kind === "tasks" ? retry.tasks[0]! : ({} as never), accepted)], max: 1 })
+      yield* Fiber.join(stage)
+      expect(fs.readFileSync(target, "utf8")).toBe("from fast\n")
+      // the paused worker comes back and reports its attempt: its file goes, the output stays
+      const late = written(target, 0, "from slow\n")
+      yield* c.handlers.Pull({ workerId: "slow", reports: [withCommit(first.kind === "tasks" ? first.tasks[0]! : ({} as never), late)], max: 1 })
+      expect(fs.readFileSync(target, "utf8")).toBe("from fast\n")
+      expect(fs.readdirSync(dir)).toEqual(["part-0.jsonl"])
+    }))
+
+  it.scoped("an accepted attempt whose file cannot be published is an infrastructure failure: the shard runs again", () =>
+    Effect.gen(function* () {
+      const dir = tmp()
+      const target = path.join(dir, "part-0.jsonl")
+      const c = yield* make()
+      yield* register(c, "w1")
+      yield* Effect.fork(c.runStage(0, inputs(1), false))
+      yield* Effect.yieldNow()
+      const first = yield* c.handlers.Pull({ workerId: "w1", reports: [], max: 1 })
+      const task = first.kind === "tasks" ? first.tasks[0]! : ({} as never)
+      const lost: OutputCommit = { pending: Outputs.pendingPath(target, 0), target } // never written
+      const next = yield* c.handlers.Pull({ workerId: "w1", reports: [withCommit(task, lost)], max: 1 })
+      expect(next).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 1 }] })
+      expect(c.scheduler.run!.shards[0]).toMatchObject({ infraFailures: 1, failures: 0 })
+      expect(fs.existsSync(target)).toBe(false)
+    }))
+
 
   it.scoped("refuses a worker whose plan has another fingerprint, and fails the run", () =>
     Effect.gen(function* () {

@@ -109,15 +109,97 @@ describe("Scheduler: failure budgets", () => {
     expect(s.fatal?.message).toBe("Stage 0, shard 0: Unsupported file extension")
   })
 
-  it("caps infrastructure failures separately, with their own message", () => {
+  it("caps infrastructure failures separately, with their own message: maxShardInfraFailures = N fails on the Nth", () => {
     const s = make({ maxShardInfraFailures: 2 }, 1)
+    s.register("w1", 0)
+    s.pull("w1", [], 1, 0)
+    s.workerExited("w1", 1, "exit code 137")
+    expect(s.fatal).toBeUndefined()
+    s.register("w1", 100)
+    s.pull("w1", [], 1, 100)
+    s.workerExited("w1", 101, "exit code 137")
+    expect(s.fatal).toMatchObject({ _tag: "ZephyrInfraError", reason: "shard-infra-failures", shard: 0 })
+    expect(s.fatal?.message).toMatch(/^Shard 0 of stage 0 crashed, lost its worker or hit a disk error 2 times \(max 2\); last on worker w1: exit code 137\.$/)
+    expect(s.run!.shards[0]!.failures).toBe(0)
+  })
+
+  it("maxShardInfraFailures = 1: the first lost worker fails the shard", () => {
+    const s = make({ maxShardInfraFailures: 1 }, 1)
+    s.register("w1", 0)
+    s.pull("w1", [], 1, 0)
+    s.workerExited("w1", 1, "exit code 137")
+    expect(s.fatal).toMatchObject({ reason: "shard-infra-failures" })
+  })
+
+  it("a failure reported as infrastructure (a disk error) uses the infrastructure budget, and the shard goes to another worker next", () => {
+    const s = make({ maxShardFailures: 1, maxShardInfraFailures: 3 }, 2)
+    s.register("w1", 0); s.register("w2", 0)
+    expect(tasksOf(s.pull("w1", [], 1, 0))).toEqual([[0, 0]])
+    const disk = { ...failed(s, 0, 0, "ENOSPC: no space left on device, write"), infrastructure: true } as Report
+    // w1 reports the disk error and asks for more: it gets shard 1, not its failed shard 0 back
+    expect(tasksOf(s.pull("w1", [disk], 2, 1))).toEqual([[1, 0]])
+    expect(s.fatal).toBeUndefined()
+    expect(s.run!.shards[0]).toMatchObject({ status: "queued", attempt: 1, failures: 0, infraFailures: 1 })
+    expect(tasksOf(s.pull("w2", [], 1, 2))).toEqual([[0, 1]])
+    const again = { ...failed(s, 0, 1, "ENOENT: no such file or directory, open '/chunks/run-1.blk'"), infrastructure: true } as Report
+    s.pull("w2", [again], 0, 3)
+    // with w2's failure on record, w1 may take it; a third failure ends the run with the last disk error
+    expect(tasksOf(s.pull("w1", [done(s, 1)], 1, 4))).toEqual([[0, 2]])
+    s.pull("w1", [{ ...failed(s, 0, 2, "EIO: i/o error, read"), infrastructure: true } as Report], 0, 5)
+    expect(s.fatal).toMatchObject({ _tag: "ZephyrInfraError", reason: "shard-infra-failures" })
+    expect(s.fatal?.message).toContain("EIO: i/o error")
+  })
+
+  it("a shard is left for another worker only while one is alive", () => {
+    const s = make({}, 1)
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 0)
+    s.pull("w1", [{ ...failed(s, 0, 0, "EIO"), infrastructure: true } as Report], 0, 1)
+    expect(s.pull("w1", [], 1, 2).kind).toBe("backoff")
+    s.workerExited("w2", 3, "exit code 1")
+    expect(tasksOf(s.pull("w1", [], 1, 4))).toEqual([[0, 1]])
+  })
+
+  it("a worker that runs out of memory holding the same shard maxShardFailures times fails the run, naming the shard", () => {
+    const s = make({ maxShardFailures: 3 }, 1)
+    for (let i = 0; i < 3; i++) {
+      s.register("w1", i * 100)
+      expect(tasksOf(s.pull("w1", [], 1, i * 100))).toEqual([[0, i]])
+      if (i < 2) expect(s.fatal).toBeUndefined()
+      s.workerExited("w1", i * 100 + 1, "process 42 killed by SIGABRT: out of memory", true)
+    }
+    expect(s.fatal).toMatchObject({ _tag: "ZephyrWorkerError", reason: "out-of-memory", stage: 0, shard: 0, worker: "w1" })
+    expect(s.fatal?.message).toMatch(/^Shard 0 of stage 0 ran out of memory: a worker holding it hit its V8 heap limit 3 times \(max 3\)/)
+  })
+
+  it("a shard held by a worker that ran out of memory runs alone next: later exits charge it, not its batch-mates", () => {
+    const s = make({ maxShardFailures: 3, maxTasksPerPull: 8 }, 4)
+    s.register("w1", 0)
+    expect(tasksOf(s.pull("w1", [], 2, 0))).toEqual([[0, 0], [1, 0]])
+    s.workerExited("w1", 1, "killed by SIGABRT", true) // one of the two was the culprit
+    s.register("w1", 2)
+    expect(tasksOf(s.pull("w1", [], 8, 3))).toEqual([[2, 0], [3, 0]]) // suspects are not batched with others
+    s.pull("w1", [done(s, 2), done(s, 3)], 0, 4)
+    expect(tasksOf(s.pull("w1", [], 8, 5))).toEqual([[0, 1]])
+    s.workerExited("w1", 6, "killed by SIGABRT", true)
+    s.register("w1", 7)
+    expect(tasksOf(s.pull("w1", [], 8, 8))).toEqual([[1, 1]])
+    s.pull("w1", [done(s, 1, 1)], 0, 9)
+    expect(tasksOf(s.pull("w1", [], 8, 10))).toEqual([[0, 2]])
+    s.workerExited("w1", 11, "killed by SIGABRT", true)
+    expect(s.fatal).toMatchObject({ reason: "out-of-memory", shard: 0 })
+    expect(s.run!.shards.map((x) => x.oomFailures)).toEqual([3, 1, 0, 0])
+  })
+
+  it("out-of-memory exits of different shards do not add up", () => {
+    const s = make({ maxShardFailures: 2 }, 3)
     for (let i = 0; i < 3; i++) {
       s.register("w1", i * 100)
       s.pull("w1", [], 1, i * 100)
-      s.workerExited("w1", i * 100 + 1, "exit code 137")
+      s.workerExited("w1", i * 100 + 1, "killed by SIGABRT", true)
     }
-    expect(s.fatal?.message).toMatch(/^Shard 0 of stage 0 crashed or lost its worker 3 times \(max 2\); last on worker w1/)
-    expect(s.run!.shards[0]!.failures).toBe(0)
+    expect(s.fatal).toBeUndefined()
+    expect(s.run!.shards.map((x) => x.oomFailures)).toEqual([1, 1, 1])
   })
 })
 
@@ -157,6 +239,17 @@ describe("Scheduler: liveness", () => {
     s.register("w1", 0)
     for (let t = 1_000; t <= 60_000; t += 1_000) expect(s.sweep(t).dead).toEqual([])
     expect(s.sweep(61_000).dead).toEqual(["w1"])
+  })
+
+  it("ends the start-up grace at the first heartbeat: then the plain timeout applies", () => {
+    const s = make({ startupGraceMs: 60_000 })
+    s.register("w1", 0)
+    s.heartbeat("w1", 1_000)
+    expect(s.sweep(11_000).dead).toEqual([])
+    expect(s.sweep(11_001).dead).toEqual(["w1"])
+    // re-registering (a restarted process) starts a new grace
+    s.register("w1", 20_000)
+    expect(s.sweep(70_000).dead).toEqual([])
   })
 
   it("does not judge a worker whose request the coordinator is still handling (a held pull)", () => {
@@ -205,6 +298,8 @@ describe("Scheduler: no alive workers", () => {
     expect(s.fatal).toBeUndefined()
     s.sweep(32_000)
     expect(s.fatal?.message).toMatch(/^No alive workers for 31s \(noWorkersTimeout 30s\) while stage 0 had 3 shard\(s\) outstanding/)
+    // not an infrastructure failure: a fresh pool would wait the whole timeout again
+    expect(s.fatal).toMatchObject({ _tag: "ZephyrWorkerError", reason: "no-workers", stage: 0 })
   })
 
   it("does not count a pool that is still starting as dead; a registration timeout covers it", () => {
@@ -225,10 +320,11 @@ describe("Scheduler: no alive workers", () => {
     expect(s.fatal).toBeUndefined()
   })
 
-  it("fails at once when the launcher says the pool is gone for good", () => {
+  it("fails at once when the launcher says the pool is gone for good, without a pipeline retry", () => {
     const s = make()
     s.markPoolGone(10)
     expect(s.fatal?.message).toMatch(/worker pool terminated permanently/)
+    expect(s.fatal).toMatchObject({ _tag: "ZephyrWorkerError", reason: "no-workers" })
   })
 
   it("does not fail when the pool goes away with nothing outstanding", () => {

@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest"
-import type { Transducer } from "../../../runtime/task/ChunkStream.ts"
+import { CHUNK_ITEMS, type Transducer } from "../../../runtime/task/ChunkStream.ts"
 import * as ElementOps from "../../../runtime/task/ElementOps.ts"
 
 const feed = (make: () => Transducer, chunks: Array<Array<unknown>>) => {
   const t = make()
   const out: Array<unknown> = []
-  for (const c of chunks) { out.push(...t.push(c)); if (t.done) break }
+  for (const c of chunks) {
+    out.push(...t.push(c))
+    while (t.pending) out.push(...t.more!())
+    if (t.done) break
+  }
   out.push(...t.end())
   return out
 }
@@ -18,6 +22,37 @@ describe("element-wise ops", () => {
     expect(feed(ElementOps.flatMap((x: any) => (function* () { yield x; yield x })(), op), [[1, 2]])).toEqual([1, 1, 2, 2])
     expect(() => feed(ElementOps.flatMap(() => 5 as any, op), [[1]])).toThrow(/flatMap\(f\) must return an iterable/)
   })
+  it("flatMap cuts a big expansion into chunks of about CHUNK_ITEMS, pulled one at a time, in order", () => {
+    let made = 0
+    const fm = ElementOps.flatMap((x: any) => (function* () { for (let i = 0; i < 10_000; i++) { made++; yield `${x}.${i}` } })(), op)
+    const t = fm()
+    const first = t.push(["a", "b"])
+    expect(first.length).toBe(CHUNK_ITEMS)
+    expect(made).toBe(CHUNK_ITEMS) // the rest waits for `more`
+    expect(t.pending).toBe(true)
+    const rest: Array<unknown> = []
+    while (t.pending) { const c = t.more!(); expect(c.length).toBeLessThanOrEqual(CHUNK_ITEMS); rest.push(...c) }
+    const all = [...first, ...rest]
+    expect(all.length).toBe(20_000)
+    expect(all[0]).toBe("a.0")
+    expect(all[10_000]).toBe("b.0")
+    expect(all[19_999]).toBe("b.9999")
+    // small arrays still give one output chunk per input chunk
+    const small = ElementOps.flatMap((x: any) => [x, x], op)()
+    expect(small.push([1, 2, 3])).toEqual([1, 1, 2, 2, 3, 3])
+    expect(small.pending).toBe(false)
+  })
+
+  it("flatMap's close returns the generator it was in the middle of, so its finally runs", () => {
+    let finalized = 0
+    const t = ElementOps.flatMap(() => (function* () { try { for (let i = 0; i < 1_000_000; i++) yield i } finally { finalized++ } })(), op)()
+    expect(t.push([0]).length).toBe(CHUNK_ITEMS)
+    expect(finalized).toBe(0)
+    t.close!()
+    expect(finalized).toBe(1)
+    expect(t.pending).toBe(false)
+  })
+
   it("select keeps the named keys in the order given and omits missing ones", () => {
     expect(feed(ElementOps.select(["b", "a", "zz"]), [[{ a: 1, b: 2, c: 3 }]])).toEqual([{ b: 2, a: 1 }])
     expect(Object.keys(feed(ElementOps.select(["b", "a"]), [[{ a: 1, b: 2 }]])[0] as object)).toEqual(["b", "a"])

@@ -4,6 +4,8 @@ import { Runtime } from "effect"
 import { describe, expect, it } from "vitest"
 import { Dataset, Zephyr } from "zephyr"
 import { values } from "../../../compiler/plan/CounterSet.ts"
+import type { ShardOutput, Task } from "../../../rpc/Protocol.ts"
+import * as StageInputs from "../../../runtime/coordinator/StageInputs.ts"
 import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import * as TaskRunner from "../../../runtime/task/TaskRunner.ts"
 import { useTempDirs } from "../../TempDirs.ts"
@@ -20,6 +22,17 @@ const env = (executionDir: string, memoryBudgetBytes = 256 << 20): TaskRunner.Ta
 
 const task = (input: Parameters<typeof TaskRunner.run>[1]["input"]) =>
   ({ executionId: "e", stage: 0, generation: 0, shard: 0, totalShards: 1, attempt: 0, input })
+
+/** Runs every map task of a groupBy's first stage for real and returns the reduce stage's inputs. */
+const scattered = async (exe: ReturnType<typeof Zephyr.compile>, dir: string, shards: number) => {
+  const outputs: Array<ShardOutput> = []
+  for (let shard = 0; shard < shards; shard++) {
+    const outcome = await TaskRunner.run(exe, { ...task({ kind: "list", index: shard }), shard, totalShards: shards }, env(dir))
+    if (outcome.kind !== "done") throw new Error(`map task failed: ${outcome.error.message}`)
+    outputs.push(outcome.output)
+  }
+  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]), dir)).map((x) => x.input)
+}
 
 describe("task runner", () => {
   it("a small task creates no directories: its output travels inline", async () => {
@@ -58,5 +71,41 @@ describe("task runner", () => {
     // The scratch root may remain; the task's own directory is gone.
     const scratch = path.join(dir, "scratch")
     expect(fs.existsSync(scratch) ? fs.readdirSync(scratch) : []).toEqual([])
+  })
+
+  it("a reduce whose shuffle run file is missing fails as an infrastructure failure, not a user error", async () => {
+    const exe = Zephyr.compile(Dataset.fromList([1, 2, 3, 4]).groupBy((x) => x % 2, (k, items) => ({ k, n: [...items].length }), { numOutputShards: 1 }))
+    const dir = tmp()
+    const [input] = await scattered(exe, dir, 4)
+    const runs = fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".zrun"))
+    expect(runs.length).toBeGreaterThan(0)
+    fs.rmSync(path.join(dir, runs[0]!))
+    const reduce: Task = { ...task(input!), stage: 1 }
+    const outcome = await TaskRunner.run(exe, reduce, env(dir))
+    expect(outcome).toMatchObject({ kind: "failed", infrastructure: true, permanent: false })
+    if (outcome.kind === "failed") expect(outcome.error.message).toMatch(/disk error in .*ENOENT/)
+  })
+
+  it("a truncated shuffle run is an infrastructure failure too", async () => {
+    const exe = Zephyr.compile(Dataset.fromList([1, 2, 3, 4]).groupBy((x) => x % 2, (k, items) => ({ k, n: [...items].length }), { numOutputShards: 1 }))
+    const dir = tmp()
+    const [input] = await scattered(exe, dir, 4)
+    const run = fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).find((f) => f.endsWith(".zrun"))!
+    fs.truncateSync(path.join(dir, run), 5)
+    const outcome = await TaskRunner.run(exe, { ...task(input!), stage: 1 }, env(dir))
+    expect(outcome).toMatchObject({ kind: "failed", infrastructure: true })
+  })
+
+  it("a full disk (ENOSPC) is the machine's failure, wherever it happens", async () => {
+    const exe = Zephyr.compile(Dataset.fromList([1]).map((x) => { fs.writeFileSync("/dev/full", "x"); return x }))
+    const outcome = await TaskRunner.run(exe, task({ kind: "list", index: 0 }), env(tmp()))
+    expect(outcome).toMatchObject({ kind: "failed", infrastructure: true, permanent: false })
+    if (outcome.kind === "failed") expect(outcome.error.message).toContain("ENOSPC")
+  })
+
+  it("a user's own missing file stays a user error", async () => {
+    const exe = Zephyr.compile(Dataset.fromList([1]).map((x) => fs.readFileSync(`/nonexistent/${x}.txt`, "utf8")))
+    const outcome = await TaskRunner.run(exe, task({ kind: "list", index: 0 }), env(tmp()))
+    expect(outcome).toMatchObject({ kind: "failed", infrastructure: false, error: { reason: "user-code" } })
   })
 })
