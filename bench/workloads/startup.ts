@@ -6,6 +6,9 @@
  * Targets: 0.3 s, 0.8 s, 2 s, and a worker registered ≤ 0.6 s after spawn.
  */
 import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as Answers from "../Answers.ts"
 import * as Contenders from "../Contenders.ts"
 import * as Processes from "../Processes.ts"
@@ -26,7 +29,9 @@ const REGISTER = "zephyr worker, spawn to registered"
  */
 const workerRegistration = (repo: string): Promise<number> =>
   new Promise((resolve, reject) => {
-    const driver = spawn(process.execPath, ["bin/zephyr.js", "run", "bench/pipelines/noop.ts", "--backend", "external", "--listen", "127.0.0.1:0", "--no-progress"], {
+    // The external backend needs an explicit chunk directory (workers elsewhere must reach it).
+    const chunks = fs.mkdtempSync(path.join(os.tmpdir(), "zephyr-bench-chunks-"))
+    const driver = spawn(process.execPath, ["bin/zephyr.js", "run", "bench/pipelines/noop.ts", "--backend", "external", "--listen", "127.0.0.1:0", "--chunk-dir", chunks, "--no-progress"], {
       cwd: repo, env: { ...process.env, ZEPHYR_LOG_LEVEL: "debug", ZEPHYR_TOKEN: "bench" }, stdio: ["ignore", "ignore", "pipe"]
     })
     let worker: ReturnType<typeof spawn> | undefined
@@ -39,6 +44,7 @@ const workerRegistration = (repo: string): Promise<number> =>
       clearTimeout(timer)
       worker?.kill()
       driver.kill()
+      driver.once("close", () => fs.rmSync(chunks, { recursive: true, force: true }))
       if (error) reject(error)
       else resolve(seconds)
     }
