@@ -4,6 +4,7 @@ import * as Pipeline from "../Pipeline.ts"
 import { defaults, type RunOptions } from "../runtime/RunOptions.ts"
 import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
+import * as CheckCommand from "./CheckCommand.ts"
 import * as CommonOptions from "./CommonOptions.ts"
 import * as Logging from "../runtime/StderrLogger.ts"
 
@@ -34,7 +35,8 @@ const options = {
   token: optionalText("token", "backend external: the token workers must present"),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
-  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing"))
+  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing")),
+  noCheck: CheckCommand.noCheck
 }
 
 /** The options given on the command line (absent flags leave the library's defaults). */
@@ -50,6 +52,8 @@ export const command = Command.make("run", options, (o) =>
     if (!o.dryRun) Zephyr.prestartWorkers(o.module, defined({ backend: o.backend ?? "local", workers: o.workers, memoryBudget: o.memoryBudget }))
     const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
     const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
+    // Before any worker registers: an error refuses the run and stops the processes started ahead.
+    if (!o.noCheck) yield* CheckCommand.checkPlan(o.module, plan, true)
     if (o.dryRun) {
       process.stdout.write(plan.explain("text"))
       return

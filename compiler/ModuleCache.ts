@@ -128,7 +128,8 @@ const lookupModuleName = (dir: string, key: string): string | undefined => {
   }
 }
 
-const writeAtomic = (file: string, data: string | Uint8Array): void => {
+/** Writes a file of the cache under a temporary name and renames it: a reader never sees half of it. */
+export const writeAtomic = (file: string, data: string | Uint8Array): void => {
   const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`
   fs.writeFileSync(tmp, data, { mode: 0o600 })
   fs.renameSync(tmp, file)

@@ -36,7 +36,9 @@ export const PlanReason = Schema.Literal(
   /** The dataset's steps do not form a pipeline (no source, a source in the middle). */
   "invalid-pipeline",
   /** A worker was asked to rebuild a plan that has no module. */
-  "no-module"
+  "no-module",
+  /** The module's static checks found errors (see compiler/analysis/): nothing was started. */
+  "failed-checks"
 )
 export type PlanReason = typeof PlanReason.Type
 

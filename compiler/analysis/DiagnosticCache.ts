@@ -1,0 +1,98 @@
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { Schema } from "effect"
+import packageJson from "../../package.json" with { type: "json" }
+import * as PackageRoot from "../../runtime/PackageRoot.ts"
+import * as ModuleCache from "../ModuleCache.ts"
+import * as Diagnostic from "./Diagnostic.ts"
+
+/**
+ * The diagnostics of a module, kept in the user's private module cache (ModuleCache) so
+ * that a module checked once is not checked again, and the TypeScript compiler is not even
+ * loaded, until one of its files changes: `zephyr run` and `zephyr compile` then cost a
+ * lookup (a read and a hash of each local file).
+ *
+ * An entry is keyed by the modules checked, the plan's op locations (the findings name
+ * ops), and the versions of Zephyr, its declarations and the compiler; it holds the files
+ * the result depends on (the module's local files and its tsconfig.json) with a SHA-256 of
+ * each as the analysis read it, and is valid only while they all hash the same.
+ *
+ *   <dir>/<key>.diagnostics.json   { files: [{ path, sha256 }], diagnostics: [...] }
+ */
+
+/** Bump when the checks change what they find. */
+const FORMAT = 1
+
+const Entry = Schema.Struct({
+  files: Schema.Array(Schema.Struct({ path: Schema.String, sha256: Schema.String })),
+  diagnostics: Diagnostic.Diagnostics
+})
+type Entry = typeof Entry.Type
+
+const readText = (file: string): string | undefined => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch {
+    return undefined
+  }
+}
+
+let versions: string | undefined
+/** Zephyr's, the compiler's (ts-morph pins it) and the engine declarations' (their inputs' hashes). */
+const versionsOf = (): string => {
+  if (versions === undefined) {
+    let compiler = "unknown"
+    try {
+      compiler = (JSON.parse(fs.readFileSync(createRequire(import.meta.url).resolve("ts-morph/package.json"), "utf8")) as { version: string }).version
+    } catch {
+      // not installed: the analysis will say so
+    }
+    const declarations = readText(path.join(PackageRoot.dist, "types", "inputs.json")) ?? ""
+    versions = JSON.stringify([FORMAT, packageJson.version, compiler, ModuleCache.sha256(declarations)])
+  }
+  return versions
+}
+
+export interface OpKey {
+  readonly id: string
+  readonly kind: string
+  readonly file: string
+  readonly line: number
+  readonly column: number
+}
+
+export const keyOf = (entries: ReadonlyArray<string>, ops: ReadonlyArray<OpKey>): string =>
+  ModuleCache.sha256(JSON.stringify([versionsOf(), entries, ops.map((o) => `${o.id} ${o.kind} ${o.file}:${o.line}:${o.column}`)])).slice(0, 32)
+
+const entryFile = (dir: string, key: string) => path.join(dir, `${key}.diagnostics.json`)
+
+/** The cached diagnostics, when every file they depend on is unchanged. */
+export const lookup = (key: string): ReadonlyArray<Diagnostic.Diagnostic> | undefined => {
+  const dir = ModuleCache.directory()
+  const text = dir === undefined ? undefined : readText(entryFile(dir, key))
+  if (text === undefined) return undefined
+  let entry: Entry
+  try {
+    entry = Schema.decodeUnknownSync(Entry)(JSON.parse(text))
+  } catch {
+    return undefined
+  }
+  for (const f of entry.files) {
+    const content = readText(f.path)
+    if (content === undefined || ModuleCache.sha256(content) !== f.sha256) return undefined
+  }
+  return entry.diagnostics
+}
+
+/** Records a result; `files` with the text the analysis read. A cache that cannot be written costs a check next time. */
+export const store = (key: string, files: ReadonlyArray<{ readonly path: string; readonly text: string }>, diagnostics: ReadonlyArray<Diagnostic.Diagnostic>): void => {
+  const dir = ModuleCache.directory()
+  if (dir === undefined) return
+  const entry: Entry = { files: files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) })), diagnostics }
+  try {
+    ModuleCache.writeAtomic(entryFile(dir, key), JSON.stringify(Schema.encodeSync(Entry)(entry)))
+  } catch {
+    // see above
+  }
+}
