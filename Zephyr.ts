@@ -103,17 +103,19 @@ export const runModule = async <A = unknown>(
   const { export: name, args, check: checkFirst, ...rest } = options
   const backend = rest.backend ?? "local"
   prestartWorkers(modulePath, { ...rest, backend })
+  const checks = checkFirst ? Check.start([ModuleLoader.resolvePath(modulePath)]) : undefined
   try {
     const loaded = await ModuleLoader.load(modulePath, { export: name, args })
     const plan = compile(loaded.dataset, { module: loaded.module })
-    if (checkFirst) {
-      const diagnostics = await Check.plan(plan)
+    if (checks) {
+      const diagnostics = await checks.diagnostics(plan.plan)
       if (Diagnostic.hasErrors(diagnostics)) throw Check.failure(modulePath, diagnostics, { refusedRun: true, detail: true, skip: "check: false" })
     }
     // Worker processes build the module's own `layer` export; in-process workers get it here.
     const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)
     return await toPromise(execute(plan as CompiledPlan<A, unknown, never>, { ...rest, backend, ...(layer ? { layer } : {}) }), rest.progress === true)
   } finally {
+    checks?.cancel()
     WorkerProcesses.releasePrestarted()
   }
 }
@@ -135,17 +137,19 @@ export const check = async (
   options: CheckOptions = {}
 ): Promise<ReadonlyArray<Diagnostic.Diagnostic>> => {
   if (typeof target !== "string") return Check.plan(compile(target))
-  let loaded: ModuleLoader.LoadedModule
+  const file = ModuleLoader.resolvePath(target)
+  // The checks run (in their thread) while the module loads.
+  const pending = Check.start(fs.existsSync(file) ? [file] : [])
+  let plan: CompiledPlan<unknown, unknown, unknown>
   try {
-    loaded = await ModuleLoader.load(target, options)
+    const loaded = await ModuleLoader.load(target, options)
+    plan = compile(loaded.dataset, { module: loaded.module })
   } catch (e) {
-    const file = ModuleLoader.resolvePath(target)
-    if (!fs.existsSync(file)) throw e
-    const diagnostics = await Check.diagnose([file], [])
+    const diagnostics = await pending.diagnostics().catch(() => [])
     if (Diagnostic.hasErrors(diagnostics)) return diagnostics
     throw e
   }
-  return Check.plan(compile(loaded.dataset, { module: loaded.module }))
+  return pending.diagnostics(plan.plan)
 }
 
 /**

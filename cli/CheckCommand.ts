@@ -1,3 +1,4 @@
+import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Effect } from "effect"
 import * as Check from "../compiler/analysis/Check.ts"
@@ -23,15 +24,20 @@ const format = Options.choice("format", ["text", "json"] as const).pipe(Options.
 
 const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => to.write(text, () => resolve())))
 
+/** Starts the checks of a module (in their thread) before it is loaded; undefined for `--no-check`. */
+export const start = (module: string, noCheck: boolean): Check.Pending | undefined =>
+  noCheck ? undefined : Check.start([path.resolve(module)])
+
 /**
- * Checks a loaded module's plan: prints the diagnostics (text) on stderr, and fails with
- * `failed-checks` on an error-level one, after stopping the worker processes started
- * ahead of the run, which then never register.
+ * The diagnostics of a module's plan (from checks `start`ed before): printed (text) on
+ * stderr, and a `failed-checks` failure on an error-level one, after stopping the worker
+ * processes started ahead of the run, which then never register.
  */
-export const checkPlan = (module: string, plan: CompiledPlan<unknown, unknown, unknown>, refusedRun: boolean, print: boolean = true) =>
+export const finish = (checks: Check.Pending | undefined, module: string, plan: CompiledPlan<unknown, unknown, unknown>, refusedRun: boolean) =>
   Effect.gen(function* () {
-    const diagnostics = yield* Effect.promise(() => Check.plan(plan))
-    if (print && diagnostics.length > 0) yield* write(Report.text(diagnostics), process.stderr)
+    if (checks === undefined) return []
+    const diagnostics = yield* Effect.tryPromise({ try: () => checks.diagnostics(plan.plan), catch: (e) => e })
+    if (diagnostics.length > 0) yield* write(Report.text(diagnostics), process.stderr)
     if (Diagnostic.hasErrors(diagnostics)) {
       WorkerProcesses.releasePrestarted()
       return yield* Effect.fail(Check.failure(module, diagnostics, { refusedRun, detail: false }))

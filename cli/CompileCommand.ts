@@ -25,9 +25,10 @@ export const command = Command.make(
   { module: CommonOptions.module, explain, format, export: CommonOptions.exportName, args: CommonOptions.args, noCheck: CheckCommand.noCheck },
   (o) =>
     Effect.gen(function* () {
+      const checks = CheckCommand.start(o.module, o.noCheck)
       const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
       const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
-      const diagnostics = o.noCheck ? [] : yield* Effect.promise(() => Check.plan(plan))
+      const diagnostics = checks === undefined ? [] : yield* Effect.tryPromise({ try: () => checks.diagnostics(plan.plan), catch: (e) => e })
       if (o.format === "json") {
         const encoded = Schema.encodeSync(Diagnostic.Diagnostics)(diagnostics)
         if (o.explain) yield* write(JSON.stringify({ ...JSON.parse(plan.explain("json")), diagnostics: encoded }, null, 2) + "\n", process.stdout)

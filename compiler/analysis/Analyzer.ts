@@ -4,6 +4,7 @@ import * as BoundaryTypes from "./BoundaryTypes.ts"
 import * as Builder from "./Builder.ts"
 import * as Diagnostic from "./Diagnostic.ts"
 import * as DslCalls from "./DslCalls.ts"
+import type * as Finding from "./Finding.ts"
 import * as Imports from "./Imports.ts"
 import * as MutableState from "./MutableState.ts"
 import * as Nondeterminism from "./Nondeterminism.ts"
@@ -21,19 +22,19 @@ import * as Writes from "./Writes.ts"
 
 export interface Analysis {
   /** Files are absolute paths. */
-  readonly diagnostics: ReadonlyArray<Diagnostic.Diagnostic>
+  readonly findings: ReadonlyArray<Finding.Finding>
   /** The files the result depends on (the module's local files, its tsconfig.json), with the text read. */
   readonly files: ReadonlyArray<{ readonly path: string; readonly text: string }>
   readonly mode: Project.Mode
   readonly compiler: string
 }
 
-const run = (program: Project.ModuleProgram, ops: ReadonlyArray<DslCalls.OpLocation>): Array<Diagnostic.Diagnostic> => {
+const run = (program: Project.ModuleProgram): Array<Finding.Finding> => {
   const syntax = TypeErrors.syntaxErrors(program)
   // A file that does not parse has no calls or types worth reading.
   if (syntax.some(Diagnostic.isError)) return syntax
   const local = new Set(program.localFiles)
-  const calls = DslCalls.find(program, ops)
+  const calls = DslCalls.find(program)
   const functions = UserFunctions.collect(program.checker, local, calls)
   const builder = Builder.collect(program.checker, program.localFiles, calls, new Set(functions.map((f) => f.node)))
   const writes = Writes.collect(program.checker, program.localFiles)
@@ -47,21 +48,21 @@ const run = (program: Project.ModuleProgram, ops: ReadonlyArray<DslCalls.OpLocat
   ]
 }
 
-/** Checks the modules `entries` (absolute paths); `ops` are the plan's ops, to name them in the findings. */
-export const analyze = (entries: ReadonlyArray<string>, ops: ReadonlyArray<DslCalls.OpLocation>): Analysis => {
+/** Checks the modules `entries` (absolute paths). */
+export const analyze = (entries: ReadonlyArray<string>): Analysis => {
   let program = Project.make(entries, "fast")
-  let diagnostics = run(program, ops)
+  let findings = run(program)
   // A type error that names a type a stand-in replaced may be the stand-in's: ask again with every package real.
-  if (program.standIns() && diagnostics.some((d) => d.code === "type-error" && Diagnostic.isError(d) && Project.mayComeFromStandIns(d.message))) {
+  if (program.standIns() && findings.some((d) => d.code === "type-error" && Diagnostic.isError(d) && Project.mayComeFromStandIns(d.message))) {
     program = Project.make(entries, "full")
-    diagnostics = run(program, ops)
+    findings = run(program)
   }
   const files = program.localFiles.map((sf) => ({ path: sf.fileName, text: sf.text }))
   if (program.tsconfig !== undefined) files.push({ path: program.tsconfig, text: fs.readFileSync(program.tsconfig, "utf8") })
-  return { diagnostics: dedupe(diagnostics), files, mode: program.mode, compiler: ts.version }
+  return { findings: dedupe(findings), files, mode: program.mode, compiler: ts.version }
 }
 
-const dedupe = (ds: ReadonlyArray<Diagnostic.Diagnostic>): Array<Diagnostic.Diagnostic> => {
+const dedupe = (ds: ReadonlyArray<Finding.Finding>): Array<Finding.Finding> => {
   const seen = new Set<string>()
   return [...ds].sort(Diagnostic.order).filter((d) => {
     const k = `${Diagnostic.location(d)}|${d.code}|${d.message}`

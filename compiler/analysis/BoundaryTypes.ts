@@ -1,5 +1,4 @@
 import { ts } from "ts-morph"
-import type * as Diagnostic from "./Diagnostic.ts"
 import type * as DslCalls from "./DslCalls.ts"
 import * as Finding from "./Finding.ts"
 import * as Nodes from "./Nodes.ts"
@@ -126,8 +125,8 @@ const shortType = (checker: ts.TypeChecker, type: ts.Type): string => {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s
 }
 
-export const check = (checker: ts.TypeChecker, calls: ReadonlyArray<DslCalls.DslCall>): Array<Diagnostic.Diagnostic> => {
-  const out: Array<Diagnostic.Diagnostic> = []
+export const check = (checker: ts.TypeChecker, calls: ReadonlyArray<DslCalls.DslCall>): Array<Finding.Finding> => {
+  const out: Array<Finding.Finding> = []
   for (const call of calls) {
     const crossed = crossing(checker, call)
     if (!crossed) continue
@@ -139,7 +138,7 @@ export const check = (checker: ts.TypeChecker, calls: ReadonlyArray<DslCalls.Dsl
       severity: "warning",
       message: `Items of type \`${shortType(checker, crossed.type)}\` cross ${crossed.boundary} at line ${Nodes.lineOf(call.name)} as msgpack, and ${part} ${problem.what}.`,
       hint: "Turn it into plain data before this call (plain objects and arrays, Date, Uint8Array; e.g. Object.fromEntries(map), a plain object instead of a class instance) and rebuild it after.",
-      op: call.op
+      call: call.name
     }))
   }
   return out

@@ -1,6 +1,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Worker } from "node:worker_threads"
 import { displayPath } from "../../dsl/SourceCapture.ts"
+import * as PackageRoot from "../../runtime/PackageRoot.ts"
 import type * as Executable from "../plan/Executable.ts"
 import { ZephyrPlanError } from "../plan/Errors.ts"
 import type * as Plan from "../plan/Plan.ts"
@@ -10,55 +12,115 @@ import * as Report from "./Report.ts"
 
 /**
  * The static checks as the engine runs them: from the cache when the module's files are
- * unchanged, otherwise by the analyzer, which this module imports (with the TypeScript
- * compiler) only then. Nothing here loads the compiler, so `zephyr --version`, worker
- * processes and a run whose diagnostics are cached never do.
+ * unchanged, otherwise by the analyzer, in a thread of its own (dist/analysis-thread.js) so
+ * that it runs while this thread loads the module and compiles the plan. Nothing here loads
+ * the TypeScript compiler: `zephyr --version`, worker processes and a run whose findings
+ * are cached never do. Findings name the DSL calls they concern by location; matching those
+ * to the plan's ops happens here, so cached findings serve any args.
  */
 
-/** The plan's sources and ops with the absolute file of their DSL call. */
-export const opLocations = (plan: Plan.Plan): Array<DiagnosticCache.OpKey> => {
-  const out: Array<DiagnosticCache.OpKey> = []
-  for (const stage of plan.stages) {
-    if (stage.input.kind === "source") {
-      const s = stage.input.source
-      out.push({ id: s.id, kind: s.kind, file: path.resolve(s.source.file), line: s.source.line, column: s.source.column })
-    }
-    for (const op of stage.ops) out.push({ id: op.id, kind: op.kind, file: path.resolve(op.source.file), line: op.source.line, column: op.source.column })
+/** The analyzer's thread script in the built engine (absent when running from sources). */
+const threadScript = path.join(PackageRoot.dist, "analysis-thread.js")
+
+interface Running {
+  readonly result: Promise<Analysis>
+  /** Keeps the process alive for the result (a thread nobody waits for does not). */
+  readonly await: () => void
+  readonly cancel: () => void
+}
+
+type Analysis = { readonly findings: ReadonlyArray<DiagnosticCache.Finding>; readonly files: ReadonlyArray<{ readonly path: string; readonly text: string }> }
+
+const analyze = (entries: ReadonlyArray<string>): Running => {
+  if (!fs.existsSync(threadScript)) {
+    let result: Promise<Analysis> | undefined
+    const run = () => (result ??= import("./Analyzer.ts").then((Analyzer) => Analyzer.analyze(entries)))
+    return { get result() { return run() }, await: () => undefined, cancel: () => undefined }
   }
-  const seen = new Set<string>()
-  return out.filter((o) => !seen.has(`${o.id} ${o.kind}`) && seen.add(`${o.id} ${o.kind}`) !== undefined)
+  const thread = new Worker(threadScript, { workerData: { entries: [...entries] } })
+  thread.unref()
+  const result = new Promise<Analysis>((resolve, reject) => {
+    thread.once("message", (m: { ok: true; analysis: Analysis } | { ok: false; error: string }) => (m.ok ? resolve(m.analysis) : reject(new Error(m.error))))
+    thread.once("error", reject)
+    thread.once("exit", (code) => reject(new Error(`the analysis thread exited with code ${code} before it answered`)))
+  })
+  return { result, await: () => thread.ref(), cancel: () => void thread.terminate() }
+}
+
+/** The plan's sources and ops by the absolute location of their DSL call. */
+const opsByLocation = (plan: Plan.Plan): Map<string, string> => {
+  const at = new Map<string, string>()
+  const key = (l: { file: string; line: number; column: number }) => `${path.resolve(l.file)}:${l.line}:${l.column}`
+  for (const stage of plan.stages) {
+    // A source shares its location with its load (readJsonl): the op names the call.
+    if (stage.input.kind === "source" && !at.has(key(stage.input.source.source))) at.set(key(stage.input.source.source), stage.input.source.id)
+    for (const op of stage.ops) at.set(key(op.source), op.id)
+  }
+  return at
+}
+
+const toDiagnostic = (finding: DiagnosticCache.Finding, ops: ReadonlyMap<string, string>): Diagnostic.Diagnostic => {
+  const { call, ...d } = finding
+  const op = call === undefined ? undefined : ops.get(`${call.file}:${call.line}:${call.column}`)
+  return { ...d, file: displayPath(d.file), ...(op !== undefined ? { op } : {}) }
+}
+
+/** Checks started ahead of the plan they are for (see `start`). */
+export interface Pending {
+  /** The diagnostics, each finding about a DSL call matched to the op of `plan` recorded there. */
+  readonly diagnostics: (plan?: Plan.Plan) => Promise<ReadonlyArray<Diagnostic.Diagnostic>>
+  /** Stops an analysis nobody will wait for. */
+  readonly cancel: () => void
+}
+
+/**
+ * Starts the checks of `entries` (absolute paths of modules): a cache lookup, or the
+ * analysis in its thread. Call it before loading the module, and ask for the diagnostics
+ * once the plan is compiled.
+ */
+export const start = (entries: ReadonlyArray<string>): Pending => {
+  if (entries.length === 0) return { diagnostics: async () => [], cancel: () => undefined }
+  const key = DiagnosticCache.keyOf(entries)
+  const cached = DiagnosticCache.lookup(key)
+  const running = cached === undefined ? analyze(entries) : undefined
+  let findings: Promise<ReadonlyArray<DiagnosticCache.Finding>> | undefined
+  const found = () => (findings ??= cached !== undefined
+    ? Promise.resolve(cached)
+    : running!.result.then((analysis) => {
+      DiagnosticCache.store(key, analysis.files, analysis.findings)
+      return analysis.findings
+    }, (e: unknown) => {
+      throw new ZephyrPlanError({
+        reason: "failed-checks",
+        message: `The static checks of ${entries.map(displayPath).join(", ")} could not run (${(e as Error)?.message ?? String(e)}); --no-check skips them.`
+      })
+    }))
+  // A thread's failure is reported when the diagnostics are asked for, not before.
+  if (running) running.result.catch(() => undefined)
+  return {
+    diagnostics: async (plan) => {
+      running?.await()
+      const ops = plan === undefined ? new Map<string, string>() : opsByLocation(plan)
+      return (await found()).map((f) => toDiagnostic(f, ops))
+    },
+    cancel: () => running?.cancel()
+  }
 }
 
 /** The modules a plan was built by: its module, or else the files its DSL calls were written in. */
 export const entriesOf = (executable: Pick<Executable.Executable, "plan" | "module">): Array<string> => {
   if (executable.module) return [path.resolve(executable.module.path)]
-  const files = new Set(opLocations(executable.plan).map((o) => o.file))
-  return [...files].filter((f) => /\.[cm]?tsx?$/.test(f) && fs.existsSync(f)).sort()
-}
-
-/** How the last `diagnose` of this process got its result, for tests. */
-let lastOrigin: "cache" | "analysis" | undefined
-export const lastOriginOf = (): "cache" | "analysis" | undefined => lastOrigin
-
-/** The diagnostics of `entries` (absolute paths), with files shown as explain shows them. */
-export const diagnose = async (entries: ReadonlyArray<string>, ops: ReadonlyArray<DiagnosticCache.OpKey>): Promise<ReadonlyArray<Diagnostic.Diagnostic>> => {
-  if (entries.length === 0) return []
-  const key = DiagnosticCache.keyOf(entries, ops)
-  let diagnostics = DiagnosticCache.lookup(key)
-  lastOrigin = "cache"
-  if (diagnostics === undefined) {
-    lastOrigin = "analysis"
-    const Analyzer = await import("./Analyzer.ts")
-    const result = Analyzer.analyze(entries, ops)
-    DiagnosticCache.store(key, result.files, result.diagnostics)
-    diagnostics = result.diagnostics
+  const files = new Set<string>()
+  for (const stage of executable.plan.stages) {
+    if (stage.input.kind === "source") files.add(path.resolve(stage.input.source.source.file))
+    for (const op of stage.ops) files.add(path.resolve(op.source.file))
   }
-  return diagnostics.map((d) => ({ ...d, file: displayPath(d.file) }))
+  return [...files].filter((f) => /\.[cm]?tsx?$/.test(f) && fs.existsSync(f)).sort()
 }
 
 /** The diagnostics of a compiled plan's module (see `entriesOf`). */
 export const plan = (executable: Pick<Executable.Executable, "plan" | "module">): Promise<ReadonlyArray<Diagnostic.Diagnostic>> =>
-  diagnose(entriesOf(executable), opLocations(executable.plan))
+  start(entriesOf(executable)).diagnostics(executable.plan)
 
 /**
  * The error of a module whose checks found errors. For a run (`refusedRun`), it says that

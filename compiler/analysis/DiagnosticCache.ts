@@ -8,25 +8,31 @@ import * as ModuleCache from "../ModuleCache.ts"
 import * as Diagnostic from "./Diagnostic.ts"
 
 /**
- * The diagnostics of a module, kept in the user's private module cache (ModuleCache) so
- * that a module checked once is not checked again, and the TypeScript compiler is not even
- * loaded, until one of its files changes: `zephyr run` and `zephyr compile` then cost a
- * lookup (a read and a hash of each local file).
+ * The findings of a module's checks, kept in the user's private module cache (ModuleCache)
+ * so that a module checked once is not checked again, and the TypeScript compiler is not
+ * even loaded, until one of its files changes: `zephyr run` and `zephyr compile` then cost
+ * a lookup (a read and a hash of each local file).
  *
- * An entry is keyed by the modules checked, the plan's op locations (the findings name
- * ops), and the versions of Zephyr, its declarations and the compiler; it holds the files
- * the result depends on (the module's local files and its tsconfig.json) with a SHA-256 of
- * each as the analysis read it, and is valid only while they all hash the same.
+ * An entry is keyed by the modules checked and the versions of Zephyr, its declarations and
+ * the compiler (not by args: findings are about the code, and name the DSL calls by their
+ * location, which Check matches to the plan at hand). It holds the files the result
+ * depends on (the module's local files and its tsconfig.json) with a SHA-256 of each as the
+ * analysis read it, and is valid only while they all hash the same.
  *
- *   <dir>/<key>.diagnostics.json   { files: [{ path, sha256 }], diagnostics: [...] }
+ *   <dir>/<key>.diagnostics.json   { files: [{ path, sha256 }], findings: [...] }
  */
 
 /** Bump when the checks change what they find. */
 const FORMAT = 1
 
+const Position = Schema.Struct({ file: Schema.String, line: Schema.Number, column: Schema.Number })
+
+const Finding = Schema.Struct({ ...Diagnostic.Diagnostic.fields, call: Schema.optional(Position) })
+export type Finding = typeof Finding.Type
+
 const Entry = Schema.Struct({
   files: Schema.Array(Schema.Struct({ path: Schema.String, sha256: Schema.String })),
-  diagnostics: Diagnostic.Diagnostics
+  findings: Schema.Array(Finding)
 })
 type Entry = typeof Entry.Type
 
@@ -54,21 +60,12 @@ const versionsOf = (): string => {
   return versions
 }
 
-export interface OpKey {
-  readonly id: string
-  readonly kind: string
-  readonly file: string
-  readonly line: number
-  readonly column: number
-}
-
-export const keyOf = (entries: ReadonlyArray<string>, ops: ReadonlyArray<OpKey>): string =>
-  ModuleCache.sha256(JSON.stringify([versionsOf(), entries, ops.map((o) => `${o.id} ${o.kind} ${o.file}:${o.line}:${o.column}`)])).slice(0, 32)
+export const keyOf = (entries: ReadonlyArray<string>): string => ModuleCache.sha256(JSON.stringify([versionsOf(), entries])).slice(0, 32)
 
 const entryFile = (dir: string, key: string) => path.join(dir, `${key}.diagnostics.json`)
 
-/** The cached diagnostics, when every file they depend on is unchanged. */
-export const lookup = (key: string): ReadonlyArray<Diagnostic.Diagnostic> | undefined => {
+/** The cached findings, when every file they depend on is unchanged. */
+export const lookup = (key: string): ReadonlyArray<Finding> | undefined => {
   const dir = ModuleCache.directory()
   const text = dir === undefined ? undefined : readText(entryFile(dir, key))
   if (text === undefined) return undefined
@@ -82,14 +79,14 @@ export const lookup = (key: string): ReadonlyArray<Diagnostic.Diagnostic> | unde
     const content = readText(f.path)
     if (content === undefined || ModuleCache.sha256(content) !== f.sha256) return undefined
   }
-  return entry.diagnostics
+  return entry.findings
 }
 
 /** Records a result; `files` with the text the analysis read. A cache that cannot be written costs a check next time. */
-export const store = (key: string, files: ReadonlyArray<{ readonly path: string; readonly text: string }>, diagnostics: ReadonlyArray<Diagnostic.Diagnostic>): void => {
+export const store = (key: string, files: ReadonlyArray<{ readonly path: string; readonly text: string }>, findings: ReadonlyArray<Finding>): void => {
   const dir = ModuleCache.directory()
   if (dir === undefined) return
-  const entry: Entry = { files: files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) })), diagnostics }
+  const entry: Entry = { files: files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) })), findings }
   try {
     ModuleCache.writeAtomic(entryFile(dir, key), JSON.stringify(Schema.encodeSync(Entry)(entry)))
   } catch {

@@ -1,14 +1,13 @@
-import * as path from "node:path"
 import { ts } from "ts-morph"
 import * as Nodes from "./Nodes.ts"
 import * as Project from "./Project.ts"
 
 /**
  * The DSL calls of a pipeline module (`Dataset.readText(...)`, `.flatMap(splitWords)`,
- * `.groupBy(...)`) and the functions passed to each. A call is found by its type (a method
- * of the engine's `Dataset`), or, when its receiver's type is lost (`any`), by the source
- * location a plan op recorded for it; either way it is matched to the plan's ops by that
- * location: the file, line and column of the method's name.
+ * `.groupBy(...)`), found by their type (methods of the engine's `Dataset`), and the
+ * functions passed to each. Findings about a call carry the position of its method's name,
+ * which is where the DSL records the call's location: Check matches them to the plan's ops
+ * by it (file, line and column).
  */
 
 /** What a function passed to a DSL call is for; decides which checks apply. */
@@ -35,17 +34,6 @@ export interface DslCall {
   readonly name: ts.Node
   readonly receiver: ts.Expression
   readonly functions: ReadonlyArray<FunctionArgument>
-  /** The id of the plan op recorded at this call, when the plan has one. */
-  readonly op: string | undefined
-}
-
-/** A plan op (or source) and where its DSL call was written. */
-export interface OpLocation {
-  readonly id: string
-  readonly kind: string
-  readonly file: string
-  readonly line: number
-  readonly column: number
 }
 
 const writers = new Set(["writeJsonl", "writeParquet", "writeText", "writeCsv"])
@@ -106,33 +94,16 @@ const isDatasetMethod = (checker: ts.TypeChecker, name: ts.Node): boolean => {
   return false
 }
 
-const key = (file: string, line: number, column: number) => `${file}:${line}:${column}`
-
-/**
- * Every DSL call in the module's local files. `ops` are the plan's ops and sources with
- * their recorded locations (`file` as recorded: relative to the working directory or
- * absolute).
- */
-export const find = (program: Project.ModuleProgram, ops: ReadonlyArray<OpLocation>): Array<DslCall> => {
-  const opsAt = new Map<string, string>()
-  for (const op of ops) {
-    const k = key(path.resolve(op.file), op.line, op.column)
-    // A location holds a source and its load (readJsonl): the op, not the source, names the call.
-    if (!opsAt.has(k) || op.kind !== "files") opsAt.set(k, op.id)
-  }
+/** Every DSL call in the module's local files. */
+export const find = (program: Project.ModuleProgram): Array<DslCall> => {
   const calls: Array<DslCall> = []
   for (const sf of program.localFiles) {
     Nodes.walk(sf, (node) => {
       if (!ts.isCallExpression(node)) return
       const callee = Nodes.unwrap(node.expression)
-      if (!ts.isPropertyAccessExpression(callee) && !ts.isElementAccessExpression(callee)) return
-      const name = ts.isPropertyAccessExpression(callee) ? callee.name : callee.argumentExpression
-      const method = ts.isPropertyAccessExpression(callee) ? callee.name.text : ts.isStringLiteralLike(callee.argumentExpression) ? callee.argumentExpression.text : undefined
-      if (method === undefined) return
-      const where = Nodes.position(name)
-      const op = opsAt.get(key(where.file, where.line, where.column))
-      if (op === undefined && !isDatasetMethod(program.checker, name)) return
-      calls.push({ call: node, method, name, receiver: callee.expression, functions: functionsOf(method, node), op })
+      if (!ts.isPropertyAccessExpression(callee)) return
+      if (!isDatasetMethod(program.checker, callee.name)) return
+      calls.push({ call: node, method: callee.name.text, name: callee.name, receiver: callee.expression, functions: functionsOf(callee.name.text, node) })
     })
   }
   return calls

@@ -1,7 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ts } from "ts-morph"
-import type * as Diagnostic from "./Diagnostic.ts"
 import * as Finding from "./Finding.ts"
 import * as Nodes from "./Nodes.ts"
 import * as Project from "./Project.ts"
@@ -65,8 +64,8 @@ const resolves = (program: Project.ModuleProgram, sf: ts.SourceFile, specifier: 
   return packageInstalled(file, Project.packageName(specifier))
 }
 
-export const check = (program: Project.ModuleProgram, functions: ReadonlyArray<UserFunctions.UserFunction>): Array<Diagnostic.Diagnostic> => {
-  const out: Array<Diagnostic.Diagnostic> = []
+export const check = (program: Project.ModuleProgram, functions: ReadonlyArray<UserFunctions.UserFunction>): Array<Finding.Finding> => {
+  const out: Array<Finding.Finding> = []
   const usedBy = (names: ReadonlyArray<string>): string => {
     const users = new Set<string>()
     for (const f of functions) {

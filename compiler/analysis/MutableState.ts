@@ -1,5 +1,4 @@
 import { ts } from "ts-morph"
-import type * as Diagnostic from "./Diagnostic.ts"
 import * as Finding from "./Finding.ts"
 import * as Nodes from "./Nodes.ts"
 import type * as UserFunctions from "./UserFunctions.ts"
@@ -30,6 +29,17 @@ const isExported = (fn: Nodes.FunctionNode | undefined): boolean => {
   return false
 }
 
+/**
+ * A `for (let i ...; i++)` step: each pass has its own binding of `i`, which the step copies
+ * before changing it, so a function created in one pass keeps that pass's value.
+ */
+const isLoopStep = (write: ts.Node, declaration: ts.Declaration): boolean => {
+  const list = declaration.parent
+  const loop = list?.parent
+  return ts.isVariableDeclarationList(list) && loop !== undefined && ts.isForStatement(loop) && loop.initializer === list &&
+    loop.incrementor !== undefined && Nodes.within(write, loop.incrementor)
+}
+
 /** A loop around `call`, inside its own function, that also holds `write`: the write comes before the next pass's call. */
 const sharesLoop = (write: ts.Node, call: ts.Node): boolean => {
   const fn = Nodes.enclosingFunction(call)
@@ -42,8 +52,8 @@ export const check = (
   local: ReadonlySet<ts.SourceFile>,
   functions: ReadonlyArray<UserFunctions.UserFunction>,
   writes: ReadonlyArray<Writes.Write>
-): Array<Diagnostic.Diagnostic> => {
-  const out: Array<Diagnostic.Diagnostic> = []
+): Array<Finding.Finding> => {
+  const out: Array<Finding.Finding> = []
   const insideUserCode = (node: ts.Node) => functions.some((f) => Nodes.within(node, f.node))
   const writesOf = new Map<ts.Symbol, Array<Writes.Write>>()
   for (const w of writes) writesOf.set(w.symbol, [...(writesOf.get(w.symbol) ?? []), w])
@@ -70,7 +80,7 @@ export const check = (
       hint: w.kind === "variable"
         ? `Count with Counters.increment("${name}") (summed over all workers and returned with the results), or carry the value in the items.`
         : "Carry per-item state in the items, and let the engine combine them (groupBy, deduplicate, reduce); count with Counters.increment(name).",
-      op: owner.call.op
+      call: owner.call.name
     }))
   }
 
@@ -85,7 +95,7 @@ export const check = (
       if (Nodes.within(declaration, f.node) || Nodes.within(declaration, f.passed)) return
       const call = f.call.call
       for (const w of writesOf.get(symbol) ?? []) {
-        if (w.kind !== "variable" || insideUserCode(w.node)) continue
+        if (w.kind !== "variable" || insideUserCode(w.node) || isLoopStep(w.node, declaration)) continue
         const sameScope = Nodes.enclosingFunction(w.node) === Nodes.enclosingFunction(call) && w.node.getSourceFile() === call.getSourceFile()
         const later = (sameScope && w.node.getStart() > call.getEnd()) || sharesLoop(w.node, call) || isExported(Nodes.enclosingFunction(w.node))
         const key = `${w.node.pos}:${w.node.getSourceFile().fileName}:${call.pos}`
@@ -96,7 +106,7 @@ export const check = (
           severity: "warning",
           message: `\`${node.text}\` is reassigned here after ${f.label} at line ${Nodes.lineOf(f.call.name)} captured it: the function reads the variable when it runs, on each worker, not the value it had when the pipeline was built.`,
           hint: `Capture a constant instead (\`const value = ${node.text}\` before the call, and use \`value\` in the function), or pass the value with --arg.`,
-          op: f.call.op
+          call: f.call.name
         }))
       }
     })

@@ -1,7 +1,6 @@
 import * as path from "node:path"
 import { ts } from "ts-morph"
 import * as Builder from "./Builder.ts"
-import type * as Diagnostic from "./Diagnostic.ts"
 import type * as DslCalls from "./DslCalls.ts"
 import * as Finding from "./Finding.ts"
 import * as Nodes from "./Nodes.ts"
@@ -136,8 +135,8 @@ export const check = (
   program: ts.Program,
   functions: ReadonlyArray<UserFunctions.UserFunction>,
   builder: Builder.BuilderCode
-): Array<Diagnostic.Diagnostic> => {
-  const out: Array<Diagnostic.Diagnostic> = []
+): Array<Finding.Finding> => {
+  const out: Array<Finding.Finding> = []
   const reported = new Set<ts.Node>()
   for (const fn of functions) {
     const code = roleCode[fn.role]
@@ -153,7 +152,7 @@ export const check = (
           severity: "warning",
           message: `${found.what} is read in ${where}: worker processes on other machines may have another environment, and decide otherwise.`,
           hint: "Read the value while building the pipeline from its args (`--arg k=v` reaches every worker as given) and capture that.",
-          op: fn.call.op
+          call: fn.call.name
         }))
       } else {
         out.push(Finding.at(found.node, {
@@ -161,7 +160,7 @@ export const check = (
           severity: code === "nondeterministic-key" ? "error" : "warning",
           message: `${found.what} in ${where} gives another value each time: ${consequence[fn.role]}.`,
           hint: remedy[fn.role],
-          op: fn.call.op
+          call: fn.call.name
         }))
       }
     })
