@@ -121,7 +121,7 @@ describe("zephyr run", () => {
     const { exit } = run(path.join(dir, "cache"), "test/cli/fixtures/refused.bad.ts", "--workers", "2", "--arg", `marker=${marker}`, "--no-check", "--no-progress", "--max-shard-failures", "1")
     const { code, stderr } = await exit
     expect(code).toBe(1)
-    expect(stderr).toContain("n.toUpperCase is not a function")
+    expect(stderr, stderr).toContain("n.toUpperCase is not a function")
     expect(stderr).not.toContain("type-error")
     expect(fs.readFileSync(marker, "utf8")).toContain("task ")
   }, 120_000)

@@ -33,6 +33,17 @@ describe("diagnostics, one fixture per code", () => {
   }
 })
 
+describe("the README", () => {
+  it("shows `zephyr check` of a fixture as it prints it", async () => {
+    const readme = fs.readFileSync("README.md", "utf8")
+    const shown = /```text\n\$ npx zephyr check (\S+)\n([\s\S]*?)```/.exec(readme)
+    expect(shown).not.toBeNull()
+    const [, file, output] = shown!
+    const diagnostics = await Zephyr.check(file!)
+    expect(output).toBe(`${Report.text(diagnostics)}${file}: ${Report.summary(diagnostics)}\n`)
+  })
+})
+
 describe("pipelines that must check clean", () => {
   const examples = fs.readdirSync("examples").filter((f) => f.endsWith(".ts")).sort()
   for (const f of examples) {
