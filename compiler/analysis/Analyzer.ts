@@ -2,7 +2,6 @@ import * as fs from "node:fs"
 import { ts } from "ts-morph"
 import * as BoundaryTypes from "./BoundaryTypes.ts"
 import * as Builder from "./Builder.ts"
-import * as Diagnostic from "./Diagnostic.ts"
 import * as DslCalls from "./DslCalls.ts"
 import type * as Finding from "./Finding.ts"
 import * as Imports from "./Imports.ts"
@@ -32,7 +31,7 @@ export interface Analysis {
 const run = (program: Project.ModuleProgram): Array<Finding.Finding> => {
   const syntax = TypeErrors.syntaxErrors(program)
   // A file that does not parse has no calls or types worth reading.
-  if (syntax.some(Diagnostic.isError)) return syntax
+  if (syntax.some(isError)) return syntax
   const local = new Set(program.localFiles)
   const calls = DslCalls.find(program)
   const functions = UserFunctions.collect(program.checker, local, calls)
@@ -53,7 +52,7 @@ export const analyze = (entries: ReadonlyArray<string>): Analysis => {
   let program = Project.make(entries, "fast")
   let findings = run(program)
   // A type error that names a type a stand-in replaced may be the stand-in's: ask again with every package real.
-  if (program.standIns() && findings.some((d) => d.code === "type-error" && Diagnostic.isError(d) && Project.mayComeFromStandIns(d.message))) {
+  if (program.standIns() && findings.some((d) => d.code === "type-error" && isError(d) && Project.mayComeFromStandIns(d.message))) {
     program = Project.make(entries, "full")
     findings = run(program)
   }
@@ -62,10 +61,13 @@ export const analyze = (entries: ReadonlyArray<string>): Analysis => {
   return { findings: dedupe(findings), files, mode: program.mode, compiler: ts.version }
 }
 
+// (Not Diagnostic.isError: this thread never loads Diagnostic's Schema, and with it Effect.)
+const isError = (d: Finding.Finding): boolean => d.severity === "error"
+
 const dedupe = (ds: ReadonlyArray<Finding.Finding>): Array<Finding.Finding> => {
   const seen = new Set<string>()
-  return [...ds].sort(Diagnostic.order).filter((d) => {
-    const k = `${Diagnostic.location(d)}|${d.code}|${d.message}`
+  return ds.filter((d) => {
+    const k = `${d.file}:${d.line}:${d.column}|${d.code}|${d.message}`
     if (seen.has(k)) return false
     seen.add(k)
     return true

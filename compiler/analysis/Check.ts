@@ -101,7 +101,7 @@ export const start = (entries: ReadonlyArray<string>): Pending => {
     diagnostics: async (plan) => {
       running?.await()
       const ops = plan === undefined ? new Map<string, string>() : opsByLocation(plan)
-      return (await found()).map((f) => toDiagnostic(f, ops))
+      return (await found()).map((f) => toDiagnostic(f, ops)).sort(Diagnostic.order)
     },
     cancel: () => running?.cancel()
   }
