@@ -1,51 +1,21 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Worker } from "node:worker_threads"
 import { displayPath } from "../../dsl/SourceCapture.ts"
-import * as PackageRoot from "../../runtime/PackageRoot.ts"
 import type * as Executable from "../plan/Executable.ts"
 import { ZephyrPlanError } from "../plan/Errors.ts"
 import type * as Plan from "../plan/Plan.ts"
+import * as Analysis from "./Analysis.ts"
 import * as Diagnostic from "./Diagnostic.ts"
-import * as DiagnosticCache from "./DiagnosticCache.ts"
+import type { Finding } from "./Finding.ts"
 import * as Report from "./Report.ts"
 
 /**
- * The static checks as the engine runs them: from the cache when the module's files are
- * unchanged, otherwise by the analyzer, in a thread of its own (dist/analysis-thread.js) so
- * that it runs while this thread loads the module and compiles the plan. Nothing here loads
- * the TypeScript compiler: `zephyr --version`, worker processes and a run whose findings
- * are cached never do. Findings name the DSL calls they concern by location; matching those
- * to the plan's ops happens here, so cached findings serve any args.
+ * The static checks as the engine reports them: the module's findings (Analysis: cached, or
+ * from the analyzer's thread) matched to the plan at hand. Findings name the DSL calls
+ * they concern by location, and each becomes a diagnostic naming the plan's op recorded
+ * there, so cached findings serve any args. Nothing here loads the TypeScript compiler:
+ * `zephyr --version`, worker processes and a run whose findings are cached never do.
  */
-
-/** The analyzer's thread script in the built engine (absent when running from sources). */
-const threadScript = path.join(PackageRoot.dist, "analysis-thread.js")
-
-interface Running {
-  readonly result: Promise<Analysis>
-  /** Keeps the process alive for the result (a thread nobody waits for does not). */
-  readonly await: () => void
-  readonly cancel: () => void
-}
-
-type Analysis = { readonly findings: ReadonlyArray<DiagnosticCache.Finding>; readonly files: ReadonlyArray<{ readonly path: string; readonly text: string }> }
-
-const analyze = (entries: ReadonlyArray<string>): Running => {
-  if (!fs.existsSync(threadScript)) {
-    let result: Promise<Analysis> | undefined
-    const run = () => (result ??= import("./Analyzer.ts").then((Analyzer) => Analyzer.analyze(entries)))
-    return { get result() { return run() }, await: () => undefined, cancel: () => undefined }
-  }
-  const thread = new Worker(threadScript, { workerData: { entries: [...entries] } })
-  thread.unref()
-  const result = new Promise<Analysis>((resolve, reject) => {
-    thread.once("message", (m: { ok: true; analysis: Analysis } | { ok: false; error: string }) => (m.ok ? resolve(m.analysis) : reject(new Error(m.error))))
-    thread.once("error", reject)
-    thread.once("exit", (code) => reject(new Error(`the analysis thread exited with code ${code} before it answered`)))
-  })
-  return { result, await: () => thread.ref(), cancel: () => void thread.terminate() }
-}
 
 /** The plan's sources and ops by the absolute location of their DSL call. */
 const opsByLocation = (plan: Plan.Plan): Map<string, string> => {
@@ -59,7 +29,7 @@ const opsByLocation = (plan: Plan.Plan): Map<string, string> => {
   return at
 }
 
-const toDiagnostic = (finding: DiagnosticCache.Finding, ops: ReadonlyMap<string, string>): Diagnostic.Diagnostic => {
+const toDiagnostic = (finding: Finding, ops: ReadonlyMap<string, string>): Diagnostic.Diagnostic => {
   const { call, ...d } = finding
   const op = call === undefined ? undefined : ops.get(`${call.file}:${call.line}:${call.column}`)
   return { ...d, file: displayPath(d.file), ...(op !== undefined ? { op } : {}) }
@@ -80,30 +50,19 @@ export interface Pending {
  */
 export const start = (entries: ReadonlyArray<string>): Pending => {
   if (entries.length === 0) return { diagnostics: async () => [], cancel: () => undefined }
-  const key = DiagnosticCache.keyOf(entries)
-  const cached = DiagnosticCache.lookup(key)
-  const running = cached === undefined ? analyze(entries) : undefined
-  let findings: Promise<ReadonlyArray<DiagnosticCache.Finding>> | undefined
-  const found = () => (findings ??= cached !== undefined
-    ? Promise.resolve(cached)
-    : running!.result.then((analysis) => {
-      DiagnosticCache.store(key, analysis.files, analysis.findings)
-      return analysis.findings
-    }, (e: unknown) => {
-      throw new ZephyrPlanError({
-        reason: "failed-checks",
-        message: `The static checks of ${entries.map(displayPath).join(", ")} could not run (${(e as Error)?.message ?? String(e)}); --no-check skips them.`
-      })
-    }))
-  // A thread's failure is reported when the diagnostics are asked for, not before.
-  if (running) running.result.catch(() => undefined)
+  const started = Analysis.start(entries)
   return {
     diagnostics: async (plan) => {
-      running?.await()
+      const findings = await started.findings().catch((e: unknown) => {
+        throw new ZephyrPlanError({
+          reason: "failed-checks",
+          message: `The static checks of ${entries.map(displayPath).join(", ")} could not run (${(e as Error)?.message ?? String(e)}); --no-check skips them.`
+        })
+      })
       const ops = plan === undefined ? new Map<string, string>() : opsByLocation(plan)
-      return (await found()).map((f) => toDiagnostic(f, ops)).sort(Diagnostic.order)
+      return findings.map((f) => toDiagnostic(f, ops)).sort(Diagnostic.order)
     },
-    cancel: () => running?.cancel()
+    cancel: started.cancel
   }
 }
 

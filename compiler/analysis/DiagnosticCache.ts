@@ -1,11 +1,10 @@
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import { Schema } from "effect"
 import packageJson from "../../package.json" with { type: "json" }
 import * as PackageRoot from "../../runtime/PackageRoot.ts"
 import * as ModuleCache from "../ModuleCache.ts"
-import * as Diagnostic from "./Diagnostic.ts"
+import type { Finding } from "./Finding.ts"
 
 /**
  * The findings of a module's checks, kept in the user's private module cache (ModuleCache)
@@ -20,21 +19,25 @@ import * as Diagnostic from "./Diagnostic.ts"
  * analysis read it, and is valid only while they all hash the same.
  *
  *   <dir>/<key>.diagnostics.json   { files: [{ path, sha256 }], findings: [...] }
+ *
+ * (No Effect here: `zephyr` looks the cache up before it loads the engine; see Analysis.)
  */
 
 /** Bump when the checks change what they find. */
 const FORMAT = 1
 
-const Position = Schema.Struct({ file: Schema.String, line: Schema.Number, column: Schema.Number })
+interface Entry {
+  readonly files: ReadonlyArray<{ readonly path: string; readonly sha256: string }>
+  readonly findings: ReadonlyArray<Finding>
+}
 
-const Finding = Schema.Struct({ ...Diagnostic.Diagnostic.fields, call: Schema.optional(Position) })
-export type Finding = typeof Finding.Type
-
-const Entry = Schema.Struct({
-  files: Schema.Array(Schema.Struct({ path: Schema.String, sha256: Schema.String })),
-  findings: Schema.Array(Finding)
-})
-type Entry = typeof Entry.Type
+/** An entry as this version writes it (a cache from another version has another key). */
+const isEntry = (u: unknown): u is Entry => {
+  const e = u as Entry
+  return typeof e === "object" && e !== null && Array.isArray(e.files) && Array.isArray(e.findings) &&
+    e.files.every((f) => typeof f?.path === "string" && typeof f?.sha256 === "string") &&
+    e.findings.every((f) => typeof f?.code === "string" && typeof f?.message === "string" && typeof f?.file === "string" && typeof f?.line === "number")
+}
 
 const readText = (file: string): string | undefined => {
   try {
@@ -69,12 +72,13 @@ export const lookup = (key: string): ReadonlyArray<Finding> | undefined => {
   const dir = ModuleCache.directory()
   const text = dir === undefined ? undefined : readText(entryFile(dir, key))
   if (text === undefined) return undefined
-  let entry: Entry
+  let entry: unknown
   try {
-    entry = Schema.decodeUnknownSync(Entry)(JSON.parse(text))
+    entry = JSON.parse(text)
   } catch {
     return undefined
   }
+  if (!isEntry(entry)) return undefined
   for (const f of entry.files) {
     const content = readText(f.path)
     if (content === undefined || ModuleCache.sha256(content) !== f.sha256) return undefined
@@ -88,7 +92,7 @@ export const store = (key: string, files: ReadonlyArray<{ readonly path: string;
   if (dir === undefined) return
   const entry: Entry = { files: files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) })), findings }
   try {
-    ModuleCache.writeAtomic(entryFile(dir, key), JSON.stringify(Schema.encodeSync(Entry)(entry)))
+    ModuleCache.writeAtomic(entryFile(dir, key), JSON.stringify(entry))
   } catch {
     // see above
   }
