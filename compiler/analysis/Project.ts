@@ -29,8 +29,6 @@ export interface ModuleProgram {
   readonly localFiles: ReadonlyArray<ts.SourceFile>
   /** The tsconfig.json whose options apply, if any. */
   readonly tsconfig: string | undefined
-  /** Where the types of "zephyr" came from. */
-  readonly engineTypes: string
   /** Packages the module's files import. */
   readonly packages: ReadonlySet<string>
   /** Whether any import got a stand-in. */
@@ -175,18 +173,16 @@ export const make = (entries: ReadonlyArray<string>, mode: Mode): ModuleProgram 
   const { packages, usesNode } = survey(entries)
   const haveDeclarations = fs.existsSync(engineDeclarations)
   const options: ts.CompilerOptions = mode === "fast" ? { ...base, types: usesNode ? ["node"] : [] } : base
-  // Which packages, imported from where, get a stand-in (fast mode only).
+  // Which packages, imported from where, get a stand-in (fast mode only): those the engine's
+  // declarations import and the module does not, and the fast-check of Effect's declarations.
   let usedStandIns = false
   const standIn = (name: string, containingFile: string): string | undefined => {
-    const replacement = replacementFor(name, containingFile)
+    if (mode !== "fast" || name.startsWith(".") || packages.has(packageName(name))) return undefined
+    const replacement = containingFile.startsWith(declarations + path.sep)
+      ? (packageName(name) === "effect" ? effectStandIns : emptyStandIn)
+      : packageName(name) === "fast-check" && containingFile.includes(`${path.sep}node_modules${path.sep}effect${path.sep}`) ? emptyStandIn : undefined
     if (replacement !== undefined) usedStandIns = true
     return replacement
-  }
-  const replacementFor = (name: string, containingFile: string): string | undefined => {
-    if (mode !== "fast" || name.startsWith(".") || packages.has(packageName(name))) return undefined
-    if (containingFile.startsWith(declarations + path.sep)) return packageName(name) === "effect" ? effectStandIns : emptyStandIn
-    if (packageName(name) === "fast-check" && containingFile.includes(`${path.sep}node_modules${path.sep}effect${path.sep}`)) return emptyStandIn
-    return undefined
   }
   const project = new Project({
     compilerOptions: options,
@@ -220,5 +216,5 @@ export const make = (entries: ReadonlyArray<string>, mode: Mode): ModuleProgram 
     !sf.isDeclarationFile && !program.isSourceFileFromExternalLibrary(sf) && !program.isSourceFileDefaultLibrary(sf) &&
     !sf.fileName.includes(`${path.sep}node_modules${path.sep}`) && !isEngineFile(sf.fileName)
   )
-  return { mode, project, program, checker, options, localFiles, tsconfig, engineTypes: haveDeclarations ? engineDeclarations : path.join(PackageRoot.root, "index.ts"), packages, standIns: () => usedStandIns }
+  return { mode, project, program, checker, options, localFiles, tsconfig, packages, standIns: () => usedStandIns }
 }
