@@ -1,4 +1,7 @@
+import * as fs from "node:fs"
 import { Cause, Effect, Exit, type Layer, LogLevel } from "effect"
+import * as Check from "./compiler/analysis/Check.ts"
+import * as Diagnostic from "./compiler/analysis/Diagnostic.ts"
 import { CompiledPlan, compile as compileDataset } from "./compiler/Compiler.ts"
 import * as ModuleLoader from "./compiler/ModuleLoader.ts"
 import { type ZephyrError, ZephyrPlanError } from "./compiler/plan/Errors.ts"
@@ -84,23 +87,69 @@ type LayerArg<R> = [R] extends [never]
 export const run = <A, E, R>(dataset: Dataset<A, E, R> | CompiledPlan<A, E, R>, ...[options]: LayerArg<R>): Promise<RunResult<A>> =>
   toPromise(execute(dataset as Dataset<A, E, never>, (options ?? {}) as RunOptions), options?.progress === true)
 
-/** Loads a pipeline module (default export, or `export`) and runs it, on worker processes by default. */
+/**
+ * Loads a pipeline module (default export, or `export`) and runs it, on worker processes by
+ * default. With `check: true` the module's static checks run first, as `zephyr run`'s do,
+ * and an error-level diagnostic rejects the run before any worker registers.
+ */
 export const runModule = async <A = unknown>(
   modulePath: string,
-  options: RunOptions & { readonly export?: string | undefined; readonly args?: Readonly<Record<string, string>> | undefined } = {}
+  options: RunOptions & {
+    readonly export?: string | undefined
+    readonly args?: Readonly<Record<string, string>> | undefined
+    readonly check?: boolean | undefined
+  } = {}
 ): Promise<RunResult<A>> => {
-  const { export: name, args, ...rest } = options
+  const { export: name, args, check: checkFirst, ...rest } = options
   const backend = rest.backend ?? "local"
   prestartWorkers(modulePath, { ...rest, backend })
+  const checks = checkFirst ? Check.start([ModuleLoader.resolvePath(modulePath)]) : undefined
   try {
     const loaded = await ModuleLoader.load(modulePath, { export: name, args })
     const plan = compile(loaded.dataset, { module: loaded.module })
+    if (checks) {
+      const diagnostics = await checks.diagnostics(plan.plan)
+      if (Diagnostic.hasErrors(diagnostics)) throw Check.failure(modulePath, diagnostics, { refusedRun: true, detail: true, skip: "check: false" })
+    }
     // Worker processes build the module's own `layer` export; in-process workers get it here.
     const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)
     return await toPromise(execute(plan as CompiledPlan<A, unknown, never>, { ...rest, backend, ...(layer ? { layer } : {}) }), rest.progress === true)
   } finally {
+    checks?.cancel()
     WorkerProcesses.releasePrestarted()
   }
+}
+
+export interface CheckOptions {
+  readonly export?: string | undefined
+  readonly args?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * The static checks (compiler/analysis/) of a pipeline module, a dataset or a compiled
+ * plan, as data: each diagnostic has a code, a severity, a message, a file, line and
+ * column, a hint, and the id of the plan op it concerns. A module is loaded and compiled
+ * first, so that findings name its ops; a module that cannot even be loaded is still
+ * checked, and the load's error is thrown only when the checks found no error to explain it.
+ */
+export const check = async (
+  target: string | Dataset<any, any, any> | CompiledPlan<any, any, any>,
+  options: CheckOptions = {}
+): Promise<ReadonlyArray<Diagnostic.Diagnostic>> => {
+  if (typeof target !== "string") return Check.plan(compile(target))
+  const file = ModuleLoader.resolvePath(target)
+  // The checks run (in their thread) while the module loads.
+  const pending = Check.start(fs.existsSync(file) ? [file] : [])
+  let plan: CompiledPlan<unknown, unknown, unknown>
+  try {
+    const loaded = await ModuleLoader.load(target, options)
+    plan = compile(loaded.dataset, { module: loaded.module })
+  } catch (e) {
+    const diagnostics = await pending.diagnostics().catch(() => [])
+    if (Diagnostic.hasErrors(diagnostics)) return diagnostics
+    throw e
+  }
+  return pending.diagnostics(plan.plan)
 }
 
 /**

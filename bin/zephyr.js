@@ -12,6 +12,8 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
   try {
     // Worker processes for `zephyr run` start now, while the engine loads here.
     if (args[0] === "run") (await import("../dist/early-workers.js")).startFromCommandLine(args.slice(1))
+    // The module's static checks start too (a thread, on a cold cache).
+    if (args[0] === "run" || args[0] === "compile" || args[0] === "check") (await import("../dist/early-checks.js")).startFromCommandLine(args)
     cli = await import("../dist/cli.js")
   } catch (e) {
     if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist")) throw e

@@ -1,22 +1,43 @@
 import { Command, Options } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Console, Effect, Schema } from "effect"
+import * as Check from "../compiler/analysis/Check.ts"
+import * as Diagnostic from "../compiler/analysis/Diagnostic.ts"
+import * as Report from "../compiler/analysis/Report.ts"
 import * as Explain from "../compiler/explain/index.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as Pipeline from "../Pipeline.ts"
+import * as CheckCommand from "./CheckCommand.ts"
 import * as CommonOptions from "./CommonOptions.ts"
 
 const explain = Options.boolean("explain").pipe(Options.withDescription("print the plan: stages, ops with source lines, boundaries"))
-const format = Options.choice("format", Explain.formats).pipe(Options.withDefault("text" as const), Options.withDescription("explain format"))
+const format = Options.choice("format", Explain.formats).pipe(Options.withDefault("text" as const), Options.withDescription("explain format (json also prints the diagnostics as JSON)"))
 
-/** `zephyr compile <module> --explain [--format text|json|dot]`: prints the plan, runs nothing. */
+const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => to.write(text, () => resolve())))
+
+/**
+ * `zephyr compile <module> [--explain] [--format text|json|dot]`: prints the plan and the
+ * module's diagnostics, runs nothing; fails on an error-level diagnostic (`--no-check`
+ * skips the checks). Text diagnostics go to stderr; with `--format json` they are part of
+ * the document on stdout (`diagnostics`: the explain document's, or `zephyr check`'s).
+ */
 export const command = Command.make(
   "compile",
-  { module: CommonOptions.module, explain, format, export: CommonOptions.exportName, args: CommonOptions.args },
+  { module: CommonOptions.module, explain, format, export: CommonOptions.exportName, args: CommonOptions.args, noCheck: CheckCommand.noCheck },
   (o) =>
     Effect.gen(function* () {
+      const checks = CheckCommand.start(o.module, o.noCheck)
       const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
       const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
-      if (o.explain) yield* Effect.sync(() => process.stdout.write(plan.explain(o.format)))
-      else yield* Console.log(`${o.module}: ${plan.stages.length} stage(s), fingerprint ${plan.fingerprint} (add --explain to see the plan)`)
+      const diagnostics = checks === undefined ? [] : yield* Effect.tryPromise({ try: () => checks.diagnostics(plan.plan), catch: (e) => e })
+      if (o.format === "json") {
+        const encoded = Schema.encodeSync(Diagnostic.Diagnostics)(diagnostics)
+        if (o.explain) yield* write(JSON.stringify({ ...JSON.parse(plan.explain("json")), diagnostics: encoded }, null, 2) + "\n", process.stdout)
+        else yield* write(Report.json(o.module, diagnostics), process.stdout)
+      } else {
+        if (diagnostics.length > 0) yield* write(Report.text(diagnostics), process.stderr)
+        if (o.explain) yield* write(plan.explain(o.format), process.stdout)
+        else yield* Console.log(`${o.module}: ${plan.stages.length} stage(s), fingerprint ${plan.fingerprint}, ${o.noCheck ? "not checked" : Report.summary(diagnostics)} (add --explain to see the plan)`)
+      }
+      if (Diagnostic.hasErrors(diagnostics)) yield* Effect.fail(Check.failure(o.module, diagnostics, { refusedRun: false, detail: false }))
     })
-).pipe(Command.withDescription("Compile a pipeline module into a plan of fused stages, without running it"))
+).pipe(Command.withDescription("Compile a pipeline module into a plan of fused stages and check it, without running it"))

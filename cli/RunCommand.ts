@@ -4,6 +4,7 @@ import * as Pipeline from "../Pipeline.ts"
 import { defaults, type RunOptions, TOKEN_ENV } from "../runtime/RunOptions.ts"
 import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
+import * as CheckCommand from "./CheckCommand.ts"
 import * as CommonOptions from "./CommonOptions.ts"
 import * as Logging from "../runtime/StderrLogger.ts"
 
@@ -37,7 +38,8 @@ const options = {
   maxConnections: optionalInt("max-connections", `connections the coordinator accepts at once (default ${defaults.maxConnections})`),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
-  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing"))
+  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing")),
+  noCheck: CheckCommand.noCheck
 }
 
 /** The options given on the command line (absent flags leave the library's defaults). */
@@ -51,8 +53,11 @@ const json = (value: unknown): string =>
 export const command = Command.make("run", options, (o) =>
   Effect.gen(function* () {
     if (!o.dryRun) Zephyr.prestartWorkers(o.module, defined({ backend: o.backend ?? "local", workers: o.workers, memoryBudget: o.memoryBudget }))
+    const checks = CheckCommand.start(o.module, o.noCheck)
     const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
     const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
+    // Before any worker registers: an error refuses the run and stops the processes started ahead.
+    yield* CheckCommand.finish(checks, o.module, plan, true)
     if (o.dryRun) {
       process.stdout.write(plan.explain("text"))
       return

@@ -4,6 +4,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect } from "effect"
 import * as ProcessExit from "../runtime/ProcessExit.ts"
 import * as RunOptions from "../runtime/RunOptions.ts"
+import * as CheckCommand from "./CheckCommand.ts"
 import * as CompileCommand from "./CompileCommand.ts"
 import * as GcCommand from "./GcCommand.ts"
 import * as RunCommand from "./RunCommand.ts"
@@ -12,7 +13,7 @@ import packageJson from "../package.json" with { type: "json" }
 
 const zephyr = Command.make("zephyr").pipe(
   Command.withDescription("A typed dataflow engine for large batch data jobs"),
-  Command.withSubcommands([RunCommand.command, CompileCommand.command, WorkerCommand.command, GcCommand.command])
+  Command.withSubcommands([RunCommand.command, CompileCommand.command, CheckCommand.command, WorkerCommand.command, GcCommand.command])
 )
 
 const cli = Command.run(zephyr, { name: "zephyr", version: packageJson.version })

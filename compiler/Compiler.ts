@@ -1,4 +1,6 @@
 import type { Dataset } from "../dsl/Dataset.ts"
+import * as Check from "./analysis/Check.ts"
+import type * as Diagnostic from "./analysis/Diagnostic.ts"
 import * as Explain from "./explain/index.ts"
 import type * as Executable from "./plan/Executable.ts"
 import type * as Implementation from "./plan/Implementation.ts"
@@ -53,6 +55,12 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
   explain(format: Explain.Format = "text"): string { return Explain.render(this.plan, format) }
 
   toJSON(): Plan.Plan { return this.plan }
+
+  /**
+   * The static checks of the module that built this plan (or of the files its DSL calls
+   * were written in), as `Zephyr.check` gives them.
+   */
+  check(): Promise<ReadonlyArray<Diagnostic.Diagnostic>> { return Check.plan(this) }
 
   withModule(module: Executable.ModuleRef): CompiledPlan<A, E, R> {
     return new CompiledPlan<A, E, R>(this.plan, this.implementations, module)

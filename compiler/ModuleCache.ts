@@ -106,14 +106,26 @@ export const lookup = (dir: string, key: string): { readonly module: string; rea
 }
 
 /**
- * Publishes a compile: the module file first, then its entry (both by rename, so a reader
- * never sees half of either). The module an older entry named is removed; a process that
- * was about to import it compiles again instead.
+ * Writes a compiled module under its own new name. Nothing names it yet, so no other
+ * process removes it: the process that compiled it imports it first, then `publish`es it.
  */
-export const store = (dir: string, key: string, moduleFile: string, code: Uint8Array, files: ReadonlyArray<SourceFile>): void => {
+export const writeModule = (moduleFile: string, code: Uint8Array): boolean => {
+  try {
+    writeAtomic(moduleFile, code)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Publishes a compile written by `writeModule` (its entry, by rename, so a reader never sees
+ * half of it). The module an older entry named is removed; a process that was about to
+ * import it compiles again instead.
+ */
+export const publish = (dir: string, key: string, moduleFile: string, files: ReadonlyArray<SourceFile>): void => {
   try {
     const previous = lookupModuleName(dir, key)
-    writeAtomic(moduleFile, code)
     writeAtomic(path.join(dir, `${key}.json`), JSON.stringify({ files, module: path.basename(moduleFile) } satisfies Entry))
     if (previous && previous !== path.basename(moduleFile)) fs.rmSync(path.join(dir, previous), { force: true })
   } catch {
@@ -130,7 +142,8 @@ const lookupModuleName = (dir: string, key: string): string | undefined => {
   }
 }
 
-const writeAtomic = (file: string, data: string | Uint8Array): void => {
+/** Writes a file of the cache under a temporary name and renames it: a reader never sees half of it. */
+export const writeAtomic = (file: string, data: string | Uint8Array): void => {
   const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`
   fs.writeFileSync(tmp, data, { mode: 0o600 })
   fs.renameSync(tmp, file)

@@ -110,9 +110,12 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
     const outfile = cacheDir !== undefined ? ModuleCache.outputFile(cacheDir, key) : path.join(dir, `${path.basename(file).replace(typeScript, "")}.mjs`)
     const { code, files } = await compile(file, outfile)
     built.set(resolved, files)
-    if (cacheDir !== undefined) ModuleCache.store(cacheDir, key, outfile, code, files)
-    else fs.writeFileSync(outfile, code)
-    return await importCompiled(outfile)
+    // Imported before it is published: processes compiling the same module at once (a run's
+    // driver and its workers on a cold cache) each publish theirs, removing the one before.
+    if (cacheDir === undefined || !ModuleCache.writeModule(outfile, code)) fs.writeFileSync(outfile, code)
+    const mod = await importCompiled(outfile)
+    if (cacheDir !== undefined) ModuleCache.publish(cacheDir, key, outfile, files)
+    return mod
   } finally {
     if (cacheDir === undefined) fs.rmSync(dir, { recursive: true, force: true })
   }

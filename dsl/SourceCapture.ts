@@ -10,7 +10,8 @@ const internal = [path.join(root, "dsl") + path.sep, path.join(root, "compiler")
 
 const frame = /\(?((?:file:\/\/)?[^\s()]+?):(\d+):(\d+)\)?\s*$/
 
-const displayPath = (file: string): string => {
+/** A file as explain and diagnostics show it: relative to the working directory when inside it. */
+export const displayPath = (file: string): string => {
   const rel = path.relative(process.cwd(), file)
   return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel.split(path.sep).join("/") : file
 }

@@ -9,7 +9,9 @@
  * worker process (dist/worker.js, without the command-line parser) load one engine, not two
  * copies of it. dist/effect.js is all of Effect in one file, built on its own (sharing the
  * engine's chunks would pull every Effect module into the engine's start-up): a pipeline
- * module that imports "effect" loads that instead of Effect's few hundred ES modules. Runs
+ * module that imports "effect" loads that instead of Effect's few hundred ES modules.
+ * dist/types/ holds the engine's public declarations for the static checks of pipeline
+ * modules (scripts/declarations.mjs; emitted again only when an engine source changed). Runs
  * on `npm ci` (the `prepare` script) and before `npm test`.
  *
  *   node scripts/build.mjs          write dist/
@@ -19,9 +21,11 @@ import * as esbuild from "esbuild"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Declarations from "./declarations.mjs"
 
 export const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)))
 export const outdir = path.join(root, "dist")
+export const typesdir = path.join(outdir, "types")
 
 /**
  * Packages that find files next to their own code at run time (a .wasm, a native add-on,
@@ -36,7 +40,7 @@ const alias = { yaml: configFileParsers, toml: configFileParsers, ini: configFil
 /** The esbuild options; `write: false` builds in memory (the freshness check). */
 export const options = (write) => ({
   absWorkingDir: root,
-  entryPoints: { index: "index.ts", cli: "cli/main.ts", worker: "runtime/worker/LocalWorkerProcess.ts", "early-workers": "cli/EarlyWorkers.ts" },
+  entryPoints: { index: "index.ts", cli: "cli/main.ts", worker: "runtime/worker/LocalWorkerProcess.ts", "early-workers": "cli/EarlyWorkers.ts", "analysis-thread": "compiler/analysis/Thread.ts", "early-checks": "cli/EarlyChecks.ts" },
   outdir,
   bundle: true,
   splitting: true,
@@ -87,6 +91,7 @@ export const staleFiles = async () => {
   }
   const walk = (dir) => fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]) : []
   for (const file of walk(outdir)) if (file.endsWith(".js") && !fresh.has(file)) stale.push(path.relative(root, file))
+  if (Declarations.stale(root, typesdir)) stale.push(path.relative(root, typesdir))
   return stale
 }
 
@@ -98,7 +103,10 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
       process.exit(1)
     }
   } else {
-    fs.rmSync(outdir, { recursive: true, force: true })
-    await build(true)
+    // The declarations stay: they are emitted again only when their sources changed.
+    for (const entry of fs.existsSync(outdir) ? fs.readdirSync(outdir) : []) {
+      if (entry !== "types") fs.rmSync(path.join(outdir, entry), { recursive: true, force: true })
+    }
+    await Promise.all([build(true), Declarations.emit(root, typesdir)])
   }
 }

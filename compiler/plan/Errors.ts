@@ -40,7 +40,9 @@ export const PlanReason = Schema.Literal(
   /** A file source's glob pattern cannot be compiled (a reversed range such as [z-a]). */
   "invalid-glob",
   /** `--resume` names no execution in the chunk directory (or a directory Zephyr did not create). */
-  "unknown-execution"
+  "unknown-execution",
+  /** The module's static checks found errors (see compiler/analysis/): nothing was started. */
+  "failed-checks"
 )
 export type PlanReason = typeof PlanReason.Type
 

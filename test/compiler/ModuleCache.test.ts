@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { pathToFileURL } from "node:url"
 import { promisify } from "node:util"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import * as ModuleCache from "../../compiler/ModuleCache.ts"
 
 const exec = promisify(execFile)
 
@@ -100,5 +101,24 @@ describe("a pipeline module that imports Effect", () => {
     const compiled = fs.readFileSync(path.join(cache, compiledFiles()[0]!), "utf8")
     expect(compiled).toContain(`from "${pathToFileURL(path.resolve("dist", "effect.js")).href}"`)
     expect(compiled).not.toContain("node_modules/effect")
+  })
+})
+
+describe("ModuleCache, with processes compiling at once", () => {
+  it("a module a process wrote but has not imported yet survives another process publishing its own compile", () => {
+    fs.mkdirSync(cache, { recursive: true })
+    const key = ModuleCache.keyOf(path.join(work, "pipeline.ts"))
+    const code = new TextEncoder().encode("export default 1\n")
+    // Process A writes its compile and is about to import it; process B compiles, writes and publishes.
+    const mine = ModuleCache.outputFile(cache, key)
+    expect(ModuleCache.writeModule(mine, code)).toBe(true)
+    const theirs = ModuleCache.outputFile(cache, key)
+    ModuleCache.writeModule(theirs, code)
+    ModuleCache.publish(cache, key, theirs, [])
+    expect(fs.existsSync(mine)).toBe(true)
+    // A publishes after its import: B's module, named by the entry before, is removed.
+    ModuleCache.publish(cache, key, mine, [])
+    expect(fs.existsSync(theirs)).toBe(false)
+    expect(ModuleCache.lookup(cache, key)?.module).toBe(mine)
   })
 })

@@ -1,0 +1,103 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { displayPath } from "../../dsl/SourceCapture.ts"
+import type * as Executable from "../plan/Executable.ts"
+import { ZephyrPlanError } from "../plan/Errors.ts"
+import type * as Plan from "../plan/Plan.ts"
+import * as Analysis from "./Analysis.ts"
+import * as Diagnostic from "./Diagnostic.ts"
+import type { Finding } from "./Finding.ts"
+import * as Report from "./Report.ts"
+
+/**
+ * The static checks as the engine reports them: the module's findings (Analysis: cached, or
+ * from the analyzer's thread) matched to the plan at hand. Findings name the DSL calls
+ * they concern by location, and each becomes a diagnostic naming the plan's op recorded
+ * there, so cached findings serve any args. Nothing here loads the TypeScript compiler:
+ * `zephyr --version`, worker processes and a run whose findings are cached never do.
+ */
+
+/** The plan's sources and ops by the absolute location of their DSL call. */
+const opsByLocation = (plan: Plan.Plan): Map<string, string> => {
+  const at = new Map<string, string>()
+  const key = (l: { file: string; line: number; column: number }) => `${path.resolve(l.file)}:${l.line}:${l.column}`
+  for (const stage of plan.stages) {
+    // A source shares its location with its load (readJsonl): the op names the call.
+    if (stage.input.kind === "source" && !at.has(key(stage.input.source.source))) at.set(key(stage.input.source.source), stage.input.source.id)
+    for (const op of stage.ops) at.set(key(op.source), op.id)
+  }
+  return at
+}
+
+const toDiagnostic = (finding: Finding, ops: ReadonlyMap<string, string>): Diagnostic.Diagnostic => {
+  const { call, ...d } = finding
+  const op = call === undefined ? undefined : ops.get(`${call.file}:${call.line}:${call.column}`)
+  return { ...d, file: displayPath(d.file), ...(op !== undefined ? { op } : {}) }
+}
+
+/** Checks started ahead of the plan they are for (see `start`). */
+export interface Pending {
+  /** The diagnostics, each finding about a DSL call matched to the op of `plan` recorded there. */
+  readonly diagnostics: (plan?: Plan.Plan) => Promise<ReadonlyArray<Diagnostic.Diagnostic>>
+  /** Stops an analysis nobody will wait for. */
+  readonly cancel: () => void
+}
+
+/**
+ * Starts the checks of `entries` (absolute paths of modules): a cache lookup, or the
+ * analysis in its thread. Call it before loading the module, and ask for the diagnostics
+ * once the plan is compiled.
+ */
+export const start = (entries: ReadonlyArray<string>): Pending => {
+  if (entries.length === 0) return { diagnostics: async () => [], cancel: () => undefined }
+  const started = Analysis.start(entries)
+  return {
+    diagnostics: async (plan) => {
+      const findings = await started.findings().catch((e: unknown) => {
+        throw new ZephyrPlanError({
+          reason: "failed-checks",
+          message: `The static checks of ${entries.map(displayPath).join(", ")} could not run (${(e as Error)?.message ?? String(e)}); --no-check skips them.`
+        })
+      })
+      const ops = plan === undefined ? new Map<string, string>() : opsByLocation(plan)
+      return findings.map((f) => toDiagnostic(f, ops)).sort(Diagnostic.order)
+    },
+    cancel: started.cancel
+  }
+}
+
+/** The modules a plan was built by: its module, or else the files its DSL calls were written in. */
+export const entriesOf = (executable: Pick<Executable.Executable, "plan" | "module">): Array<string> => {
+  if (executable.module) return [path.resolve(executable.module.path)]
+  const files = new Set<string>()
+  for (const stage of executable.plan.stages) {
+    if (stage.input.kind === "source") files.add(path.resolve(stage.input.source.source.file))
+    for (const op of stage.ops) files.add(path.resolve(op.source.file))
+  }
+  return [...files].filter((f) => /\.[cm]?tsx?$/.test(f) && fs.existsSync(f)).sort()
+}
+
+/** The diagnostics of a compiled plan's module (see `entriesOf`). */
+export const plan = (executable: Pick<Executable.Executable, "plan" | "module">): Promise<ReadonlyArray<Diagnostic.Diagnostic>> =>
+  start(entriesOf(executable)).diagnostics(executable.plan)
+
+/**
+ * The error of a module whose checks found errors. For a run (`refusedRun`), it says that
+ * nothing was started and how to skip the checks; `detail` puts every error in the message,
+ * for callers that print nothing else (the CLI prints the diagnostics itself).
+ */
+export const failure = (
+  module: string,
+  diagnostics: ReadonlyArray<Diagnostic.Diagnostic>,
+  options: { readonly refusedRun: boolean; readonly detail: boolean; readonly skip?: string }
+): ZephyrPlanError => {
+  const errors = diagnostics.filter(Diagnostic.isError)
+  const refused = options.refusedRun ? `, so the run was refused before any worker registered; fix the errors, or skip the checks with ${options.skip ?? "--no-check"}` : ""
+  const detail = options.detail ? `:\n${Report.text(errors).trimEnd()}` : "."
+  return new ZephyrPlanError({
+    reason: "failed-checks",
+    message: `${module} failed its checks (${Report.summary(diagnostics)})${refused}${detail}`,
+    file: errors[0]?.file ?? module,
+    ...(errors[0] ? { line: errors[0].line } : {})
+  })
+}

@@ -1,0 +1,220 @@
+import { builtinModules } from "node:module"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Project, ts } from "ts-morph"
+import * as PackageRoot from "../../runtime/PackageRoot.ts"
+
+/**
+ * The TypeScript program the checks run on: the pipeline module and its local imports,
+ * with "zephyr" typed by the engine's compact declarations (dist/types, emitted by the
+ * build) instead of its sources, only the `@types` the module needs, and the user's own
+ * tsconfig.json options.
+ *
+ * Two modes, for speed. In `fast` mode the packages the engine's declarations mention but
+ * the module never imports (Effect's 300 declaration files, @effect/rpc, the fast-check
+ * that Effect's declarations import) are replaced by small stand-ins, so they are never
+ * parsed. In `full` mode every package is real. A module whose `fast` check finds a type
+ * error that may come from a stand-in (one that names an Effect type) is checked again in
+ * `full` mode, so a stand-in does not cause an error of its own.
+ */
+export type Mode = "fast" | "full"
+
+export interface ModuleProgram {
+  readonly mode: Mode
+  readonly project: Project
+  readonly program: ts.Program
+  readonly checker: ts.TypeChecker
+  readonly options: ts.CompilerOptions
+  /** The module and the local files it imports (not packages, not the engine), by absolute path. */
+  readonly localFiles: ReadonlyArray<ts.SourceFile>
+  /** The tsconfig.json whose options apply, if any. */
+  readonly tsconfig: string | undefined
+  /** Packages the module's files import. */
+  readonly packages: ReadonlySet<string>
+  /** Whether any import got a stand-in. */
+  readonly standIns: () => boolean
+}
+
+/** A type error that may come from a stand-in: one that names a type they replace. */
+export const mayComeFromStandIns = (message: string): boolean => /\b(?:Effect|Layer|Schema|Context|Scope|Stream|Rpc\w*|Socket\w*)\b|~zephyr\//.test(message)
+
+const declarations = path.join(PackageRoot.dist, "types")
+const engineDeclarations = path.join(declarations, "index.d.ts")
+const engineSources = ["dsl", "compiler", "rpc", "runtime", "cli"].map((d) => path.join(PackageRoot.root, d) + path.sep)
+const engineEntries = new Set(["index.ts", "Zephyr.ts", "Pipeline.ts"].map((f) => path.join(PackageRoot.root, f)))
+
+/** A file of the engine itself (its sources or its declarations), never the user's. */
+export const isEngineFile = (file: string): boolean =>
+  file.startsWith(declarations + path.sep) || engineEntries.has(file) || engineSources.some((d) => file.startsWith(d))
+
+/** Stand-ins for the Effect types the engine's public declarations use (see `Mode`). */
+const effectStandIns = path.join(declarations, "zephyr-effect-stand-ins.d.ts")
+const effectStandInsText = `
+export declare namespace Effect {
+  interface Effect<out A, out E = never, out R = never> { readonly "~zephyr/Effect": { readonly A: A; readonly E: E; readonly R: R } }
+}
+export declare namespace Schema {
+  interface Schema<in out A, in out I = A, out R = never> { readonly Type: A; readonly Encoded: I; readonly Context: R }
+  namespace Schema {
+    type Any = Schema<any, any, any>
+    type AnyNoContext = Schema<any, any, never>
+  }
+}
+export declare namespace Layer {
+  interface Layer<in ROut, out E = never, out RIn = never> { readonly "~zephyr/Layer": { readonly ROut: (_: ROut) => void; readonly E: E; readonly RIn: RIn } }
+}
+`
+
+/** The package a bare specifier names: `effect` for `effect/Schema`, `@effect/rpc` for `@effect/rpc/RpcClient`. */
+export const packageName = (specifier: string): string =>
+  specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")
+
+/** Any other package gets an empty module: every name it exports is then `any`. */
+const emptyStandIn = path.join(declarations, "zephyr-empty-stand-in.d.ts")
+const emptyStandInText = "export {}\n"
+
+const builtins = new Set(builtinModules)
+export const isBuiltin = (specifier: string): boolean => {
+  const name = specifier.startsWith("node:") ? specifier.slice(5) : specifier
+  return builtins.has(name) || builtins.has(name.split("/")[0]!)
+}
+
+/** Node's globals: a module that names one needs @types/node to type-check. */
+const nodeGlobals = new Set([
+  "process", "Buffer", "__dirname", "__filename", "require", "module", "global", "setTimeout", "setInterval", "setImmediate",
+  "clearTimeout", "clearInterval", "clearImmediate", "queueMicrotask", "console", "NodeJS", "structuredClone", "TextEncoder",
+  "TextDecoder", "URL", "URLSearchParams", "fetch", "AbortController", "AbortSignal", "performance", "crypto", "atob", "btoa",
+  "Blob", "Response", "Request", "Headers", "EventTarget", "Event", "MessageChannel", "BroadcastChannel", "WebAssembly"
+])
+
+/** Whether the code (comments and strings aside) names one of Node's globals. */
+const namesNodeGlobal = (text: string): boolean => {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, ts.LanguageVariant.Standard, text)
+  for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
+    if (token === ts.SyntaxKind.Identifier && nodeGlobals.has(scanner.getTokenValue())) return true
+  }
+  return false
+}
+
+const scriptExtensions = [".ts", ".tsx", ".mts", ".cts"]
+
+/** The local file a relative specifier names, as the module loader would find it. */
+const localTarget = (from: string, specifier: string): string | undefined => {
+  const base = path.resolve(path.dirname(from), specifier)
+  const candidates = [base, base.replace(/\.[cm]?js$/, (e) => e.replace("js", "ts")), ...scriptExtensions.map((e) => base + e), ...scriptExtensions.map((e) => path.join(base, "index" + e))]
+  return candidates.find((c) => scriptExtensions.some((e) => c.endsWith(e)) && fs.existsSync(c) && fs.statSync(c).isFile())
+}
+
+/** What the module's files import and use, read with the scanner (no parse): decides the mode and the @types. */
+export const survey = (entries: ReadonlyArray<string>): { readonly packages: ReadonlySet<string>; readonly usesNode: boolean } => {
+  const seen = new Set<string>()
+  const queue = [...entries]
+  const packages = new Set<string>()
+  let usesNode = false
+  while (queue.length > 0 && seen.size < 500) {
+    const file = queue.shift()!
+    if (seen.has(file)) continue
+    seen.add(file)
+    let text: string
+    try {
+      text = fs.readFileSync(file, "utf8")
+    } catch {
+      continue
+    }
+    if (!usesNode && namesNodeGlobal(text)) usesNode = true
+    for (const imported of ts.preProcessFile(text, true, true).importedFiles) {
+      const specifier = imported.fileName
+      if (isBuiltin(specifier)) usesNode = true
+      else if (specifier.startsWith(".")) {
+        const target = localTarget(file, specifier)
+        if (target) queue.push(target)
+      } else if (!specifier.startsWith("/")) packages.add(packageName(specifier))
+    }
+  }
+  return { packages, usesNode }
+}
+
+const nearestTsconfig = (file: string): string | undefined => {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, "tsconfig.json")
+    if (fs.existsSync(candidate)) return candidate
+    if (path.dirname(dir) === dir) return undefined
+  }
+}
+
+/** Options that concern emitting or project layout, meaningless (or harmful) for checking a few files. */
+const dropped = ["composite", "incremental", "tsBuildInfoFile", "declaration", "declarationMap", "emitDeclarationOnly", "sourceMap", "inlineSourceMap", "outDir", "outFile", "rootDir", "rootDirs", "build", "noEmitOnError"] as const
+
+/** The user's compiler options (from the tsconfig.json nearest to the module), for checking. */
+const compilerOptions = (tsconfig: string | undefined): ts.CompilerOptions => {
+  let options: ts.CompilerOptions = {
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    strict: true
+  }
+  if (tsconfig !== undefined) {
+    const read = ts.readConfigFile(tsconfig, ts.sys.readFile)
+    if (!read.error) {
+      // Only the options: the files of the project are not the module's.
+      const host: ts.ParseConfigHost = { ...ts.sys, readDirectory: () => [] }
+      options = ts.parseJsonConfigFileContent({ ...read.config, include: [], files: [] }, host, path.dirname(tsconfig), undefined, tsconfig).options
+    }
+  }
+  const out: ts.CompilerOptions = { ...options }
+  for (const key of dropped) delete out[key]
+  return { ...out, noEmit: true, skipLibCheck: true, allowImportingTsExtensions: true }
+}
+
+/** Builds the program for `entries` (absolute paths of pipeline modules). */
+export const make = (entries: ReadonlyArray<string>, mode: Mode): ModuleProgram => {
+  const tsconfig = nearestTsconfig(entries[0]!)
+  const base = compilerOptions(tsconfig)
+  const { packages, usesNode } = survey(entries)
+  const haveDeclarations = fs.existsSync(engineDeclarations)
+  const options: ts.CompilerOptions = mode === "fast" ? { ...base, types: usesNode ? ["node"] : [] } : base
+  // Which packages, imported from where, get a stand-in (fast mode only): those the engine's
+  // declarations import and the module does not, and the fast-check of Effect's declarations.
+  let usedStandIns = false
+  const standIn = (name: string, containingFile: string): string | undefined => {
+    if (mode !== "fast" || name.startsWith(".") || packages.has(packageName(name))) return undefined
+    const replacement = containingFile.startsWith(declarations + path.sep)
+      ? (packageName(name) === "effect" ? effectStandIns : emptyStandIn)
+      : packageName(name) === "fast-check" && containingFile.includes(`${path.sep}node_modules${path.sep}effect${path.sep}`) ? emptyStandIn : undefined
+    if (replacement !== undefined) usedStandIns = true
+    return replacement
+  }
+  const project = new Project({
+    compilerOptions: options,
+    skipAddingFilesFromTsConfig: true,
+    resolutionHost: (host, getOptions) => ({
+      resolveModuleNames: (names, containingFile, _reused, redirected, _options, containingSourceFile) => {
+        const opts = getOptions()
+        return names.map((name) => {
+          const replacement = standIn(name, containingFile)
+          if (replacement !== undefined) return { resolvedFileName: replacement, extension: ts.Extension.Dts, isExternalLibraryImport: false }
+          const format = containingSourceFile?.impliedNodeFormat
+          const resolved = ts.resolveModuleName(name, containingFile, opts, host, undefined, redirected, format).resolvedModule
+          // "zephyr" (from anywhere) is typed by the engine's declarations, not its sources.
+          if (resolved && haveDeclarations && resolved.resolvedFileName === path.join(PackageRoot.root, "index.ts")) {
+            return { resolvedFileName: engineDeclarations, extension: ts.Extension.Dts, isExternalLibraryImport: false }
+          }
+          return resolved
+        })
+      }
+    })
+  })
+  if (mode === "fast") {
+    project.createSourceFile(effectStandIns, effectStandInsText, { overwrite: true })
+    project.createSourceFile(emptyStandIn, emptyStandInText, { overwrite: true })
+  }
+  for (const entry of entries) project.addSourceFileAtPath(entry)
+  project.resolveSourceFileDependencies()
+  const program = project.getProgram().compilerObject
+  const checker = program.getTypeChecker()
+  const localFiles = program.getSourceFiles().filter((sf) =>
+    !sf.isDeclarationFile && !program.isSourceFileFromExternalLibrary(sf) && !program.isSourceFileDefaultLibrary(sf) &&
+    !sf.fileName.includes(`${path.sep}node_modules${path.sep}`) && !isEngineFile(sf.fileName)
+  )
+  return { mode, project, program, checker, options, localFiles, tsconfig, packages, standIns: () => usedStandIns }
+}

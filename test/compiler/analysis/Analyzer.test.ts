@@ -1,0 +1,56 @@
+import * as path from "node:path"
+import { describe, expect, it } from "vitest"
+import * as Analyzer from "../../../compiler/analysis/Analyzer.ts"
+import * as Project from "../../../compiler/analysis/Project.ts"
+
+const cases = "test/compiler/analysis/cases"
+const analyze = (file: string) => Analyzer.analyze([path.resolve(file)])
+const packageFiles = (program: Project.ModuleProgram, name: string) =>
+  program.program.getSourceFiles().filter((sf) => sf.fileName.includes(`${path.sep}node_modules${path.sep}${name}${path.sep}`))
+
+describe("the analyzer", () => {
+  it("leaves safe patterns alone: constants, lets settled before the call, per-pass loop bindings, per-worker memos and set-up, randomness in a filter, Dates and Sets across boundaries", () => {
+    expect(analyze(path.join(cases, "clean.ts")).findings).toEqual([])
+  })
+
+  it("names the value that changes at each boundary, and none of the ones msgpack carries", () => {
+    const found = analyze(path.join(cases, "boundary-kinds.ts")).findings
+    expect(found.map((d) => [d.code, d.line])).toEqual([11, 12, 13, 14].map((line) => ["lossy-boundary-type", line]))
+    expect(found.map((d) => d.message.slice(d.message.indexOf(", and ") + 6))).toEqual([
+      "`at` is an instance of class Point, which arrives as a plain object, without its prototype (methods, getters, instanceof).",
+      "each item is a Map<number, number>, which arrives as a plain object.",
+      "`f` is a function, which arrives as undefined.",
+      "`s` is a symbol, which msgpack cannot encode (the task fails)."
+    ])
+  })
+
+  it("checks a module that imports no Effect package without parsing Effect's declarations", () => {
+    const program = Project.make([path.resolve("examples/wordcount.ts")], "fast")
+    expect(packageFiles(program, "effect")).toEqual([])
+    expect(program.localFiles.map((sf) => path.relative(process.cwd(), sf.fileName))).toEqual(["examples/wordcount.ts"])
+    expect(program.options.types).toEqual([])
+    expect(analyze("examples/wordcount.ts").mode).toBe("fast")
+  })
+
+  it("checks again with the real Effect types when a type error may come from a stand-in, and reports what they say", () => {
+    const fast = Project.make([path.resolve(cases, "fallback.ts")], "fast")
+    const standInErrors = fast.localFiles.flatMap((sf) => fast.program.getSemanticDiagnostics(sf))
+    expect(standInErrors.length).toBeGreaterThan(0) // what the stand-ins alone would say
+    const result = analyze(path.join(cases, "fallback.ts"))
+    expect(result.mode).toBe("full")
+    expect(result.findings).toEqual([])
+  })
+
+  it("uses the real Effect types for a module that imports Effect, and @types/node only for one that uses Node", () => {
+    const program = Project.make([path.resolve(cases, "effect-user.ts")], "fast")
+    expect(packageFiles(program, "effect").length).toBeGreaterThan(50)
+    expect(program.options.types).toEqual([])
+    expect(Project.make([path.resolve("test/cli/fixtures/refused.bad.ts")], "fast").options.types).toEqual(["node"])
+    expect(analyze(path.join(cases, "effect-user.ts")).findings).toEqual([])
+  })
+
+  it("lists the files the result depends on, with the text it read", () => {
+    const result = analyze("test/compiler/analysis/fixtures/captured-mutable.ts")
+    expect(result.files.map((f) => path.relative(process.cwd(), f.path))).toEqual(["test/compiler/analysis/fixtures/captured-mutable.ts", "tsconfig.json"])
+  })
+})

@@ -1,0 +1,94 @@
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { afterEach, describe, expect, it } from "vitest"
+import { useTempDirs } from "../../TempDirs.ts"
+
+const exec = promisify(execFile)
+const tempDir = useTempDirs("zephyr-check-cache-")
+const probe = path.resolve("test/cli/fixtures/loaded-modules.cjs")
+
+/**
+ * Runs `zephyr ARGS` with its own module cache; every process and thread of it (the driver,
+ * its analysis thread, its workers) reports when it loads the TypeScript compiler.
+ */
+const zephyr = async (cache: string, ...args: Array<string>) => {
+  const report = path.join(cache, `loaded-${Math.random().toString(36).slice(2)}.jsonl`)
+  const env = { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache, ZEPHYR_LOADED_REPORT: report, NODE_OPTIONS: `--require ${probe}` }
+  const result = await exec(process.execPath, ["bin/zephyr.js", ...args], { encoding: "utf8", env }).catch((e: { code: number; stdout: string; stderr: string }) => e)
+  const processes = fs.existsSync(report)
+    ? fs.readFileSync(report, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { argv: Array<string>; compiler?: true; exit?: true })
+    : []
+  const of = (program: string) => processes.filter((p) => p.argv[0]?.endsWith(program))
+  return {
+    ...result,
+    code: "code" in result ? result.code : 0,
+    /** Whether the driver (its main thread or its analysis thread) loaded the compiler. */
+    compilerInDriver: [...of("zephyr.js"), ...of("analysis-thread.js")].some((p) => p.compiler),
+    /** Worker processes that ran to their exit, and whether any loaded the compiler. */
+    workersExited: of("worker.js").filter((p) => p.exit).length,
+    compilerInWorkers: of("worker.js").some((p) => p.compiler)
+  }
+}
+
+// Scratch modules live inside the project, so that `import "zephyr"` resolves as for a user.
+const scratch: Array<string> = []
+afterEach(() => { for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true }) })
+const scratchDir = () => {
+  const d = fs.mkdtempSync(path.join("test/compiler/analysis", ".scratch-"))
+  scratch.push(d)
+  return d
+}
+
+describe("the checks' cache", () => {
+  it("a module checked once is not checked again: the second compile never loads the compiler", async () => {
+    const cache = tempDir()
+    const cold = await zephyr(cache, "compile", "examples/wordcount.ts")
+    expect(cold.stdout).toContain("no problems")
+    expect(cold.compilerInDriver).toBe(true)
+    const warm = await zephyr(cache, "compile", "examples/wordcount.ts")
+    expect(warm.stdout).toContain("no problems")
+    expect(warm.compilerInDriver).toBe(false)
+    expect(fs.readdirSync(cache).filter((f) => f.endsWith(".diagnostics.json"))).toHaveLength(1)
+  }, 120_000)
+
+  it("a change to the module, or to a local file it imports, checks it again", async () => {
+    const cache = tempDir()
+    const dir = scratchDir()
+    const main = path.join(dir, "main.ts")
+    const helper = path.join(dir, "helper.ts")
+    fs.writeFileSync(helper, "export const double = (n: number): number => n * 2\n")
+    fs.writeFileSync(main, 'import { Dataset } from "zephyr"\nimport { double } from "./helper.ts"\n\nexport default Dataset.fromList([1, 2]).map(double)\n')
+    expect((await zephyr(cache, "check", main)).stdout).toContain("no problems")
+    expect((await zephyr(cache, "check", main)).compilerInDriver).toBe(false)
+    // A type error in a local file the module imports is the module's.
+    fs.writeFileSync(helper, "export const double = (n: number): number => `${n}${n}`\n")
+    const changed = await zephyr(cache, "check", main)
+    expect(changed.compilerInDriver).toBe(true)
+    expect(changed.code).toBe(1)
+    expect(changed.stdout).toContain(`${helper}:1:46  error  type-error  TS2322`)
+    fs.writeFileSync(main, 'import { Dataset } from "zephyr"\n\nexport default Dataset.fromList([1, 2])\n')
+    const fixed = await zephyr(cache, "check", main)
+    expect(fixed.compilerInDriver).toBe(true)
+    expect(fixed.stdout).toContain("no problems")
+  }, 180_000)
+
+  it("zephyr --version, worker processes and `run --no-check` never load the compiler; a warm `run` neither", async () => {
+    const cache = tempDir()
+    const version = await zephyr(cache, "--version")
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+    expect(version.compilerInDriver).toBe(false)
+    const unchecked = await zephyr(cache, "run", "examples/count.ts", "--workers", "2", "--no-check", "--no-progress", "--print-results", "--chunk-dir", tempDir())
+    expect(unchecked.stdout.trim()).toMatch(/^\d+$/)
+    expect(unchecked.compilerInDriver).toBe(false)
+    expect(unchecked.workersExited).toBeGreaterThan(0)
+    expect(unchecked.compilerInWorkers).toBe(false)
+    await zephyr(cache, "check", "examples/count.ts")
+    const warm = await zephyr(cache, "run", "examples/count.ts", "--workers", "2", "--no-progress", "--print-results", "--chunk-dir", tempDir())
+    expect(warm.stdout).toBe(unchecked.stdout)
+    expect(warm.compilerInDriver).toBe(false)
+    expect(warm.workersExited).toBeGreaterThan(0)
+    expect(warm.compilerInWorkers).toBe(false)
+  }, 180_000)
+})

@@ -1,0 +1,38 @@
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { describe, expect, it } from "vitest"
+import { useTempDirs } from "../../TempDirs.ts"
+
+const exec = promisify(execFile)
+const tempDir = useTempDirs("zephyr-code-cache-")
+
+const check = (cache: string, file: string) =>
+  exec(process.execPath, ["bin/zephyr.js", "check", file], { encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache } })
+
+const codeCaches = (cache: string) =>
+  fs.readdirSync(cache).filter((f) => f.endsWith(".v8-code-cache")).sort().map((f) => ({ f, mtime: fs.statSync(path.join(cache, f)).mtimeMs }))
+
+describe("the compiler's V8 code cache", () => {
+  it("the first check writes it for ts-morph and the compiler; the next one starts from it and leaves it as it is", async () => {
+    const cache = tempDir()
+    fs.chmodSync(cache, 0o700)
+    expect((await check(cache, "examples/wordcount.ts")).stdout).toContain("no problems")
+    const written = codeCaches(cache)
+    expect(written.map((c) => c.f.replace(/-[0-9a-f]{24}\./, ".")).sort()).toEqual(["ts-morph-common.v8-code-cache", "ts-morph.v8-code-cache", "typescript.v8-code-cache"])
+    // Another module: the analysis runs again, with the compiler from the cache (accepted, so not written again).
+    expect((await check(cache, "examples/join.ts")).stdout).toContain("no problems")
+    expect(codeCaches(cache)).toEqual(written)
+  }, 120_000)
+
+  it("a cache V8 rejects (another compiler, a damaged file) is replaced, and the check is unaffected", async () => {
+    const cache = tempDir()
+    fs.chmodSync(cache, 0o700)
+    await check(cache, "examples/wordcount.ts")
+    const [typescript] = codeCaches(cache).filter((c) => c.f.startsWith("typescript-"))
+    fs.writeFileSync(path.join(cache, typescript!.f), "not a code cache")
+    expect((await check(cache, "examples/join.ts")).stdout).toContain("no problems")
+    expect(fs.statSync(path.join(cache, typescript!.f)).size).toBeGreaterThan(1_000_000)
+  }, 120_000)
+})
