@@ -18,8 +18,13 @@ const displayPath = (file: string): string => {
 /** The absolute path of each file a location this process captured names (locations show a path relative to the working directory). */
 const absolute = new Map<string, string>()
 
-/** The file a captured location names, as an absolute path; undefined for a location this process did not capture. */
-export const fileOf = (loc: SourceLocation): string | undefined => absolute.get(loc.file)
+/**
+ * The file a captured location names, as an absolute path. A location captured by another
+ * copy of the engine in this process (sources run by tsx next to a module importing the
+ * bundle) is resolved against the working directory, as it was shown.
+ */
+export const fileOf = (loc: SourceLocation): string | undefined =>
+  loc.file === "<unknown>" ? undefined : (absolute.get(loc.file) ?? path.resolve(loc.file))
 
 const located = (file: string, line: number, column: number): SourceLocation => {
   const shown = displayPath(file)
