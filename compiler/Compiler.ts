@@ -1,9 +1,12 @@
 import type { Dataset } from "../dsl/Dataset.ts"
 import * as Check from "./analysis/Check.ts"
 import type * as Diagnostic from "./analysis/Diagnostic.ts"
+import * as SourceCapture from "../dsl/SourceCapture.ts"
+import * as CodeHash from "./CodeHash.ts"
 import * as Explain from "./explain/index.ts"
 import type * as Executable from "./plan/Executable.ts"
 import type * as Implementation from "./plan/Implementation.ts"
+import type { Pipeline } from "./Logical.ts"
 import type * as Plan from "./plan/Plan.ts"
 import type * as Stage from "./plan/Stage.ts"
 import { finalize } from "./passes/finalize.ts"
@@ -27,8 +30,21 @@ export const compile = <A, E, R>(dataset: Dataset<A, E, R>, options: CompileOpti
   const fused = fuse(lowered)
   const pushed = pushdown(fused)
   const partitioned = partition(pushed, options.countSource)
-  const plan = finalize(partitioned, lowered.implementations)
+  const plan = finalize(partitioned, lowered.implementations, codeHashes(lowered.pipeline, lowered.implementations))
   return new CompiledPlan<A, E, R>(plan, lowered.implementations, options.module)
+}
+
+/** The code hash of every DSL call of the pipeline (see CodeHash), by op id. */
+const codeHashes = (pipeline: Pipeline, implementations: Implementation.Table): Record<string, string> => {
+  const out: Record<string, string> = {}
+  const walk = (p: Pipeline) => {
+    for (const { id, source } of [p.source, ...p.ops.map((o) => o.op)]) {
+      out[id] = CodeHash.ofCall(source, SourceCapture.fileOf(source), implementations.get(id) ?? null)
+    }
+    for (const o of p.ops) if (o.t === "join") walk(o.right)
+  }
+  walk(pipeline)
+  return out
 }
 
 const TypeId: unique symbol = Symbol.for("zephyr/CompiledPlan")

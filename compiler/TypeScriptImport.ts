@@ -39,8 +39,8 @@ const built = new Map<string, ReadonlyArray<ModuleCache.SourceFile>>()
 /**
  * The local source files `file` was built from (path relative to the module's directory →
  * hash of the content that was compiled), for a resumed run to tell whether the code
- * changed: the plan fingerprint does not cover function bodies. Undefined before it is
- * imported.
+ * changed: the plan fingerprint covers the code DSL calls reach, not the module's other
+ * values (constants a closure reads). Undefined before it is imported.
  */
 export const sources = (file: string): Readonly<Record<string, string>> | undefined => {
   const files = built.get(path.resolve(file))

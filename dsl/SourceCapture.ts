@@ -16,6 +16,23 @@ export const displayPath = (file: string): string => {
   return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel.split(path.sep).join("/") : file
 }
 
+/** The absolute path of each file a location this process captured names (locations show a path relative to the working directory). */
+const absolute = new Map<string, string>()
+
+/**
+ * The file a captured location names, as an absolute path. A location captured by another
+ * copy of the engine in this process (sources run by tsx next to a module importing the
+ * bundle) is resolved against the working directory, as it was shown.
+ */
+export const fileOf = (loc: SourceLocation): string | undefined =>
+  loc.file === "<unknown>" ? undefined : (absolute.get(loc.file) ?? path.resolve(loc.file))
+
+const located = (file: string, line: number, column: number): SourceLocation => {
+  const shown = displayPath(file)
+  absolute.set(shown, file)
+  return { file: shown, line, column }
+}
+
 /** The file, line and column of the first stack frame outside the engine. */
 export const capture = (): SourceLocation => {
   const limit = Error.stackTraceLimit
@@ -31,8 +48,8 @@ export const capture = (): SourceLocation => {
     if (internal.some((p) => file.startsWith(p))) continue
     // A test runner's own stack formatting leaves compiled pipeline modules unmapped.
     const original = TypeScriptImport.originalPosition(file, Number(m[2]), Number(m[3]))
-    if (original) return { file: displayPath(original.file), line: original.line, column: original.column }
-    return { file: displayPath(file), line: Number(m[2]), column: Number(m[3]) }
+    if (original) return located(original.file, original.line, original.column)
+    return located(file, Number(m[2]), Number(m[3]))
   }
   return { file: "<unknown>", line: 0, column: 0 }
 }

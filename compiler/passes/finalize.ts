@@ -2,7 +2,6 @@ import * as Digest from "../plan/Digest.ts"
 import type * as Implementation from "../plan/Implementation.ts"
 import * as Op from "../plan/Op.ts"
 import type * as Plan from "../plan/Plan.ts"
-import * as SourceLocation from "../plan/SourceLocation.ts"
 import type * as Stage from "../plan/Stage.ts"
 import type { PartitionedStage } from "./partition.ts"
 
@@ -19,19 +18,18 @@ const boundaryDetail = (stage: PartitionedStage): string => {
   }
 }
 
-// The fingerprint must not depend on where the checkout lives or what files exist now.
+// The fingerprint must not depend on where the checkout lives, what files exist now, or
+// where a call sits in its file: moving code or adding a comment changes no result.
 const fingerprintView = (stages: ReadonlyArray<Omit<Stage.Stage, "shards">>) =>
   stages.map((s) => ({
     ...s,
-    input: s.input.kind === "source" ? { ...s.input, source: { ...s.input.source, source: stableLoc(s.input.source.source) } } : s.input,
-    ops: s.ops.map((op) => ({ ...op, source: stableLoc(op.source) }))
+    input: s.input.kind === "source" ? { ...s.input, source: { ...s.input.source, source: null } } : s.input,
+    ops: s.ops.map((op) => ({ ...op, source: null }))
   }))
 
-const stableLoc = (loc: SourceLocation.SourceLocation) => ({ file: loc.file.split(/[\\/]/).pop() ?? loc.file, line: loc.line })
-
-// Data baked into the plan: list items and windowBy initial states. Function sources are
-// left out on purpose: the same module transformed by two loaders (tsx in a worker, vite
-// under a test runner) prints different source text for the same function.
+// Data baked into the plan: list items and windowBy initial states. Functions are covered
+// by their code hashes, read from the TypeScript source (see CodeHash), not by their printed
+// text: two loaders (tsx in a worker, vite under a test runner) print the same function differently.
 const planData = (implementations: Implementation.Table) =>
   [...implementations]
     .filter(([, impl]) => impl.kind === "list" || impl.kind === "windowBy")
@@ -41,10 +39,11 @@ const planData = (implementations: Implementation.Table) =>
 /**
  * Pass 6: stage kinds (`join-right` for every stage computing a join's right side),
  * boundary sentences, and the fingerprint: a hash of the plan's structure (stages, op
- * ids, kinds, names, parameters, source lines) and of the data baked into it, so a worker
- * can prove it rebuilt the same plan.
+ * ids, kinds, names, parameters), of the data baked into it and of the code
+ * of every DSL call (`code`: op id → code hash), so a worker can prove it rebuilt the same
+ * plan from the same code.
  */
-export const finalize = (stages: ReadonlyArray<PartitionedStage>, implementations: Implementation.Table): Plan.Plan => {
+export const finalize = (stages: ReadonlyArray<PartitionedStage>, implementations: Implementation.Table, code: Readonly<Record<string, string>>): Plan.Plan => {
   const final: Array<Stage.Stage> = stages.map((s) => {
     const stage: Stage.Stage = {
       id: s.id,
@@ -58,5 +57,5 @@ export const finalize = (stages: ReadonlyArray<PartitionedStage>, implementation
     return s.joinedBy === undefined ? stage : { ...stage, joinedBy: s.joinedBy }
   })
   const structure = fingerprintView(final.map(({ shards: _shards, ...rest }) => rest))
-  return { version: 1, fingerprint: Digest.digest({ structure, data: planData(implementations) }), stages: final }
+  return { version: 1, fingerprint: Digest.digest({ structure, data: planData(implementations), code }), stages: final }
 }

@@ -12,7 +12,7 @@ import * as ExecutionDir from "./ExecutionDir.ts"
  * The record of a completed stage, which lets a resumed execution skip it. Next to the
  * stage's outputs it holds what the outputs were computed from: the plan fingerprint, the
  * module's export and `--arg`s, a hash of each local source file of the pipeline module
- * (the fingerprint covers neither function bodies nor the values closures see), and for a
+ * (the fingerprint covers the code DSL calls reach, not the values closures see), and for a
  * stage that reads a file source, the files it listed (path, size, modification time). A record whose origin differs from the current run's, or whose
  * chunk files are gone, is stale: the stage runs again.
  */
