@@ -1,6 +1,7 @@
 import * as path from "node:path"
 import { ts } from "ts-morph"
 import * as Builder from "./Builder.ts"
+import type * as Diagnostic from "./Diagnostic.ts"
 import type * as DslCalls from "./DslCalls.ts"
 import * as Finding from "./Finding.ts"
 import * as Nodes from "./Nodes.ts"
@@ -138,52 +139,41 @@ export const check = (
 ): Array<Finding.Finding> => {
   const out: Array<Finding.Finding> = []
   const reported = new Set<ts.Node>()
+  /** Reports what `node` does once: an environment read, or else the other finding. */
+  const report = (
+    node: ts.Node,
+    env: (what: string) => { readonly message: string; readonly hint: string },
+    other: (what: string) => { readonly code: Diagnostic.Code; readonly severity: Diagnostic.Severity; readonly message: string; readonly hint: string },
+    call?: ts.Node
+  ) => {
+    const found = inspect(checker, program, node)
+    if (!found || reported.has(found.node)) return
+    reported.add(found.node)
+    const d = found.kind === "env" ? { code: "env-read" as const, severity: "warning" as const, ...env(found.what) } : other(found.what)
+    out.push(Finding.at(found.node, { ...d, ...(call !== undefined ? { call } : {}) }))
+  }
   for (const fn of functions) {
     const code = roleCode[fn.role]
     if (code === undefined) continue
     const where = `${fn.label} at line ${Nodes.lineOf(fn.call.name)}`
-    Nodes.walk(fn.node, (node) => {
-      const found = inspect(checker, program, node)
-      if (!found || reported.has(found.node)) return
-      reported.add(found.node)
-      if (found.kind === "env") {
-        out.push(Finding.at(found.node, {
-          code: "env-read",
-          severity: "warning",
-          message: `${found.what} is read in ${where}: worker processes on other machines may have another environment, and decide otherwise.`,
-          hint: "Read the value while building the pipeline from its args (`--arg k=v` reaches every worker as given) and capture that.",
-          call: fn.call.name
-        }))
-      } else {
-        out.push(Finding.at(found.node, {
-          code,
-          severity: code === "nondeterministic-key" ? "error" : "warning",
-          message: `${found.what} in ${where} gives another value each time: ${consequence[fn.role]}.`,
-          hint: remedy[fn.role],
-          call: fn.call.name
-        }))
-      }
-    })
+    Nodes.walk(fn.node, (node) => report(node, (what) => ({
+      message: `${what} is read in ${where}: worker processes on other machines may have another environment, and decide otherwise.`,
+      hint: "Read the value while building the pipeline from its args (`--arg k=v` reaches every worker as given) and capture that."
+    }), (what) => ({
+      code,
+      severity: code === "nondeterministic-key" ? "error" : "warning",
+      message: `${what} in ${where} gives another value each time: ${consequence[fn.role]}.`,
+      hint: remedy[fn.role]
+    }), fn.call.name))
   }
-  Builder.visit(builder, (node) => {
-    const found = inspect(checker, program, node)
-    if (!found || reported.has(found.node)) return
-    reported.add(found.node)
-    if (found.kind === "env") {
-      out.push(Finding.at(found.node, {
-        code: "env-read",
-        severity: "warning",
-        message: `${found.what} is read while the pipeline is built: worker processes rebuild it, and on another machine they may see another environment and build another plan.`,
-        hint: "Pass the value with --arg k=v and read it from the builder's args; args reach every worker as given."
-      }))
-    } else {
-      out.push(Finding.at(found.node, {
-        code: "nondeterministic-builder",
-        severity: "error",
-        message: `${found.what} while the pipeline is built gives another value in every process: each worker rebuilds the pipeline, and a plan that differs from the driver's fails the run (fingerprint mismatch).`,
-        hint: "Pass the value with --arg k=v (args are the same on every worker), or compute it inside a user function."
-      }))
-    }
-  })
+  Builder.visit(builder, (node) => report(node, (what) => ({
+    message: `${what} is read while the pipeline is built: worker processes rebuild it, and on another machine they may see another environment and build another plan.`,
+    hint: "Pass the value with --arg k=v and read it from the builder's args; args reach every worker as given."
+  }), (what) => ({
+    code: "nondeterministic-builder",
+    severity: "error",
+    message: `${what} while the pipeline is built gives another value in every process: each worker rebuilds the pipeline, and a plan that differs from the driver's fails the run (fingerprint mismatch).`,
+    hint: "Pass the value with --arg k=v (args are the same on every worker), or compute it inside a user function."
+  })))
   return out
 }

@@ -56,6 +56,15 @@ export interface Transducer {
   close?(): void
 }
 
+/** A chunk a transducer gave back, then what it still holds (an expansion pulled a chunk at a time). */
+function* outputsOf(t: Transducer, out: Chunk): Generator<Chunk> {
+  if (out.length > 0) yield out
+  while (t.pending === true && t.done !== true) {
+    const next = t.more!()
+    if (next.length > 0) yield next
+  }
+}
+
 export const through = (stream: ChunkStream, make: () => Transducer): ChunkStream => {
   if (stream.sync) {
     return fromSync(function* () {
@@ -63,12 +72,7 @@ export const through = (stream: ChunkStream, make: () => Transducer): ChunkStrea
       const upstream = stream.chunks()
       try {
         for (let r = upstream.next(); !r.done; r = upstream.next()) {
-          const out = t.push(r.value)
-          if (out.length > 0) yield out
-          while (t.pending === true && t.done !== true) {
-            const next = t.more!()
-            if (next.length > 0) yield next
-          }
+          yield* outputsOf(t, t.push(r.value))
           if (t.done) break
         }
         const last = t.end()
@@ -82,12 +86,7 @@ export const through = (stream: ChunkStream, make: () => Transducer): ChunkStrea
     const t = make()
     try {
       for await (const chunk of asAsync(stream)) {
-        const out = t.push(chunk)
-        if (out.length > 0) yield out
-        while (t.pending === true && t.done !== true) {
-          const next = t.more!()
-          if (next.length > 0) yield next
-        }
+        yield* outputsOf(t, t.push(chunk))
         if (t.done) break
       }
       const last = t.end()
