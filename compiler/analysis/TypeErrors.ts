@@ -8,6 +8,12 @@ import * as Project from "./Project.ts"
  * (`noUnusedLocals` and the like) are warnings: they never change what runs.
  */
 
+/**
+ * "Could not find a declaration file for module": a plain JavaScript file or an untyped
+ * package. It resolves and runs as it is; only its types are unknown, so it warns.
+ */
+const untypedModule = 7016
+
 /** "Cannot find module": reported as `unresolvable-import`, with what workers make of it. */
 const unresolvedModule = new Set([2307, 2792])
 
@@ -18,9 +24,10 @@ const toDiagnostic = (d: ts.Diagnostic, code: "type-error" | "syntax-error"): Di
   if (d.category !== ts.DiagnosticCategory.Error && d.category !== ts.DiagnosticCategory.Warning) return undefined
   const { line, character } = d.file.getLineAndCharacterOfPosition(d.start)
   const unused = d.reportsUnnecessary === true
+  const untyped = d.code === untypedModule
   return {
     code,
-    severity: d.category === ts.DiagnosticCategory.Error && !unused ? "error" : "warning",
+    severity: d.category === ts.DiagnosticCategory.Error && !unused && !untyped ? "error" : "warning",
     message: message(d),
     file: d.file.fileName,
     line: line + 1,
@@ -29,6 +36,8 @@ const toDiagnostic = (d: ts.Diagnostic, code: "type-error" | "syntax-error"): Di
       ? "Fix the syntax: the module cannot be compiled as it is."
       : unused
         ? "Remove it, or prefix its name with _ if it must stay."
+        : untyped
+          ? "It runs as it is; to have it checked, add declarations for it (a .d.ts next to it, or the package's @types)."
         : "Fix the types (`npx tsc --noEmit` reports the same); `--no-check` runs the module regardless."
   }
 }

@@ -126,3 +126,29 @@ describe("zephyr run", () => {
     expect(fs.readFileSync(marker, "utf8")).toContain("task ")
   }, 120_000)
 })
+
+describe("zephyr check on a module that imports untyped JavaScript", () => {
+  it("warns that the import has no types, and still lets the module run", async () => {
+    // Under the package's own directory, so the module can import "zephyr".
+    fs.mkdirSync("out", { recursive: true })
+    const dir = fs.mkdtempSync(path.resolve("out", "untyped-"))
+    try {
+      fs.writeFileSync(path.join(dir, "helper.js"), "export const double = (n) => n * 2\n")
+      fs.writeFileSync(path.join(dir, "pipeline.ts"), [
+        `import { Dataset } from "zephyr"`,
+        `import { double } from "./helper.js"`,
+        `export default Dataset.fromList([1, 2, 3]).map((n: number) => double(n))`
+      ].join("\n") + "\n")
+      const cache = tempDir()
+      const { stdout } = await zephyr(cache, "check", path.join(dir, "pipeline.ts"), "--format", "json")
+      const doc = JSON.parse(stdout)
+      expect(doc).toMatchObject({ errors: 0, warnings: 1 })
+      expect(doc.diagnostics[0]).toMatchObject({ code: "type-error", severity: "warning", line: 2 })
+      expect(doc.diagnostics[0].message).toContain("TS7016")
+      const run = await zephyr(cache, "run", path.join(dir, "pipeline.ts"), "--backend", "in-process", "--print-results", "--no-progress")
+      expect(run.stdout).toBe("2\n4\n6\n")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
