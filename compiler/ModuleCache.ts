@@ -45,9 +45,6 @@ export const directory = (): string | undefined => {
   return resolvedDir ?? undefined
 }
 
-/** For tests that point the cache elsewhere between calls. */
-export const resetDirectory = (): void => { resolvedDir = undefined }
-
 const privateDirectory = (dir: string): string | undefined => {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
