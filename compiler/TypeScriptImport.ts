@@ -26,10 +26,6 @@ const outputPrefix = path.join(os.tmpdir(), "zephyr-module-")
 /** The compiled files this process imported. */
 const compiledFiles = new Set<string>()
 
-/** How this process got each compiled module, for tests: from the cache or from esbuild. */
-const origins = new Map<string, "cache" | "esbuild">()
-export const originOf = (file: string): "cache" | "esbuild" | undefined => origins.get(path.resolve(file))
-
 /**
  * The local files each imported module was built from, with content hashes (and the
  * configuration files that steered its compile, which the ModuleCache checks too).
@@ -99,12 +95,10 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
       throw e
     })
     if (mod !== undefined) {
-      origins.set(resolved, "cache")
       built.set(resolved, cached.files)
       return mod
     }
   }
-  origins.set(resolved, "esbuild")
   const dir = cacheDir ?? fs.mkdtempSync(outputPrefix)
   try {
     const outfile = cacheDir !== undefined ? ModuleCache.outputFile(cacheDir, key) : path.join(dir, `${path.basename(file).replace(typeScript, "")}.mjs`)
