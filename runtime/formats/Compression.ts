@@ -34,20 +34,35 @@ export class CorruptInput extends Error {
 const codecFailure = (file: string, codec: Codec, state: { read: number; size: number }, e: unknown): CorruptInput =>
   new CorruptInput(file, `Corrupt or truncated ${codec} data in ${file} (after ${state.read} of ${state.size} compressed bytes): ${errorMessage(e)}`)
 
-/** The raw bytes of a file in `READ_CHUNK` pieces (fresh buffers; consumers may keep them). */
+/**
+ * The raw bytes of a file in `READ_CHUNK` pieces (fresh buffers; consumers may keep them).
+ * The next piece is read while the consumer works on this one: a read waits for the thread
+ * pool, and without read-ahead the data loop sits idle for every piece.
+ */
 async function* rawChunks(file: string, onRead: (n: number) => void, state: { read: number; size: number }): AsyncGenerator<Buffer> {
   const handle = await fs.promises.open(file, "r")
+  const readPiece = async (): Promise<Buffer | undefined> => {
+    const buf = Buffer.allocUnsafe(READ_CHUNK)
+    const { bytesRead } = await handle.read(buf, 0, READ_CHUNK, null)
+    if (bytesRead === 0) return undefined
+    state.read += bytesRead
+    onRead(bytesRead)
+    return bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead)
+  }
+  let ahead: Promise<Buffer | undefined> | undefined
   try {
     state.size = (await handle.stat()).size
+    ahead = readPiece()
     for (;;) {
-      const buf = Buffer.allocUnsafe(READ_CHUNK)
-      const { bytesRead } = await handle.read(buf, 0, READ_CHUNK, null)
-      if (bytesRead === 0) return
-      state.read += bytesRead
-      onRead(bytesRead)
-      yield bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead)
+      const piece = await ahead
+      ahead = undefined
+      if (piece === undefined) return
+      ahead = readPiece()
+      yield piece
     }
   } finally {
+    // A consumer that stops early leaves one read in flight: let it settle before closing.
+    if (ahead !== undefined) await ahead.catch(() => undefined)
     await handle.close()
   }
 }
