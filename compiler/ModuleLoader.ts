@@ -2,8 +2,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Layer } from "effect"
 import { Dataset } from "../dsl/Dataset.ts"
-import { ZephyrPlanError } from "./plan/Errors.ts"
-import type * as Executable from "./plan/Executable.ts"
+import { ZephyrPlanError } from "../plan/Errors.ts"
+import type * as Executable from "../executable/Executable.ts"
 import * as TypeScriptImport from "./TypeScriptImport.ts"
 
 /**

@@ -1,8 +1,8 @@
 import type { Schema } from "effect"
-import type * as Expr from "../compiler/plan/Expr.ts"
-import type * as Implementation from "../compiler/plan/Implementation.ts"
-import type * as Op from "../compiler/plan/Op.ts"
-import type { SourceLocation } from "../compiler/plan/SourceLocation.ts"
+import type * as Expr from "../plan/Expr.ts"
+import type * as Implementation from "../executable/Implementation.ts"
+import type * as Op from "../plan/Op.ts"
+import type { SourceLocation } from "../plan/SourceLocation.ts"
 import type { Dataset } from "./Dataset.ts"
 
 /**

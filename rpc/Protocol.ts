@@ -1,6 +1,6 @@
 import { Schema } from "effect"
-import { Snapshot } from "../compiler/plan/CounterSet.ts"
-import { ZephyrWorkerError } from "../compiler/plan/Errors.ts"
+import { Snapshot } from "../runtime/task/CounterSet.ts"
+import { ZephyrWorkerError } from "../plan/Errors.ts"
 
 /**
  * The messages between the coordinator and its workers. Data never travels here: a task

@@ -1,7 +1,7 @@
-import * as Expr from "../plan/Expr.ts"
-import type * as Op from "../plan/Op.ts"
-import * as Source from "../plan/Source.ts"
-import type * as Stage from "../plan/Stage.ts"
+import * as Expr from "../../plan/Expr.ts"
+import type * as Op from "../../plan/Op.ts"
+import * as Source from "../../plan/Source.ts"
+import type * as Stage from "../../plan/Stage.ts"
 
 const combiner = (name: string) => (name === "anonymous" ? "combiner" : `combiner ${name}`)
 

@@ -1,4 +1,4 @@
-import type * as Plan from "../plan/Plan.ts"
+import type * as Plan from "../../plan/Plan.ts"
 import * as Describe from "./Describe.ts"
 
 const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')

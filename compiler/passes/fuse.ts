@@ -1,6 +1,6 @@
 import type { LogicalOp, Lowered, Pipeline } from "../Logical.ts"
-import type * as Op from "../plan/Op.ts"
-import type * as Stage from "../plan/Stage.ts"
+import type * as Op from "../../plan/Op.ts"
+import type * as Stage from "../../plan/Stage.ts"
 
 /** A stage before shard counts, kinds and boundary sentences are known. */
 export interface StageDraft {

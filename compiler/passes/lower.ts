@@ -1,9 +1,9 @@
 import type { Step } from "../../dsl/Step.ts"
 import type { Dataset } from "../../dsl/Dataset.ts"
 import type { Lowered, LogicalOp, Pipeline } from "../Logical.ts"
-import type * as Implementation from "../plan/Implementation.ts"
-import type * as Op from "../plan/Op.ts"
-import type * as Source from "../plan/Source.ts"
+import type * as Implementation from "../../executable/Implementation.ts"
+import type * as Op from "../../plan/Op.ts"
+import type * as Source from "../../plan/Source.ts"
 
 // Names JavaScript infers from an options property (`{ combiner: (k, xs) => ... }`) say
 // nothing about the function.

@@ -1,5 +1,5 @@
-import * as Expr from "../plan/Expr.ts"
-import type * as Op from "../plan/Op.ts"
+import * as Expr from "../../plan/Expr.ts"
+import type * as Op from "../../plan/Op.ts"
 import type { StageDraft } from "./fuse.ts"
 
 const loadKinds = new Set(["loadFile", "loadJsonl", "loadParquet", "loadText", "loadCsv"])

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ZephyrPlanError } from "../../compiler/plan/Errors.ts"
+import { ZephyrPlanError } from "../../plan/Errors.ts"
 import * as AtomicWrite from "./AtomicWrite.ts"
 
 /**

@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type * as Op from "../../compiler/plan/Op.ts"
+import type * as Op from "../../plan/Op.ts"
 import type { ChunkRef, OutputCommit as Commit, ShardOutput } from "../../rpc/Protocol.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as OutputPath from "../formats/OutputPath.ts"

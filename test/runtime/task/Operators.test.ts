@@ -1,6 +1,6 @@
 import { SchemaAST } from "effect"
 import { describe, expect, it } from "vitest"
-import * as Op from "../../../compiler/plan/Op.ts"
+import * as Op from "../../../plan/Op.ts"
 import * as Operators from "../../../runtime/task/Operators.ts"
 
 /** Every `kind` literal of the Op schema's union members. */

@@ -1,5 +1,5 @@
 import type * as Implementation from "./Implementation.ts"
-import type { Plan } from "./Plan.ts"
+import type { Plan } from "../plan/Plan.ts"
 
 /** How a worker process can rebuild the same plan: the module, its export and its args. */
 export interface ModuleRef {
