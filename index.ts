@@ -13,7 +13,7 @@ export * as Zephyr from "./Zephyr.ts"
 export { diskCache } from "./runtime/DiskCache.ts"
 export * as DiskCache from "./runtime/DiskCache.ts"
 export { CompiledPlan } from "./compiler/Compiler.ts"
-export * as Plan from "./plan/index.ts"
+export * as Plan from "./Plan.ts"
 export * as Diagnostic from "./compiler/analysis/Diagnostic.ts"
 export {
   ZephyrBuildError, ZephyrError, ZephyrFingerprintError, ZephyrInfraError, ZephyrPlanError, ZephyrWorkerError
