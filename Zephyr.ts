@@ -4,8 +4,8 @@ import * as Check from "./compiler/analysis/Check.ts"
 import * as Diagnostic from "./compiler/analysis/Diagnostic.ts"
 import { CompiledPlan, compile as compileDataset } from "./compiler/Compiler.ts"
 import * as ModuleLoader from "./compiler/ModuleLoader.ts"
-import { type ZephyrError, ZephyrPlanError } from "./compiler/plan/Errors.ts"
-import type * as Executable from "./compiler/plan/Executable.ts"
+import { type ZephyrError, ZephyrPlanError } from "./plan/Errors.ts"
+import type { ModuleRef } from "./plan/ModuleRef.ts"
 import type { Dataset } from "./dsl/Dataset.ts"
 import * as Execution from "./runtime/Execution.ts"
 import * as FileGlob from "./runtime/FileGlob.ts"
@@ -28,7 +28,7 @@ export interface RunResult<A> {
 }
 
 export interface CompileOptions {
-  readonly module?: Executable.ModuleRef | undefined
+  readonly module?: ModuleRef | undefined
 }
 
 /** Compiles a dataset into its plan without running anything. */
@@ -38,8 +38,8 @@ export const compile = <A, E, R>(dataset: Dataset<A, E, R> | CompiledPlan<A, E, 
     : compileDataset(dataset as Dataset<A, E, R>, { countSource: FileGlob.countSourceShards, module: options.module ?? moduleOf(dataset) })
 
 // Datasets built by loading a module remember it, so worker processes can rebuild them.
-const modules = new WeakMap<object, Executable.ModuleRef>()
-const moduleOf = (dataset: object): Executable.ModuleRef | undefined => modules.get(dataset)
+const modules = new WeakMap<object, ModuleRef>()
+const moduleOf = (dataset: object): ModuleRef | undefined => modules.get(dataset)
 
 const launchers: Record<string, Launcher> = {
   "in-process": InProcess.launcher,
@@ -169,7 +169,7 @@ export const prestartWorkers = (modulePath: string, options: RunOptions): void =
 }
 
 /** Marks a dataset as built by a module, so `compile` records how to rebuild it. */
-export const fromModule = <T extends object>(dataset: T, module: Executable.ModuleRef): T => {
+export const fromModule = <T extends object>(dataset: T, module: ModuleRef): T => {
   modules.set(dataset, module)
   return dataset
 }

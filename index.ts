@@ -13,8 +13,8 @@ export * as Zephyr from "./Zephyr.ts"
 export { diskCache } from "./runtime/DiskCache.ts"
 export * as DiskCache from "./runtime/DiskCache.ts"
 export { CompiledPlan } from "./compiler/Compiler.ts"
-export * as Plan from "./compiler/plan/index.ts"
+export * as Plan from "./Plan.ts"
 export * as Diagnostic from "./compiler/analysis/Diagnostic.ts"
 export {
   ZephyrBuildError, ZephyrError, ZephyrFingerprintError, ZephyrInfraError, ZephyrPlanError, ZephyrWorkerError
-} from "./compiler/plan/Errors.ts"
+} from "./plan/Errors.ts"

@@ -10,7 +10,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import { CounterSet, values } from "../compiler/plan/CounterSet.ts"
+import { CounterSet, values } from "../runtime/task/CounterSet.ts"
 import { ScatterWriter } from "../runtime/shuffle/ScatterWriter.ts"
 import { groups } from "../runtime/shuffle/ShuffleReader.ts"
 

@@ -1,7 +1,7 @@
 import * as os from "node:os"
 import { Command, Options } from "@effect/cli"
 import { Effect, LogLevel, Option } from "effect"
-import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
+import { ZephyrPlanError } from "../plan/Errors.ts"
 import { TOKEN_ENV } from "../runtime/RunOptions.ts"
 import * as RemoteWorker from "../runtime/worker/RemoteWorker.ts"
 import * as Logging from "../runtime/StderrLogger.ts"

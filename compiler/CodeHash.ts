@@ -1,8 +1,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import jsTokens from "js-tokens"
-import type * as SourceLocation from "./plan/SourceLocation.ts"
-import * as Digest from "./plan/Digest.ts"
+import type * as SourceLocation from "../plan/SourceLocation.ts"
+import * as Digest from "../plan/Digest.ts"
 
 /**
  * A hash of the code behind one DSL call, read from the TypeScript source and not from the

@@ -4,11 +4,12 @@ import type * as Diagnostic from "./analysis/Diagnostic.ts"
 import * as SourceCapture from "../dsl/SourceCapture.ts"
 import * as CodeHash from "./CodeHash.ts"
 import * as Explain from "./explain/index.ts"
-import type * as Executable from "./plan/Executable.ts"
-import type * as Implementation from "./plan/Implementation.ts"
+import type * as Executable from "../executable/Executable.ts"
+import type { ModuleRef } from "../plan/ModuleRef.ts"
+import type * as Implementation from "../executable/Implementation.ts"
 import type { Pipeline } from "./Logical.ts"
-import type * as Plan from "./plan/Plan.ts"
-import type * as Stage from "./plan/Stage.ts"
+import type * as Plan from "../plan/Plan.ts"
+import type * as Stage from "../plan/Stage.ts"
 import { finalize } from "./passes/finalize.ts"
 import { fuse } from "./passes/fuse.ts"
 import { lower } from "./passes/lower.ts"
@@ -20,7 +21,7 @@ export interface CompileOptions {
   /** Counts the shards of a file source (the CLI and `Zephyr.compile` list files). */
   readonly countSource?: Plan.SourceCounter | undefined
   /** How workers can rebuild this plan. */
-  readonly module?: Executable.ModuleRef | undefined
+  readonly module?: ModuleRef | undefined
 }
 
 /** The compiler: its passes, in order. Each pass is small and pure. */
@@ -56,7 +57,7 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
   constructor(
     readonly plan: Plan.Plan,
     readonly implementations: Implementation.Table,
-    readonly module: Executable.ModuleRef | undefined
+    readonly module: ModuleRef | undefined
   ) {}
 
   static isCompiledPlan(u: unknown): u is CompiledPlan<unknown, unknown, unknown> {
@@ -78,7 +79,7 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
    */
   check(): Promise<ReadonlyArray<Diagnostic.Diagnostic>> { return Check.plan(this) }
 
-  withModule(module: Executable.ModuleRef): CompiledPlan<A, E, R> {
+  withModule(module: ModuleRef): CompiledPlan<A, E, R> {
     return new CompiledPlan<A, E, R>(this.plan, this.implementations, module)
   }
 }

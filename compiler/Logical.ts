@@ -1,6 +1,6 @@
-import type * as Implementation from "./plan/Implementation.ts"
-import type * as Op from "./plan/Op.ts"
-import type * as Source from "./plan/Source.ts"
+import type * as Implementation from "../executable/Implementation.ts"
+import type * as Op from "../plan/Op.ts"
+import type * as Source from "../plan/Source.ts"
 
 /**
  * The lowered pipeline between the `lower` and `fuse` passes: a source and a linear list

@@ -2,8 +2,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Layer } from "effect"
 import { Dataset } from "../dsl/Dataset.ts"
-import { ZephyrPlanError } from "./plan/Errors.ts"
-import type * as Executable from "./plan/Executable.ts"
+import { ZephyrPlanError } from "../plan/Errors.ts"
+import type { ModuleRef } from "../plan/ModuleRef.ts"
 import * as TypeScriptImport from "./TypeScriptImport.ts"
 
 /**
@@ -14,7 +14,7 @@ import * as TypeScriptImport from "./TypeScriptImport.ts"
 export interface LoadedModule {
   readonly dataset: Dataset<unknown, unknown, unknown>
   readonly layer: Layer.Layer<any, any, never> | undefined
-  readonly module: Executable.ModuleRef
+  readonly module: ModuleRef
 }
 
 export const resolvePath = (modulePath: string): string => path.resolve(modulePath)

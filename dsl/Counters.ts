@@ -1,5 +1,5 @@
-import type { Aggregation } from "../compiler/plan/CounterSet.ts"
-import * as TaskContext from "../compiler/plan/TaskContext.ts"
+import type { Aggregation } from "../runtime/task/CounterSet.ts"
+import * as TaskContext from "../runtime/task/TaskContext.ts"
 
 /**
  * Counters from inside user code. Outside a running task they do nothing. Values come

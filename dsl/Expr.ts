@@ -1,4 +1,4 @@
-import * as PlanExpr from "../compiler/plan/Expr.ts"
+import * as PlanExpr from "../plan/Expr.ts"
 
 type Operand = ColumnExpr | PlanExpr.Literal
 

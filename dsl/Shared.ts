@@ -1,4 +1,4 @@
-import * as TaskContext from "../compiler/plan/TaskContext.ts"
+import * as TaskContext from "../runtime/task/TaskContext.ts"
 
 /**
  * Read-only values given to a run with `Zephyr.run(ds, { shared: { name: value } })`,

@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import type { SourceLocation } from "../compiler/plan/SourceLocation.ts"
+import type { SourceLocation } from "../plan/SourceLocation.ts"
 import * as TypeScriptImport from "../compiler/TypeScriptImport.ts"
 import * as PackageRoot from "../runtime/PackageRoot.ts"
 

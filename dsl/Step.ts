@@ -1,8 +1,9 @@
 import type { Schema } from "effect"
-import type * as Expr from "../compiler/plan/Expr.ts"
-import type * as Implementation from "../compiler/plan/Implementation.ts"
-import type * as Op from "../compiler/plan/Op.ts"
-import type { SourceLocation } from "../compiler/plan/SourceLocation.ts"
+import type * as Expr from "../plan/Expr.ts"
+import type * as Implementation from "../executable/Implementation.ts"
+import type * as Op from "../plan/Op.ts"
+import type { LoadKind } from "../plan/OpKind.ts"
+import type { SourceLocation } from "../plan/SourceLocation.ts"
 import type { Dataset } from "./Dataset.ts"
 
 /**
@@ -23,7 +24,7 @@ export type LoadOptions = {
 export type Step =
   | { readonly t: "list"; readonly method: "fromList" | "fromIterable"; readonly items: ReadonlyArray<unknown>; readonly loc: SourceLocation }
   | { readonly t: "files"; readonly method: string; readonly pattern: string; readonly emptyGlobOk: boolean; readonly loc: SourceLocation }
-  | { readonly t: "load"; readonly kind: Op.OfKind<"loadFile" | "loadJsonl" | "loadParquet" | "loadText" | "loadCsv">["kind"]; readonly format: Op.LoadFormat; readonly options: LoadOptions; readonly schema: Schema.Schema<any, any, never> | undefined; readonly loc: SourceLocation }
+  | { readonly t: "load"; readonly kind: LoadKind; readonly format: Op.LoadFormat; readonly options: LoadOptions; readonly schema: Schema.Schema<any, any, never> | undefined; readonly loc: SourceLocation }
   | { readonly t: "fn"; readonly kind: "map" | "flatMap" | "filter"; readonly fn: Fn; readonly loc: SourceLocation }
   | { readonly t: "exprFilter"; readonly expr: Expr.Expr; readonly loc: SourceLocation }
   | { readonly t: "mapEffect"; readonly fn: Fn; readonly concurrency: number; readonly loc: SourceLocation }

@@ -1,6 +1,6 @@
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
-import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
+import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../plan/Errors.ts"
 import { JobSpec, PullResponse, Report, Status } from "./Protocol.ts"
 import { Session } from "./Session.ts"
 

@@ -1,6 +1,7 @@
 import { Schema } from "effect"
-import { Snapshot } from "../compiler/plan/CounterSet.ts"
-import { ZephyrWorkerError } from "../compiler/plan/Errors.ts"
+import { Snapshot } from "../runtime/task/CounterSet.ts"
+import { ZephyrWorkerError } from "../plan/Errors.ts"
+import { ModuleRef } from "../plan/ModuleRef.ts"
 
 /**
  * The messages between the coordinator and its workers. Data never travels here: a task
@@ -85,12 +86,6 @@ export const Report = Schema.Union(
   })
 )
 export type Report = typeof Report.Type
-
-export const ModuleRef = Schema.Struct({
-  path: Schema.String,
-  export: Schema.optional(Schema.String),
-  args: Schema.Record({ key: Schema.String, value: Schema.String })
-})
 
 /** What a worker learns when it says hello: how to rebuild the plan and how to behave. */
 export const JobSpec = Schema.Struct({

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto"
 import { RpcMiddleware } from "@effect/rpc"
 import { Effect, Layer } from "effect"
-import { ZephyrInfraError } from "../compiler/plan/Errors.ts"
+import { ZephyrInfraError } from "../plan/Errors.ts"
 
 /**
  * Who may call the coordinator. A connection starts without a session; its `Hello`, when it

@@ -2,7 +2,7 @@ import * as net from "node:net"
 import { RpcServer } from "@effect/rpc"
 import type { FromClientEncoded, FromServerEncoded } from "@effect/rpc/RpcMessage"
 import { Effect, Mailbox, Runtime, Schema, type Scope } from "effect"
-import { ZephyrInfraError } from "../compiler/plan/Errors.ts"
+import { ZephyrInfraError } from "../plan/Errors.ts"
 import * as Frames from "./Frames.ts"
 import { HELLO, quote } from "./Session.ts"
 

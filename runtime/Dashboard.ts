@@ -1,6 +1,6 @@
 import * as http from "node:http"
 import { Effect, Runtime } from "effect"
-import type * as Executable from "../compiler/plan/Executable.ts"
+import type * as Executable from "../executable/Executable.ts"
 import type { Coordinator } from "./coordinator/Coordinator.ts"
 
 /**

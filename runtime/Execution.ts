@@ -1,10 +1,11 @@
 import * as path from "node:path"
 import { randomUUID } from "node:crypto"
 import { Cause, Duration, Effect, Exit, Schedule } from "effect"
-import * as CounterSet from "../compiler/plan/CounterSet.ts"
-import { ZephyrInfraError, type ZephyrPlanError, ZephyrWorkerError } from "../compiler/plan/Errors.ts"
-import type * as Executable from "../compiler/plan/Executable.ts"
-import type * as Stage from "../compiler/plan/Stage.ts"
+import * as CounterSet from "./task/CounterSet.ts"
+import { ZephyrInfraError, type ZephyrPlanError, ZephyrWorkerError } from "../plan/Errors.ts"
+import type * as Executable from "../executable/Executable.ts"
+import type { ModuleRef } from "../plan/ModuleRef.ts"
+import type * as Stage from "../plan/Stage.ts"
 import type { JobSpec, ShardOutput } from "../rpc/Protocol.ts"
 import * as Coordinator from "./coordinator/Coordinator.ts"
 import * as Dashboard from "./Dashboard.ts"
@@ -86,7 +87,7 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
   })
 
 /** The marker records how to rebuild the pipeline (for people looking at a kept directory). */
-const markerModule = (m: Executable.ModuleRef): NonNullable<ExecutionDir.Marker["module"]> =>
+const markerModule = (m: ModuleRef): NonNullable<ExecutionDir.Marker["module"]> =>
   ({ path: m.path, ...(m.export !== undefined ? { export: m.export } : {}), args: { ...m.args } })
 
 const shellWord = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)

@@ -2,8 +2,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import picomatch from "picomatch"
 import { type FileSystemAdapter, glob as crawlAsync, type GlobOptions, globSync as crawlSync } from "tinyglobby"
-import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
-import * as Source from "../compiler/plan/Source.ts"
+import { ZephyrPlanError } from "../plan/Errors.ts"
+import * as Source from "../plan/Source.ts"
 
 /**
  * Glob expansion for file sources (`fromFiles`, `readJsonl`, ...) on tinyglobby (fdir to

@@ -1,7 +1,7 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { Duration, type Layer } from "effect"
-import { ZephyrPlanError } from "../compiler/plan/Errors.ts"
+import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as Transport from "../rpc/Transport.ts"
 import * as MemoryBudget from "./MemoryBudget.ts"
 import * as ChunkDir from "./storage/ChunkDir.ts"

@@ -1,4 +1,5 @@
 import { ts } from "ts-morph"
+import { OpKind } from "../../plan/OpKind.ts"
 import type * as DslCalls from "./DslCalls.ts"
 import * as Finding from "./Finding.ts"
 import * as Nodes from "./Nodes.ts"
@@ -43,19 +44,19 @@ const crossing = (checker: ts.TypeChecker, call: DslCalls.DslCall): { readonly t
     return checker.getTypeArguments(t as ts.TypeReference)[0]
   }
   switch (call.method) {
-    case "groupBy": case "deduplicate": {
+    case OpKind.groupBy: case OpKind.deduplicate: {
       const type = datasetItem(call.receiver)
       return type && { type, boundary: `the shuffle of ${call.method}` }
     }
-    case "reshard": {
+    case OpKind.reshard: {
       const type = datasetItem(call.receiver)
       return type && { type, boundary: "reshard" }
     }
-    case "reduce": {
+    case OpKind.reduce: {
       const type = datasetItem(call.call)
       return type && { type, boundary: "the partial results of reduce" }
     }
-    case "sortedMergeJoin": {
+    case OpKind.sortedMergeJoin: {
       const right = call.call.arguments[0]
       const type = right && datasetItem(right)
       return type && { type, boundary: "the right side of sortedMergeJoin" }

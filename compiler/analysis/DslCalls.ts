@@ -1,4 +1,5 @@
 import { ts } from "ts-morph"
+import { OpKind } from "../../plan/OpKind.ts"
 import * as Nodes from "./Nodes.ts"
 import * as Project from "./Project.ts"
 
@@ -63,17 +64,17 @@ export const functionsOf = (method: string, call: ts.CallExpression): Array<Func
     return arg ? [{ role, label: `${label} of ${method}`, expression: arg }] : []
   }
   switch (method) {
-    case "map": case "filter": case "flatMap": case "mapEffect": case "mapShard":
+    case OpKind.map: case OpKind.filter: case OpKind.flatMap: case OpKind.mapEffect: case OpKind.mapShard:
       return at(0, "element", "the function")
-    case "windowBy":
+    case OpKind.windowBy:
       return at(0, "fold", "the fold")
-    case "groupBy":
+    case OpKind.groupBy:
       return [...at(0, "key", "the key function"), ...at(1, "reducer", "the reducer"), ...optionFunctions(call, 2, { sortBy: ["sortBy", "sortBy"], combiner: ["combiner", "the combiner"] }, method)]
-    case "deduplicate":
+    case OpKind.deduplicate:
       return at(0, "key", "the key function")
-    case "reduce":
+    case OpKind.reduce:
       return [...at(0, "reducer", "the local reducer"), ...at(1, "reducer", "the global reducer")]
-    case "sortedMergeJoin":
+    case OpKind.sortedMergeJoin:
       return optionFunctions(call, 1, { leftKey: ["key", "leftKey"], rightKey: ["key", "rightKey"], combiner: ["combiner", "the combiner"] }, method)
     default: {
       if (!writers.has(method)) return []

@@ -1,7 +1,8 @@
-import * as Expr from "../plan/Expr.ts"
-import type * as Op from "../plan/Op.ts"
-import * as Source from "../plan/Source.ts"
-import type * as Stage from "../plan/Stage.ts"
+import * as Expr from "../../plan/Expr.ts"
+import type * as Op from "../../plan/Op.ts"
+import { OpKind } from "../../plan/OpKind.ts"
+import * as Source from "../../plan/Source.ts"
+import type * as Stage from "../../plan/Stage.ts"
 
 const combiner = (name: string) => (name === "anonymous" ? "combiner" : `combiner ${name}`)
 
@@ -10,7 +11,7 @@ const named = (kind: string, name: string | null) => (name ? `${kind}(${name})` 
 /** One line of text per op, as explain shows it. */
 export const op = (o: Op.Op): string => {
   switch (o.kind) {
-    case "loadFile": case "loadJsonl": case "loadParquet": case "loadText": case "loadCsv": {
+    case OpKind.loadFile: case OpKind.loadJsonl: case OpKind.loadParquet: case OpKind.loadText: case OpKind.loadCsv: {
       const parts: Array<string> = [o.kind]
       if (o.columns) parts.push(`columns [${o.columns.join(", ")}]`)
       if (o.filter) parts.push(`skip rows unless ${Expr.render(o.filter)}`)
@@ -20,31 +21,31 @@ export const op = (o: Op.Op): string => {
       if (o.approxShardBytes !== null) parts.push(`split ~${o.approxShardBytes} bytes`)
       return parts.join(", ")
     }
-    case "filter": {
-      const base = o.expr ? `filter ${Expr.render(o.expr)}` : named("filter", o.name)
+    case OpKind.filter: {
+      const base = o.expr ? `filter ${Expr.render(o.expr)}` : named(OpKind.filter, o.name)
       return o.pushedInto ? `${base}, pushed into ${o.pushedInto}` : base
     }
-    case "select": {
+    case OpKind.select: {
       const base = `select(${o.columns.map((c) => JSON.stringify(c)).join(", ")})`
       return o.pushedInto ? `${base}, pushed into ${o.pushedInto}` : base
     }
-    case "map": case "flatMap": case "mapShard": case "windowBy": return named(o.kind, o.name)
-    case "mapEffect": return `${named("mapEffect", o.name)}, concurrency ${o.concurrency}`
-    case "takePerShard": return `takePerShard(${o.n})`
-    case "window": return `window(${o.size})`
-    case "groupBy": {
-      const parts = [`${named("groupBy", o.name)} ${o.role}`]
+    case OpKind.map: case OpKind.flatMap: case OpKind.mapShard: case OpKind.windowBy: return named(o.kind, o.name)
+    case OpKind.mapEffect: return `${named(OpKind.mapEffect, o.name)}, concurrency ${o.concurrency}`
+    case OpKind.takePerShard: return `takePerShard(${o.n})`
+    case OpKind.window: return `window(${o.size})`
+    case OpKind.groupBy: {
+      const parts = [`${named(OpKind.groupBy, o.name)} ${o.role}`]
       if (o.role === "scatter") {
         if (o.combiner) parts.push(combiner(o.combiner))
         if (o.sortBy) parts.push("sortBy")
       } else parts.push(`reducer ${o.reducer ?? "(anonymous)"}`)
       return parts.join(", ")
     }
-    case "deduplicate": return `${named("deduplicate", o.name)} ${o.role}`
-    case "reduce": case "count": return `${named(o.kind, o.name)} ${o.role}`
-    case "reshard": return `reshard(${o.n})`
-    case "sortedMergeJoin": return `${named("sortedMergeJoin", o.name)} ${o.how} with stage ${o.rightStage}${o.combiner ? `, ${combiner(o.combiner)}` : ""}`
-    case "write": return `write ${o.format} ${o.pattern === null ? "(pattern function)" : JSON.stringify(o.pattern)}${o.skipExisting ? ", skipExisting" : ""}`
+    case OpKind.deduplicate: return `${named(OpKind.deduplicate, o.name)} ${o.role}`
+    case OpKind.reduce: case OpKind.count: return `${named(o.kind, o.name)} ${o.role}`
+    case OpKind.reshard: return `reshard(${o.n})`
+    case OpKind.sortedMergeJoin: return `${named(OpKind.sortedMergeJoin, o.name)} ${o.how} with stage ${o.rightStage}${o.combiner ? `, ${combiner(o.combiner)}` : ""}`
+    case OpKind.write: return `write ${o.format} ${o.pattern === null ? "(pattern function)" : JSON.stringify(o.pattern)}${o.skipExisting ? ", skipExisting" : ""}`
   }
 }
 

@@ -1,4 +1,5 @@
-import type * as Plan from "../plan/Plan.ts"
+import type * as Plan from "../../plan/Plan.ts"
+import { OpKind } from "../../plan/OpKind.ts"
 import * as Describe from "./Describe.ts"
 
 const escape = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')
@@ -16,7 +17,7 @@ export const render = (plan: Plan.Plan): string => {
       const style = i.kind === "shuffle" ? ' [label="shuffle", style=dashed]' : i.kind === "reshard" ? ' [label="reshard"]' : ""
       out.push(`  s${i.stage} -> s${stage.id}${style};`)
     }
-    for (const op of stage.ops) if (op.kind === "sortedMergeJoin") out.push(`  s${op.rightStage} -> s${stage.id} [label="join", style=bold];`)
+    for (const op of stage.ops) if (op.kind === OpKind.sortedMergeJoin) out.push(`  s${op.rightStage} -> s${stage.id} [label="join", style=bold];`)
   }
   out.push("}")
   return out.join("\n") + "\n"

@@ -1,5 +1,5 @@
 import { Schema } from "effect"
-import * as Plan from "../plan/Plan.ts"
+import * as Plan from "../../plan/Plan.ts"
 
 /** The versioned JSON document of API.md section 6: the plan, encoded with its Schema. */
 export const render = (plan: Plan.Plan): string => JSON.stringify(Schema.encodeSync(Plan.Plan)(plan), null, 2) + "\n"

@@ -1,5 +1,5 @@
-import type * as Plan from "../plan/Plan.ts"
-import * as SourceLocation from "../plan/SourceLocation.ts"
+import type * as Plan from "../../plan/Plan.ts"
+import * as SourceLocation from "../../plan/SourceLocation.ts"
 import * as Describe from "./Describe.ts"
 
 /**

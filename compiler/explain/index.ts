@@ -1,4 +1,4 @@
-import type * as Plan from "../plan/Plan.ts"
+import type * as Plan from "../../plan/Plan.ts"
 import * as Dot from "./Dot.ts"
 import * as Json from "./Json.ts"
 import * as Text from "./Text.ts"

@@ -1,8 +1,8 @@
-import * as Digest from "../plan/Digest.ts"
-import type * as Implementation from "../plan/Implementation.ts"
-import * as Op from "../plan/Op.ts"
-import type * as Plan from "../plan/Plan.ts"
-import type * as Stage from "../plan/Stage.ts"
+import * as Digest from "../../plan/Digest.ts"
+import type * as Implementation from "../../executable/Implementation.ts"
+import * as Op from "../../plan/Op.ts"
+import type * as Plan from "../../plan/Plan.ts"
+import type * as Stage from "../../plan/Stage.ts"
 import type { PartitionedStage } from "./partition.ts"
 
 const shardText = (n: number | null) => (n === null ? "one shard per input shard" : `${n} shard${n === 1 ? "" : "s"}`)

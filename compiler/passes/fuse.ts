@@ -1,6 +1,7 @@
 import type { LogicalOp, Lowered, Pipeline } from "../Logical.ts"
-import type * as Op from "../plan/Op.ts"
-import type * as Stage from "../plan/Stage.ts"
+import type * as Op from "../../plan/Op.ts"
+import { OpKind } from "../../plan/OpKind.ts"
+import type * as Stage from "../../plan/Stage.ts"
 
 /** A stage before shard counts, kinds and boundary sentences are known. */
 export interface StageDraft {
@@ -47,7 +48,7 @@ export const fuse = (lowered: Lowered): ReadonlyArray<StageDraft> => {
       switch (lop.t) {
         case "op":
           ops.push(lop.op)
-          if (lop.op.kind === "write" && !last) startAfter(close("end", lop.op), "stage", "map")
+          if (lop.op.kind === OpKind.write && !last) startAfter(close("end", lop.op), "stage", "map")
           return
         case "shuffle":
           ops.push({ ...lop.op, role: "scatter" })

@@ -1,9 +1,10 @@
 import type { Step } from "../../dsl/Step.ts"
 import type { Dataset } from "../../dsl/Dataset.ts"
 import type { Lowered, LogicalOp, Pipeline } from "../Logical.ts"
-import type * as Implementation from "../plan/Implementation.ts"
-import type * as Op from "../plan/Op.ts"
-import type * as Source from "../plan/Source.ts"
+import type * as Implementation from "../../executable/Implementation.ts"
+import type * as Op from "../../plan/Op.ts"
+import { OpKind } from "../../plan/OpKind.ts"
+import type * as Source from "../../plan/Source.ts"
 
 // Names JavaScript infers from an options property (`{ combiner: (k, xs) => ... }`) say
 // nothing about the function.
@@ -61,41 +62,41 @@ export const lower = (steps: ReadonlyArray<Step>): Lowered => {
       }
       case "fn":
         implementations.set(opId, { kind: "fn", fn: step.fn })
-        return step.kind === "filter"
-          ? { t: "op", op: { ...base, kind: "filter", name: fnName(step.fn), expr: null } }
+        return step.kind === OpKind.filter
+          ? { t: "op", op: { ...base, kind: OpKind.filter, name: fnName(step.fn), expr: null } }
           : { t: "op", op: { ...base, kind: step.kind, name: fnName(step.fn) } }
       case "exprFilter":
-        return { t: "op", op: { ...base, kind: "filter", name: null, expr: step.expr } }
+        return { t: "op", op: { ...base, kind: OpKind.filter, name: null, expr: step.expr } }
       case "mapEffect":
         implementations.set(opId, { kind: "mapEffect", fn: step.fn })
-        return { t: "op", op: { ...base, kind: "mapEffect", name: fnName(step.fn), concurrency: step.concurrency } }
+        return { t: "op", op: { ...base, kind: OpKind.mapEffect, name: fnName(step.fn), concurrency: step.concurrency } }
       case "mapShard":
         implementations.set(opId, { kind: "mapShard", fn: step.fn })
-        return { t: "op", op: { ...base, kind: "mapShard", name: fnName(step.fn) } }
+        return { t: "op", op: { ...base, kind: OpKind.mapShard, name: fnName(step.fn) } }
       case "windowBy":
         implementations.set(opId, { kind: "windowBy", fold: step.fold, initial: step.initial })
-        return { t: "op", op: { ...base, kind: "windowBy", name: fnName(step.fold) } }
+        return { t: "op", op: { ...base, kind: OpKind.windowBy, name: fnName(step.fold) } }
       case "select":
-        return { t: "op", op: { ...base, kind: "select", name: null, columns: [...step.columns] } }
+        return { t: "op", op: { ...base, kind: OpKind.select, name: null, columns: [...step.columns] } }
       case "takePerShard":
-        return { t: "op", op: { ...base, kind: "takePerShard", name: null, n: step.n } }
+        return { t: "op", op: { ...base, kind: OpKind.takePerShard, name: null, n: step.n } }
       case "window":
-        return { t: "op", op: { ...base, kind: "window", name: null, size: step.size } }
+        return { t: "op", op: { ...base, kind: OpKind.window, name: null, size: step.size } }
       case "reshard":
-        return { t: "reshard", op: { ...base, kind: "reshard", name: null, n: step.n } }
+        return { t: "reshard", op: { ...base, kind: OpKind.reshard, name: null, n: step.n } }
       case "groupBy":
         implementations.set(opId, { kind: "groupBy", key: step.key, reducer: step.reducer, sortBy: step.sortBy, combiner: step.combiner })
         return {
           t: "shuffle",
           op: {
-            ...base, kind: "groupBy", name: fnName(step.key), role: "scatter", numOutputShards: step.numOutputShards ?? null,
+            ...base, kind: OpKind.groupBy, name: fnName(step.key), role: "scatter", numOutputShards: step.numOutputShards ?? null,
             reducer: fnName(step.reducer), sortBy: step.sortBy !== undefined,
             combiner: step.combiner === undefined ? null : (fnName(step.combiner) ?? "anonymous")
           }
         }
       case "deduplicate":
         implementations.set(opId, { kind: "deduplicate", key: step.key })
-        return { t: "shuffle", op: { ...base, kind: "deduplicate", name: fnName(step.key), role: "scatter", numOutputShards: step.numOutputShards ?? null } }
+        return { t: "shuffle", op: { ...base, kind: OpKind.deduplicate, name: fnName(step.key), role: "scatter", numOutputShards: step.numOutputShards ?? null } }
       case "fold":
         implementations.set(opId, { kind: "fold", local: step.local, global: step.global })
         return { t: "fold", op: { ...base, kind: step.kind, name: step.kind === "count" ? null : fnName(step.local), role: "local" } }
@@ -105,7 +106,7 @@ export const lower = (steps: ReadonlyArray<Step>): Lowered => {
         return {
           t: "join", right,
           op: {
-            ...base, kind: "sortedMergeJoin", name: fnName(step.leftKey), how: step.how, rightStage: -1,
+            ...base, kind: OpKind.sortedMergeJoin, name: fnName(step.leftKey), how: step.how, rightStage: -1,
             rightKey: fnName(step.rightKey), combiner: step.combiner === undefined ? null : (fnName(step.combiner) ?? "anonymous")
           }
         }
@@ -115,7 +116,7 @@ export const lower = (steps: ReadonlyArray<Step>): Lowered => {
         return {
           t: "op",
           op: {
-            ...base, kind: "write", name: null, format: step.format,
+            ...base, kind: OpKind.write, name: null, format: step.format,
             pattern: typeof step.pattern === "string" ? step.pattern : null, skipExisting: step.skipExisting,
             compression: compressionOf(step.pattern)
           }

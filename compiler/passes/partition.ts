@@ -1,5 +1,5 @@
-import * as Plan from "../plan/Plan.ts"
-import type * as Stage from "../plan/Stage.ts"
+import * as Plan from "../../plan/Plan.ts"
+import type * as Stage from "../../plan/Stage.ts"
 import type { StageDraft } from "./fuse.ts"
 
 export interface PartitionedStage extends StageDraft {

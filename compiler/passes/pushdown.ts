@@ -1,8 +1,7 @@
-import * as Expr from "../plan/Expr.ts"
-import type * as Op from "../plan/Op.ts"
+import * as Expr from "../../plan/Expr.ts"
+import type * as Op from "../../plan/Op.ts"
+import { isLoad, OpKind } from "../../plan/OpKind.ts"
 import type { StageDraft } from "./fuse.ts"
-
-const loadKinds = new Set(["loadFile", "loadJsonl", "loadParquet", "loadText", "loadCsv"])
 
 /**
  * Pass 4: a run of `filter(col(...))` and `select(...)` right after a load is pushed into
@@ -14,7 +13,7 @@ const loadKinds = new Set(["loadFile", "loadJsonl", "loadParquet", "loadText", "
 export const pushdown = (stages: ReadonlyArray<StageDraft>): ReadonlyArray<StageDraft> =>
   stages.map((stage) => {
     const load = stage.ops[0]
-    if (!load || !loadKinds.has(load.kind) || load.kind === "loadText") return stage
+    if (!load || !isLoad(load.kind) || load.kind === OpKind.loadText) return stage
     const l = load as Op.OfKind<"loadFile" | "loadJsonl" | "loadParquet" | "loadCsv">
     const ops = [...stage.ops]
     const filters: Array<Expr.Expr> = []
@@ -22,7 +21,7 @@ export const pushdown = (stages: ReadonlyArray<StageDraft>): ReadonlyArray<Stage
     const filterColumns = new Set<string>()
     for (let i = 1; i < ops.length; i++) {
       const op = ops[i]!
-      if (op.kind === "filter" && op.expr) {
+      if (op.kind === OpKind.filter && op.expr) {
         const refs = Expr.columns(op.expr)
         // After a projection a filter on a dropped column sees null; on the raw row it would
         // not, so such a filter is not a valid reader hint.
@@ -30,7 +29,7 @@ export const pushdown = (stages: ReadonlyArray<StageDraft>): ReadonlyArray<Stage
         filters.push(op.expr)
         for (const c of refs) filterColumns.add(c)
         ops[i] = { ...op, pushedInto: l.id }
-      } else if (op.kind === "select") {
+      } else if (op.kind === OpKind.select) {
         const selected = new Set(op.columns.filter((c) => !columns || columns.has(c)))
         columns = selected
         ops[i] = { ...op, pushedInto: l.id }

@@ -1,6 +1,6 @@
 import { Dataset } from "../../dsl/Dataset.ts"
 import type { Step } from "../../dsl/Step.ts"
-import { ZephyrPlanError } from "../plan/Errors.ts"
+import { ZephyrPlanError } from "../../plan/Errors.ts"
 
 /**
  * Pass 1: the dataset is well formed. Argument errors were already thrown by the DSL; this

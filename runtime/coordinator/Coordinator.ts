@@ -1,5 +1,5 @@
 import { Cause, Clock, Deferred, Duration, Effect, Schedule } from "effect"
-import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput, Status } from "../../rpc/Protocol.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as Scheduler from "./Scheduler.ts"

@@ -1,5 +1,5 @@
-import * as CounterSet from "../../compiler/plan/CounterSet.ts"
-import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import * as CounterSet from "../task/CounterSet.ts"
+import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import type { PullResponse, Report, ShardInput, ShardOutput, Status, Task } from "../../rpc/Protocol.ts"
 import { ShardQueue } from "./ShardQueue.ts"
 import * as RunOptions from "../RunOptions.ts"

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
-import type * as Op from "../../compiler/plan/Op.ts"
+import type { CounterSet } from "../task/CounterSet.ts"
+import type * as Op from "../../plan/Op.ts"
 import type { CorruptInput } from "./Compression.ts"
 import { dataError } from "./DataError.ts"
 

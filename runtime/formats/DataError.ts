@@ -1,4 +1,4 @@
-import { type WorkerReason, ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
+import { type WorkerReason, ZephyrWorkerError } from "../../plan/Errors.ts"
 
 /**
  * A deterministic problem with a file's data or with the options it is read or written

@@ -1,5 +1,5 @@
 import * as path from "node:path"
-import type * as Op from "../../compiler/plan/Op.ts"
+import type * as Op from "../../plan/Op.ts"
 import { dataError } from "./DataError.ts"
 
 /**

@@ -1,5 +1,5 @@
 import type { RowGroup } from "hyparquet"
-import type * as Expr from "../../compiler/plan/Expr.ts"
+import type * as Expr from "../../plan/Expr.ts"
 
 /**
  * Row-group pruning: whether any row of a row group can satisfy a pushed `col(...)` filter,

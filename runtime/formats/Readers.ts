@@ -1,7 +1,8 @@
 import type { Schema } from "effect"
-import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
-import type * as Expr from "../../compiler/plan/Expr.ts"
-import type * as Op from "../../compiler/plan/Op.ts"
+import type { CounterSet } from "../task/CounterSet.ts"
+import type * as Expr from "../../plan/Expr.ts"
+import type * as Op from "../../plan/Op.ts"
+import { type LoadKind, OpKind } from "../../plan/OpKind.ts"
 import { BadRows } from "./BadRows.ts"
 import { dataError, isMissingFile } from "./DataError.ts"
 import { codecOf, formatOf } from "./FileType.ts"
@@ -11,7 +12,7 @@ import * as Text from "./Text.ts"
 
 export interface ReadRequest {
   readonly path: string
-  readonly kind: "loadFile" | "loadJsonl" | "loadParquet" | "loadText" | "loadCsv"
+  readonly kind: LoadKind
   /** "auto" (loadFile): pick the reader by extension. */
   readonly format: Op.LoadFormat
   /** Columns needed downstream (a hint; null = all). Parquet reads only these columns. */
@@ -52,7 +53,7 @@ export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<
   const format = formatOf(file, request.format)
   const codec = codecOf(file)
   const bad = new BadRows(file, request.onBadRow, request.counters, request.quarantineDir, format === "parquet" ? "row" : "line", request.rows)
-  const loadText = request.kind === "loadText"
+  const loadText = request.kind === OpKind.loadText
   const filePathColumn = request.includeFilePaths && !loadText ? request.filePathColumn : undefined
   const decoder = new RowDecoder(bad, request.schema, filePathColumn)
   const onRead = (n: number) => request.counters.increment(BYTES_READ, n)

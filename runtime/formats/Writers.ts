@@ -1,5 +1,5 @@
-import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
-import type * as Op from "../../compiler/plan/Op.ts"
+import type { CounterSet } from "../task/CounterSet.ts"
+import type * as Op from "../../plan/Op.ts"
 import { AtomicFile } from "./AtomicFile.ts"
 import { compressionLevel } from "./Compression.ts"
 import { dataError } from "./DataError.ts"

@@ -1,7 +1,7 @@
 import * as os from "node:os"
 import { randomBytes } from "node:crypto"
 import { Effect } from "effect"
-import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import { ZephyrInfraError } from "../../plan/Errors.ts"
 import * as Transport from "../../rpc/Transport.ts"
 import type { Launcher } from "./Launcher.ts"
 

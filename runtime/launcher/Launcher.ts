@@ -1,6 +1,6 @@
 import type { Effect, Layer, Scope } from "effect"
-import type { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
-import type * as Executable from "../../compiler/plan/Executable.ts"
+import type { ZephyrInfraError } from "../../plan/Errors.ts"
+import type * as Executable from "../../executable/Executable.ts"
 import type { JobSpec } from "../../rpc/Protocol.ts"
 import type { Coordinator } from "../coordinator/Coordinator.ts"
 

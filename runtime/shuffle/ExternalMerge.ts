@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
+import type { CounterSet } from "../task/CounterSet.ts"
 import { BlockWriter, uniqueName } from "../storage/BlockFile.ts"
 import { compare } from "./KeyOrder.ts"
 import { BLOCK_TARGET_BYTES, RunEncoder, type Segment, SegmentCursor } from "./RunFile.ts"

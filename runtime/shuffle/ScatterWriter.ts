@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
+import type { CounterSet } from "../task/CounterSet.ts"
 import { BlockWriter, encode, uniqueName } from "../storage/BlockFile.ts"
 import { GroupTable } from "./GroupTable.ts"
 import * as KeyOrder from "./KeyOrder.ts"

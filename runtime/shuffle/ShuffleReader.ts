@@ -1,4 +1,4 @@
-import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
+import type { CounterSet } from "../task/CounterSet.ts"
 import { MergeHeap, reduceFanIn, SpillSpace } from "./ExternalMerge.ts"
 import { compare } from "./KeyOrder.ts"
 import { readManifest, type Segment, segmentsOf } from "./RunFile.ts"

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import { ZephyrInfraError } from "../../plan/Errors.ts"
 
 /**
  * The chunk directory: where executions keep their stage outputs. The default is private

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ZephyrPlanError } from "../../compiler/plan/Errors.ts"
+import { ZephyrPlanError } from "../../plan/Errors.ts"
+import type { ModuleRef } from "../../plan/ModuleRef.ts"
 import * as AtomicWrite from "./AtomicWrite.ts"
 
 /**
@@ -64,7 +65,7 @@ export interface Marker {
   readonly executionId: string
   readonly created: string
   /** How to rebuild the pipeline (for the resume command a failed run prints). */
-  readonly module?: { readonly path: string; readonly export?: string | undefined; readonly args: Readonly<Record<string, string>> } | undefined
+  readonly module?: Omit<ModuleRef, "sources"> | undefined
 }
 
 /** The marker of `dir`, if it has a valid one. */

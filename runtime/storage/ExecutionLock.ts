@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
-import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import { ZephyrInfraError } from "../../plan/Errors.ts"
 import * as ExecutionDir from "./ExecutionDir.ts"
 
 /**

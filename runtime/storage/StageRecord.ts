@@ -1,6 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type * as Stage from "../../compiler/plan/Stage.ts"
+import type * as Stage from "../../plan/Stage.ts"
 import type { ChunkRef, ShardOutput } from "../../rpc/Protocol.ts"
 import * as FileGlob from "../FileGlob.ts"
 import * as RunFile from "../shuffle/RunFile.ts"

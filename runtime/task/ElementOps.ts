@@ -1,6 +1,6 @@
-import * as Expr from "../../compiler/plan/Expr.ts"
-import type * as Implementation from "../../compiler/plan/Implementation.ts"
-import type * as Op from "../../compiler/plan/Op.ts"
+import * as Expr from "../../plan/Expr.ts"
+import type * as Implementation from "../../executable/Implementation.ts"
+import type * as Op from "../../plan/Op.ts"
 import { CHUNK_ITEMS, type Chunk, type Transducer } from "./ChunkStream.ts"
 
 /**

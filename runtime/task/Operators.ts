@@ -1,8 +1,9 @@
 import * as path from "node:path"
 import { Cause, Effect, Exit, Runtime } from "effect"
-import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
-import type * as Op from "../../compiler/plan/Op.ts"
-import * as TaskContext from "../../compiler/plan/TaskContext.ts"
+import { ZephyrWorkerError } from "../../plan/Errors.ts"
+import type * as Op from "../../plan/Op.ts"
+import { type LoadKind, OpKind } from "../../plan/OpKind.ts"
+import * as TaskContext from "./TaskContext.ts"
 import type { ChunkRef } from "../../rpc/Protocol.ts"
 import * as Readers from "../formats/Readers.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
@@ -47,10 +48,8 @@ const boundary = (op: Op.Op, scope: TaskScope): never => {
   throw new Error(`Internal: ${op.kind} (${op.id}) cannot run inside stage ${scope.stage.id}`)
 }
 
-type LoadKind = "loadFile" | "loadJsonl" | "loadParquet" | "loadText" | "loadCsv"
-
 const load = (op: Op.OfKind<LoadKind>, scope: TaskScope, upstream: Stream.ChunkStream): Stream.ChunkStream => {
-  const impl = scope.impl(op.id, "load")
+  const impl = scope.impl(op)
   const input = scope.task.input
   const quarantineDir = typeof impl.options.quarantineDir === "string" ? impl.options.quarantineDir : quarantineDirOf(scope)
   return Stream.expandAsync(upstream, (item) => {
@@ -78,7 +77,7 @@ const load = (op: Op.OfKind<LoadKind>, scope: TaskScope, upstream: Stream.ChunkS
 const quarantineDirOf = (scope: TaskScope): string => {
   for (const stage of scope.exe.plan.stages) {
     for (const op of stage.ops) {
-      if (op.kind === "write" && op.pattern !== null) {
+      if (op.kind === OpKind.write && op.pattern !== null) {
         const dir = path.dirname(op.pattern.replace(/\{[^}]*\}.*$/, "x"))
         return path.join(dir, "_quarantine")
       }
@@ -96,7 +95,7 @@ async function* attributed(op: Op.Op, source: AsyncIterable<ReadonlyArray<unknow
 }
 
 const mapEffect: Operator<"mapEffect"> = (op, scope, upstream) => {
-  const fn = scope.impl(op.id, "mapEffect").fn
+  const fn = scope.impl(op).fn
   const ctx = scope.ctx
   const run = Runtime.runPromiseExit(scope.env.runtime)
   return Stream.throughAsync(upstream, async (chunk) => {
@@ -124,7 +123,7 @@ const whole = (scope: TaskScope, upstream: Stream.ChunkStream, consume: (s: Extr
 }
 
 const mapShard: Operator<"mapShard"> = (op, scope, upstream) => whole(scope, upstream, (stream) => {
-  const fn = scope.impl(op.id, "mapShard").fn
+  const fn = scope.impl(op).fn
   const info = { shardIdx: scope.task.shard, totalShards: scope.task.totalShards }
   return Stream.fromSync(function* () {
     const chunks = stream.chunks()
@@ -173,7 +172,7 @@ export function* userItems(scope: TaskScope, op: Op.Op, it: Iterator<unknown>): 
 
 /** reduce/count: a shard (or the gathered partials) folds into at most one item; an empty input gives none. */
 const fold = (op: Op.OfKind<"reduce" | "count">, scope: TaskScope, upstream: Stream.ChunkStream): Stream.ChunkStream => {
-  if (op.kind === "count") {
+  if (op.kind === OpKind.count) {
     const local = op.role === "local"
     return Stream.fromAsync(async function* () {
       let n = 0, seen = false
@@ -186,7 +185,7 @@ const fold = (op: Op.OfKind<"reduce" | "count">, scope: TaskScope, upstream: Str
       if (seen) yield [n]
     })
   }
-  const impl = scope.impl(op.id, "fold")
+  const impl = scope.impl(op)
   const f = op.role === "global" ? impl.global : impl.local
   return whole(scope, upstream, (s) => Stream.fromSync(function* () {
     const chunks = s.chunks()
@@ -198,7 +197,7 @@ const fold = (op: Op.OfKind<"reduce" | "count">, scope: TaskScope, upstream: Str
 }
 
 const join: Operator<"sortedMergeJoin"> = (op, scope, upstream) => {
-  const impl = scope.impl(op.id, "join")
+  const impl = scope.impl(op)
   const right = scope.task.right
   if (!right || right.kind !== "chunks") throw new Error(`Internal: stage ${scope.stage.id} joins but its task has no right side`)
   const rightItems = Stream.items(readRefs(right.refs).chunks())
@@ -223,20 +222,21 @@ export const readRefs = (refs: ReadonlyArray<ChunkRef>): Extract<Stream.ChunkStr
   }
 })
 
-// The entries' type is spelled out (not `Operator<K>`) so that TypeScript compares them structurally.
-export const table: { readonly [K in Op.Kind]: (op: Op.OfKind<K>, scope: TaskScope, upstream: Stream.ChunkStream) => Stream.ChunkStream } = {
+// One entry per OpKind, or this does not compile. The entries' type is spelled out (not
+// `Operator<K>`) so that TypeScript compares them structurally.
+export const table: { readonly [K in OpKind]: (op: Op.OfKind<K>, scope: TaskScope, upstream: Stream.ChunkStream) => Stream.ChunkStream } = {
   loadFile: load,
   loadJsonl: load,
   loadParquet: load,
   loadText: load,
   loadCsv: load,
-  map: transducer((op, scope) => ElementOps.map(scope.impl(op.id, "fn").fn)),
-  filter: transducer((op, scope) => (op.expr ? ElementOps.exprFilter(op.expr) : ElementOps.filter(scope.impl(op.id, "fn").fn))),
-  flatMap: transducer((op, scope) => ElementOps.flatMap(scope.impl(op.id, "fn").fn, op)),
+  map: transducer((op, scope) => ElementOps.map(scope.impl(op).fn)),
+  filter: transducer((op, scope) => (op.expr ? ElementOps.exprFilter(op.expr) : ElementOps.filter(scope.impl(op).fn))),
+  flatMap: transducer((op, scope) => ElementOps.flatMap(scope.impl(op).fn, op)),
   select: transducer((op) => ElementOps.select(op.columns)),
   takePerShard: transducer((op) => ElementOps.takePerShard(op.n)),
   window: transducer((op) => ElementOps.window(op.size)),
-  windowBy: transducer((op, scope) => ElementOps.windowBy(scope.impl(op.id, "windowBy"), op)),
+  windowBy: transducer((op, scope) => ElementOps.windowBy(scope.impl(op), op)),
   mapEffect,
   mapShard,
   reduce: fold,

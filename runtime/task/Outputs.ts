@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type * as Op from "../../compiler/plan/Op.ts"
+import type * as Op from "../../plan/Op.ts"
+import { OpKind } from "../../plan/OpKind.ts"
 import type { ChunkRef, OutputCommit as Commit, ShardOutput } from "../../rpc/Protocol.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as OutputPath from "../formats/OutputPath.ts"
@@ -33,13 +34,13 @@ export type Terminal = Op.OfKind<"write"> | Op.OfKind<"groupBy" | "deduplicate">
 export const terminalOf = (ops: ReadonlyArray<Op.Op>): Terminal | undefined => {
   const last = ops[ops.length - 1]
   if (last === undefined) return undefined
-  if (last.kind === "write") return last
-  if ((last.kind === "groupBy" || last.kind === "deduplicate") && last.role === "scatter") return last
+  if (last.kind === OpKind.write) return last
+  if ((last.kind === OpKind.groupBy || last.kind === OpKind.deduplicate) && last.role === "scatter") return last
   return undefined
 }
 
 export const outputPath = (scope: TaskScope, op: Op.OfKind<"write">): string => {
-  const pattern = scope.impl(op.id, "write").pattern
+  const pattern = scope.impl(op).pattern
   return scope.user(op, () => OutputPath.format(pattern, scope.task.shard, scope.task.totalShards))
 }
 
@@ -60,7 +61,7 @@ export interface Produced {
 
 export const run = async (scope: TaskScope, terminal: Terminal | undefined, stream: Stream.ChunkStream): Promise<Produced> => {
   if (terminal === undefined) return { output: { kind: "chunks", refs: await collect(scope, stream) } }
-  if (terminal.kind === "write") return write(scope, terminal, stream)
+  if (terminal.kind === OpKind.write) return write(scope, terminal, stream)
   return { output: await scatter(scope, terminal, stream) }
 }
 
@@ -70,15 +71,15 @@ export const run = async (scope: TaskScope, terminal: Terminal | undefined, stre
  */
 const write = async (scope: TaskScope, op: Op.OfKind<"write">, stream: Stream.ChunkStream): Promise<Produced> => {
   const target = outputPath(scope, op)
-  const impl = scope.impl(op.id, "write")
+  const impl = scope.impl(op)
   const pending = OutputCommit.pendingPath(target, scope.task.attempt)
   await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: scope.ctx.counters, staged: pending }, Stream.asAsync(stream)))
   return { output: { kind: "chunks", refs: [BlockFile.inline([target])] }, commit: { pending, target: path.resolve(target) } }
 }
 
 const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, stream: Stream.ChunkStream): Promise<ShardOutput> => {
-  const group = op.kind === "groupBy" ? scope.impl(op.id, "groupBy") : undefined
-  const key = group !== undefined ? group.key : scope.impl(op.id, "deduplicate").key
+  const group = op.kind === OpKind.groupBy ? scope.impl(op) : undefined
+  const key = group !== undefined ? group.key : scope.impl(op).key
   const writer = new ScatterWriter({
     dir: ExecutionDir.scatterDir(scope.env.executionDir, scope.task),
     numTargets: op.numOutputShards ?? scope.task.totalShards,

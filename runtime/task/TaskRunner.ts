@@ -1,9 +1,11 @@
-import { CounterSet } from "../../compiler/plan/CounterSet.ts"
-import { ZephyrWorkerError } from "../../compiler/plan/Errors.ts"
-import type * as Executable from "../../compiler/plan/Executable.ts"
-import type * as Op from "../../compiler/plan/Op.ts"
-import type * as Stage from "../../compiler/plan/Stage.ts"
-import * as TaskContext from "../../compiler/plan/TaskContext.ts"
+import { CounterSet } from "./CounterSet.ts"
+import { ZephyrWorkerError } from "../../plan/Errors.ts"
+import type * as Executable from "../../executable/Executable.ts"
+import * as Implementation from "../../executable/Implementation.ts"
+import type * as Op from "../../plan/Op.ts"
+import { OpKind } from "../../plan/OpKind.ts"
+import type * as Stage from "../../plan/Stage.ts"
+import * as TaskContext from "./TaskContext.ts"
 import type { OutputCommit, ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
 import * as ShuffleReader from "../shuffle/ShuffleReader.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
@@ -60,7 +62,7 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
 const runStage = (scope: TaskScope): Promise<Outputs.Produced> => {
   const ops = scope.stage.ops
   const terminal = Outputs.terminalOf(ops)
-  if (terminal?.kind === "write") {
+  if (terminal?.kind === OpKind.write) {
     const skipped = Outputs.existing(scope, terminal)
     if (skipped) return Promise.resolve({ output: skipped })
   }
@@ -69,7 +71,7 @@ const runStage = (scope: TaskScope): Promise<Outputs.Produced> => {
   let from = 0
   if (input.kind === "shuffle") {
     const first = ops[0]
-    if (!first || (first.kind !== "groupBy" && first.kind !== "deduplicate") || first.role !== "reduce") {
+    if (!first || (first.kind !== OpKind.groupBy && first.kind !== OpKind.deduplicate) || first.role !== "reduce") {
       throw new Error(`Internal: stage ${scope.stage.id} reads a shuffle but does not start with a reduce`)
     }
     stream = reduce(scope, first, input)
@@ -87,7 +89,7 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
     case "list": {
       const source = scope.stage.input.kind === "source" ? scope.stage.input.source : undefined
       if (!source) throw new Error(`Internal: stage ${scope.stage.id} has no list source`)
-      const items = scope.impl(source.id, "list").items
+      const items = Implementation.get(scope.exe.implementations, source.id, "list").items
       return Stream.of([items[input.index]])
     }
     case "file": return Stream.of([input.path])
@@ -99,7 +101,7 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
 /** The groups of this shard's shuffle target, through the groupBy's reducer (or deduplication), pulled lazily. */
 const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, input: Extract<ShardInput, { kind: "shuffle" }>): Stream.ChunkStream => {
   const manifests = readManifestList(input.manifests)
-  const reducer = op.kind === "groupBy" ? scope.impl(op.id, "groupBy").reducer : undefined
+  const reducer = op.kind === OpKind.groupBy ? scope.impl(op).reducer : undefined
   const options = { tmpDir: () => `${scope.scratch()}/merge`, memoryBudgetBytes: scope.env.memoryBudgetBytes, counters: scope.ctx.counters }
   return Stream.fromSync(function* () {
     let out: Array<unknown> = []

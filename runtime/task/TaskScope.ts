@@ -1,10 +1,11 @@
 import * as fs from "node:fs"
 import type { Runtime } from "effect"
-import type * as Executable from "../../compiler/plan/Executable.ts"
-import * as Implementation from "../../compiler/plan/Implementation.ts"
-import type * as Op from "../../compiler/plan/Op.ts"
-import type * as Stage from "../../compiler/plan/Stage.ts"
-import * as TaskContext from "../../compiler/plan/TaskContext.ts"
+import type * as Executable from "../../executable/Executable.ts"
+import * as Implementation from "../../executable/Implementation.ts"
+import type * as Op from "../../plan/Op.ts"
+import type { OpKind } from "../../plan/OpKind.ts"
+import type * as Stage from "../../plan/Stage.ts"
+import * as TaskContext from "./TaskContext.ts"
 import type { Task } from "../../rpc/Protocol.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
 import { attribute } from "./UserCodeError.ts"
@@ -36,8 +37,9 @@ export class TaskScope {
     readonly ctx: TaskContext.TaskContext
   ) {}
 
-  impl<K extends Implementation.Implementation["kind"]>(id: string, kind: K): Extract<Implementation.Implementation, { kind: K }> {
-    return Implementation.get(this.exe.implementations, id, kind)
+  /** The user functions of `op`, found by the link from its kind (Implementation.linkOf). */
+  impl<K extends OpKind>(op: { readonly id: string; readonly kind: K }): Implementation.For<K> {
+    return Implementation.of(this.exe.implementations, op)
   }
 
   /** Runs user code synchronously as this task, attributing errors to `op`. */

@@ -1,4 +1,4 @@
-import type * as Op from "../../compiler/plan/Op.ts"
+import type * as Op from "../../plan/Op.ts"
 
 /**
  * An error thrown by user code (or by data, inside an op), tagged with the op it happened

@@ -1,7 +1,7 @@
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { ZephyrPlanError } from "../../compiler/plan/Errors.ts"
+import { ZephyrPlanError } from "../../plan/Errors.ts"
 import * as RunOptions from "../../runtime/RunOptions.ts"
 
 let saved: string | undefined

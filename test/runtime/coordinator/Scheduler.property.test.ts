@@ -1,6 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import type { Report, ShardOutput, Task } from "../../../rpc/Protocol.ts"
 import { type Config, defaults, Scheduler } from "../../../runtime/coordinator/Scheduler.ts"
 import * as BlockFile from "../../../runtime/storage/BlockFile.ts"

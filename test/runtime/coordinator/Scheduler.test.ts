@@ -1,6 +1,6 @@
 import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import { describe, expect, it } from "vitest"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import type { Report, ShardOutput } from "../../../rpc/Protocol.ts"
 import { batchSize, classifyReport, defaults, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
 import { ShardQueue } from "../../../runtime/coordinator/ShardQueue.ts"

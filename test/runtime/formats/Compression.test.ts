@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { describe, expect, it } from "vitest"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { compressionLevel, CorruptInput, decompressed, loadZstd, zstdFrame } from "../../../runtime/formats/Compression.ts"
 import { tempDirs } from "./Fixtures.ts"
 

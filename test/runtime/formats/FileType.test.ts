@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { codecOf, formatOf } from "../../../runtime/formats/FileType.ts"
 
 describe("FileType", () => {

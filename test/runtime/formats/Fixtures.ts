@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { useTempDirs } from "../../TempDirs.ts"
-import { CounterSet, values } from "../../../compiler/plan/CounterSet.ts"
+import { CounterSet, values } from "../../../runtime/task/CounterSet.ts"
 import { read, type ReadRequest } from "../../../runtime/formats/Readers.ts"
 import { write, type WriteRequest } from "../../../runtime/formats/Writers.ts"
 

@@ -2,8 +2,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { describe, expect, it } from "vitest"
-import { CounterSet } from "../../../compiler/plan/CounterSet.ts"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { CounterSet } from "../../../runtime/task/CounterSet.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { counterValues, listDir, readAll, readRequest, readRows, rejection, tempDirs, writeItems } from "./Fixtures.ts"
 
 const newDir = tempDirs()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { format } from "../../../runtime/formats/OutputPath.ts"
 
 describe("OutputPath.format", () => {

@@ -3,8 +3,8 @@ import * as path from "node:path"
 import { Schema } from "effect"
 import { parquetMetadata, parquetSchema } from "hyparquet"
 import { describe, expect, it } from "vitest"
-import { CounterSet } from "../../../compiler/plan/CounterSet.ts"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { CounterSet } from "../../../runtime/task/CounterSet.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { counterValues, listDir, readRows, rejection, tempDirs, writeItems } from "./Fixtures.ts"
 
 const newDir = tempDirs()

@@ -1,7 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { readRows, rejection, tempDirs, writeItems } from "./Fixtures.ts"
 
 const newDir = tempDirs()

@@ -6,7 +6,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { CounterSet } from "../../../compiler/plan/CounterSet.ts"
+import { CounterSet } from "../../../runtime/task/CounterSet.ts"
 import { read } from "../../../runtime/formats/Readers.ts"
 import { write } from "../../../runtime/formats/Writers.ts"
 

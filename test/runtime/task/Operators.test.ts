@@ -1,6 +1,6 @@
 import { SchemaAST } from "effect"
 import { describe, expect, it } from "vitest"
-import * as Op from "../../../compiler/plan/Op.ts"
+import * as Op from "../../../plan/Op.ts"
 import * as Operators from "../../../runtime/task/Operators.ts"
 
 /** Every `kind` literal of the Op schema's union members. */
@@ -19,7 +19,7 @@ const schemaKinds = (): Array<string> => {
 }
 
 describe("operator table", () => {
-  it("has an entry for every op kind of compiler/plan/Op.ts, and nothing else", () => {
+  it("has an entry for every op kind of plan/Op.ts, and nothing else", () => {
     const kinds = schemaKinds()
     expect(kinds.length).toBeGreaterThan(15)
     expect(Object.keys(Operators.table).sort()).toEqual([...new Set(kinds)].sort())

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { ZephyrWorkerError } from "../../../compiler/plan/Errors.ts"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { fitReport, MAX_ERROR_CHARS, nextBatchSize, reportBytes } from "../../../runtime/worker/Worker.ts"
 
 describe("Worker: batch size it asks for", () => {

@@ -1,4 +1,5 @@
 import type { Effect, Schema } from "effect"
+import type { OpKind } from "../plan/OpKind.ts"
 
 /**
  * User functions of a compiled plan, keyed by op id (or source id). They never travel:
@@ -28,4 +29,43 @@ export const get = <K extends Implementation["kind"]>(table: Table, id: string, 
   const impl = table.get(id)
   if (!impl || impl.kind !== kind) throw new Error(`Internal: plan op ${id} has no ${kind} implementation (found ${impl?.kind ?? "none"}).`)
   return impl as Extract<Implementation, { kind: K }>
+}
+
+/**
+ * The link from an op to its implementation: the kind of table entry each op kind finds
+ * under its id, or null for ops that are plain data (the plan holds all they need). A
+ * `count` keeps a fold entry it never reads; a `filter` with a `col` expression has none.
+ */
+export const linkOf = {
+  loadFile: "load",
+  loadJsonl: "load",
+  loadParquet: "load",
+  loadText: "load",
+  loadCsv: "load",
+  map: "fn",
+  flatMap: "fn",
+  filter: "fn",
+  mapEffect: "mapEffect",
+  mapShard: "mapShard",
+  windowBy: "windowBy",
+  select: null,
+  takePerShard: null,
+  window: null,
+  groupBy: "groupBy",
+  deduplicate: "deduplicate",
+  reduce: "fold",
+  count: "fold",
+  reshard: null,
+  sortedMergeJoin: "join",
+  write: "write"
+} as const satisfies Readonly<Record<OpKind, Implementation["kind"] | null>>
+
+/** The implementation an op of kind K finds under its id. */
+export type For<K extends OpKind> = Extract<Implementation, { kind: (typeof linkOf)[K] }>
+
+/** The implementation of `op`, of the kind its op kind links to. */
+export const of = <K extends OpKind>(table: Table, op: { readonly id: string; readonly kind: K }): For<K> => {
+  const kind = linkOf[op.kind]
+  if (kind === null) throw new Error(`Internal: plan op ${op.id} (${op.kind}) has no implementation.`)
+  return get(table, op.id, kind) as For<K>
 }

@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import { Expr } from "./Expr.ts"
+import { elementWiseKinds as elementWiseKindList, loadKinds, OpKind } from "./OpKind.ts"
 import { SourceLocation } from "./SourceLocation.ts"
 
 /**
@@ -8,7 +9,7 @@ import { SourceLocation } from "./SourceLocation.ts"
  * is the line of the DSL call. User functions are not part of the IR: the runtime finds
  * them in the compiled plan's implementation table by `id`.
  */
-const head = <K extends ReadonlyArray<string>>(...kinds: K) => ({
+const head = <K extends ReadonlyArray<OpKind>>(...kinds: K) => ({
   id: Schema.String,
   kind: Schema.Literal(...kinds),
   name: Schema.NullOr(Schema.String),
@@ -23,7 +24,7 @@ export const BadRowPolicy = Schema.Literal("fail", "skip", "quarantine")
 export type BadRowPolicy = typeof BadRowPolicy.Type
 
 export const Load = Schema.Struct({
-  ...head("loadFile", "loadJsonl", "loadParquet", "loadText", "loadCsv"),
+  ...head(...loadKinds),
   format: LoadFormat,
   /** Columns the reader must read (a pushed-down `select` plus what pushed filters read); null: all. */
   columns: Schema.NullOr(Schema.Array(Schema.String)),
@@ -38,31 +39,31 @@ export const Load = Schema.Struct({
 })
 
 export const ElementWise = Schema.Struct({
-  ...head("map", "flatMap", "mapShard", "windowBy")
+  ...head(OpKind.map, OpKind.flatMap, OpKind.mapShard, OpKind.windowBy)
 })
 
 export const Filter = Schema.Struct({
-  ...head("filter"),
+  ...head(OpKind.filter),
   /** A `col(...)` expression, or null for a function predicate. */
   expr: Schema.NullOr(Expr),
   /** Set when the reader also applies this filter (it still runs here; filters are idempotent). */
   pushedInto: Schema.optional(Schema.String)
 })
 
-export const MapEffect = Schema.Struct({ ...head("mapEffect"), concurrency: Schema.Number })
+export const MapEffect = Schema.Struct({ ...head(OpKind.mapEffect), concurrency: Schema.Number })
 export const Select = Schema.Struct({
-  ...head("select"),
+  ...head(OpKind.select),
   columns: Schema.Array(Schema.String),
   pushedInto: Schema.optional(Schema.String)
 })
-export const TakePerShard = Schema.Struct({ ...head("takePerShard"), n: Schema.Number })
-export const Window = Schema.Struct({ ...head("window"), size: Schema.Number })
+export const TakePerShard = Schema.Struct({ ...head(OpKind.takePerShard), n: Schema.Number })
+export const Window = Schema.Struct({ ...head(OpKind.window), size: Schema.Number })
 
 export const ShuffleRole = Schema.Literal("scatter", "reduce")
 export type ShuffleRole = typeof ShuffleRole.Type
 
 export const GroupBy = Schema.Struct({
-  ...head("groupBy"),
+  ...head(OpKind.groupBy),
   role: ShuffleRole,
   /** null: as many output shards as the scatter stage has input shards. */
   numOutputShards: Schema.NullOr(Schema.Number),
@@ -72,7 +73,7 @@ export const GroupBy = Schema.Struct({
 })
 
 export const Deduplicate = Schema.Struct({
-  ...head("deduplicate"),
+  ...head(OpKind.deduplicate),
   role: ShuffleRole,
   numOutputShards: Schema.NullOr(Schema.Number)
 })
@@ -81,14 +82,14 @@ export const FoldRole = Schema.Literal("local", "reshard", "global")
 export type FoldRole = typeof FoldRole.Type
 
 export const Fold = Schema.Struct({
-  ...head("reduce", "count"),
+  ...head(OpKind.reduce, OpKind.count),
   role: FoldRole
 })
 
-export const Reshard = Schema.Struct({ ...head("reshard"), n: Schema.Number })
+export const Reshard = Schema.Struct({ ...head(OpKind.reshard), n: Schema.Number })
 
 export const Join = Schema.Struct({
-  ...head("sortedMergeJoin"),
+  ...head(OpKind.sortedMergeJoin),
   how: Schema.Literal("inner", "left"),
   /** The stage whose output shard i is joined with this stage's shard i. */
   rightStage: Schema.Number,
@@ -97,7 +98,7 @@ export const Join = Schema.Struct({
 })
 
 export const Write = Schema.Struct({
-  ...head("write"),
+  ...head(OpKind.write),
   format: WriteFormat,
   /** The output pattern, or null when the pattern is a function. */
   pattern: Schema.NullOr(Schema.String),
@@ -109,7 +110,9 @@ export const Op = Schema.Union(
   Load, ElementWise, Filter, MapEffect, Select, TakePerShard, Window, GroupBy, Deduplicate, Fold, Reshard, Join, Write
 )
 export type Op = typeof Op.Type
-export type Kind = Op["kind"]
+export type Kind = OpKind
+// Every OpKind has its schema above (and every schema's kind is an OpKind), or this does not compile.
+true satisfies ([OpKind] extends [Op["kind"]] ? true : never)
 /** The op types whose kind is in K (a struct may cover several kinds, like the loads). */
 export type OfKind<K extends Kind> = Op extends infer O
   ? O extends { readonly kind: infer OK } ? ([Extract<OK, K>] extends [never] ? never : O & { readonly kind: Extract<OK, K> }) : never
@@ -119,10 +122,7 @@ export const isKind = <K extends Kind>(op: Op, ...kinds: ReadonlyArray<K>): op i
   (kinds as ReadonlyArray<string>).includes(op.kind)
 
 /** Element-wise ops are fused into one stage; everything else is (part of) a boundary. */
-export const elementWiseKinds = [
-  "loadFile", "loadJsonl", "loadParquet", "loadText", "loadCsv",
-  "map", "flatMap", "mapShard", "windowBy", "filter", "mapEffect", "select", "takePerShard", "window"
-] as const satisfies ReadonlyArray<Kind>
+export const elementWiseKinds = elementWiseKindList
 
 export const isElementWise = (op: Op): boolean => (elementWiseKinds as ReadonlyArray<string>).includes(op.kind)
 
@@ -130,11 +130,11 @@ export const isElementWise = (op: Op): boolean => (elementWiseKinds as ReadonlyA
 export const label = (op: Op): string => {
   const n = op.name ? `(${op.name})` : ""
   switch (op.kind) {
-    case "write": return `write ${op.format}`
-    case "reshard": return `reshard(${op.n})`
-    case "takePerShard": return `takePerShard(${op.n})`
-    case "window": return `window(${op.size})`
-    case "select": return `select(${op.columns.map((c) => JSON.stringify(c)).join(", ")})`
+    case OpKind.write: return `write ${op.format}`
+    case OpKind.reshard: return `reshard(${op.n})`
+    case OpKind.takePerShard: return `takePerShard(${op.n})`
+    case OpKind.window: return `window(${op.size})`
+    case OpKind.select: return `select(${op.columns.map((c) => JSON.stringify(c)).join(", ")})`
     default: return `${op.kind}${n}`
   }
 }

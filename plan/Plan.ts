@@ -1,5 +1,6 @@
 import { Schema } from "effect"
 import * as Op from "./Op.ts"
+import { OpKind } from "./OpKind.ts"
 import * as Source from "./Source.ts"
 import * as Stage from "./Stage.ts"
 
@@ -42,10 +43,10 @@ export const shardCounts = (
 const outputShards = (stage: Pick<Stage.Stage, "input" | "ops">, shardsIn: number | null): number | null => {
   if (stage.input.kind === "reshard") {
     const op = stage.ops[0]
-    return op?.kind === "reshard" ? op.n : 1
+    return op?.kind === OpKind.reshard ? op.n : 1
   }
   const last = stage.ops[stage.ops.length - 1]
-  if (last && (last.kind === "groupBy" || last.kind === "deduplicate") && last.role === "scatter") {
+  if (last && (last.kind === OpKind.groupBy || last.kind === OpKind.deduplicate) && last.role === "scatter") {
     return last.numOutputShards ?? shardsIn
   }
   return shardsIn
@@ -53,7 +54,7 @@ const outputShards = (stage: Pick<Stage.Stage, "input" | "ops">, shardsIn: numbe
 
 export const scatterOp = (stage: Pick<Stage.Stage, "ops">): Op.OfKind<"groupBy" | "deduplicate"> | undefined => {
   const last = stage.ops[stage.ops.length - 1]
-  return last && (last.kind === "groupBy" || last.kind === "deduplicate") && last.role === "scatter" ? last : undefined
+  return last && (last.kind === OpKind.groupBy || last.kind === OpKind.deduplicate) && last.role === "scatter" ? last : undefined
 }
 
 export const outputStage = (plan: Plan): Stage.Stage | undefined => plan.stages[plan.stages.length - 1]
