@@ -22,7 +22,7 @@ const options = {
   args: CommonOptions.args,
   workers: optionalInt("workers", "number of workers (default: number of cores)"),
   backend: optionalText("backend", "local (worker processes, default), in-process, external or kubernetes"),
-  chunkDir: optionalText("chunk-dir", "where stage outputs go (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks, private to you; required by --backend external)"),
+  chunkDir: optionalText("chunk-dir", "where stage outputs go (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks, private to you; required by --backend external and kubernetes)"),
   heartbeatInterval: optionalText("heartbeat-interval", `e.g. 2s (default ${seconds(defaults.heartbeatIntervalMs)})`),
   heartbeatTimeout: optionalText("heartbeat-timeout", `declare a silent worker dead after this long (default ${seconds(defaults.heartbeatTimeoutMs)})`),
   noWorkersTimeout: optionalText("no-workers-timeout", `fail a stage after this long without an alive worker (default ${seconds(defaults.noWorkersTimeoutMs)})`),

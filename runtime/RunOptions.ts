@@ -67,7 +67,7 @@ export interface RunOptions {
   readonly backend?: "in-process" | "local" | (string & {}) | undefined
   /**
    * Where stage outputs go (default: `$ZEPHYR_CHUNK_DIR`, else `<tmp>/zephyr-<uid>/chunks`,
-   * private to the user). Required by the external backend.
+   * private to the user). Required by the external and kubernetes backends.
    */
   readonly chunkDir?: string | undefined
   readonly heartbeatInterval?: Duration.DurationInput | string | undefined
