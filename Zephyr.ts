@@ -11,6 +11,7 @@ import * as Execution from "./runtime/Execution.ts"
 import * as FileGlob from "./runtime/FileGlob.ts"
 import * as External from "./runtime/launcher/External.ts"
 import * as InProcess from "./runtime/launcher/InProcess.ts"
+import * as Kubernetes from "./runtime/launcher/Kubernetes.ts"
 import type { Launcher } from "./runtime/launcher/Launcher.ts"
 import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
 import * as WorkerProcesses from "./runtime/launcher/WorkerProcesses.ts"
@@ -51,8 +52,9 @@ export const registerLauncher = (launcher: Launcher): void => { launchers[launch
 
 const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launcher => {
   if (backend === "external") return External.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections })
+  if (backend === "kubernetes" && options.kubernetes) return Kubernetes.make(options.kubernetes, { maxConnections: options.maxConnections })
   const l = launchers[backend]
-  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external"].map((n) => JSON.stringify(n)).join(", ")}.` })
+  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external", "kubernetes"].map((n) => JSON.stringify(n)).join(", ")}.` })
   return l
 }
 

@@ -6,6 +6,7 @@ import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CheckCommand from "./CheckCommand.ts"
 import * as CommonOptions from "./CommonOptions.ts"
+import * as KubernetesFlags from "./KubernetesFlags.ts"
 import * as Logging from "../runtime/StderrLogger.ts"
 
 const optionalText = (name: string, description: string) =>
@@ -20,8 +21,8 @@ const options = {
   export: CommonOptions.exportName,
   args: CommonOptions.args,
   workers: optionalInt("workers", "number of workers (default: number of cores)"),
-  backend: optionalText("backend", "local (worker processes, default) or in-process"),
-  chunkDir: optionalText("chunk-dir", "where stage outputs go (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks, private to you; required by --backend external)"),
+  backend: optionalText("backend", "local (worker processes, default), in-process, external or kubernetes"),
+  chunkDir: optionalText("chunk-dir", "where stage outputs go (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks, private to you; required by --backend external and kubernetes)"),
   heartbeatInterval: optionalText("heartbeat-interval", `e.g. 2s (default ${seconds(defaults.heartbeatIntervalMs)})`),
   heartbeatTimeout: optionalText("heartbeat-timeout", `declare a silent worker dead after this long (default ${seconds(defaults.heartbeatTimeoutMs)})`),
   noWorkersTimeout: optionalText("no-workers-timeout", `fail a stage after this long without an alive worker (default ${seconds(defaults.noWorkersTimeoutMs)})`),
@@ -39,7 +40,8 @@ const options = {
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing")),
-  noCheck: CheckCommand.noCheck
+  noCheck: CheckCommand.noCheck,
+  ...KubernetesFlags.options
 }
 
 /** The options given on the command line (absent flags leave the library's defaults). */
@@ -80,6 +82,7 @@ export const command = Command.make("run", options, (o) =>
       token: o.token,
       maxMessageSize: o.maxMessageSize,
       maxConnections: o.maxConnections,
+      kubernetes: KubernetesFlags.toRunOption(o),
       // worker processes build the module's layer themselves; in-process workers get it here
       layer: o.backend === "in-process" ? loaded.layer : undefined,
       progress: !o.noProgress

@@ -115,7 +115,9 @@ export const InfraReason = Schema.Literal(
   /** The chunk directory is not private to the user (another owner, group- or world-writable). */
   "unsafe-chunk-dir",
   /** Another live driver holds the execution's lock. */
-  "execution-locked"
+  "execution-locked",
+  /** A call to the Kubernetes API failed (no kubeconfig, forbidden, unreachable, refused). */
+  "kubernetes-api"
 )
 export type InfraReason = typeof InfraReason.Type
 

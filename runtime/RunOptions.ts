@@ -3,6 +3,7 @@ import * as path from "node:path"
 import { Duration, type Layer } from "effect"
 import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as Transport from "../rpc/Transport.ts"
+import * as KubernetesOptions from "./launcher/KubernetesOptions.ts"
 import * as MemoryBudget from "./MemoryBudget.ts"
 import * as ChunkDir from "./storage/ChunkDir.ts"
 import * as ExecutionDir from "./storage/ExecutionDir.ts"
@@ -41,7 +42,18 @@ export const defaults = {
   /** Connections the coordinator accepts at once (each worker holds one). */
   maxConnections: Transport.limits.maxConnections,
   /** `zephyr gc` removes kept executions last used longer ago than this. */
-  gcOlderThanMs: 7 * 86_400_000
+  gcOlderThanMs: 7 * 86_400_000,
+  /** Backend "kubernetes" (runtime/launcher/KubernetesOptions.ts). */
+  kubernetes: {
+    cpu: "1",
+    memoryHeadroomMiB: 256,
+    minMemoryHeadroomMiB: 64,
+    command: ["npx", "--no", "--", "zephyr"],
+    ttlSecondsAfterFinished: 600,
+    /** How often the launcher lists the worker pods; slower for big pools, to spare the API server. */
+    pollIntervalMs: 2_000,
+    pollIntervalPerWorkerMs: 10
+  }
 } as const
 
 /** The environment variable a worker (and the driver) takes the token from. */
@@ -55,7 +67,7 @@ export interface RunOptions {
   readonly backend?: "in-process" | "local" | (string & {}) | undefined
   /**
    * Where stage outputs go (default: `$ZEPHYR_CHUNK_DIR`, else `<tmp>/zephyr-<uid>/chunks`,
-   * private to the user). Required by the external backend.
+   * private to the user). Required by the external and kubernetes backends.
    */
   readonly chunkDir?: string | undefined
   readonly heartbeatInterval?: Duration.DurationInput | string | undefined
@@ -100,6 +112,8 @@ export interface RunOptions {
   readonly maxMessageSize?: string | number | undefined
   /** Connections the coordinator accepts at once (default 1024). */
   readonly maxConnections?: number | undefined
+  /** backend "kubernetes": the image, how pods reach the coordinator, resources (README "Running on a cluster"). */
+  readonly kubernetes?: KubernetesOptions.KubernetesOptions | undefined
 }
 
 export interface Resolved {
@@ -126,6 +140,8 @@ export interface Resolved {
   readonly maxMessageBytes: number
   readonly maxConnections: number
   readonly dashboard: number | undefined
+  /** Backend "kubernetes" only. */
+  readonly kubernetes: KubernetesOptions.Resolved | undefined
 }
 
 const bad = (option: string, value: unknown, expected: string): never => {
@@ -224,6 +240,9 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
       message: "The external backend needs --chunk-dir (option chunkDir): a directory that the driver and every worker reach at the same path (a network file system); a temp dir on this machine is invisible to workers elsewhere."
     })
   }
+  if (options.kubernetes !== undefined && backend !== "kubernetes") {
+    throw new ZephyrPlanError({ reason: "invalid-option", message: `Kubernetes options (kubernetes, --k8s-*) were given for backend ${JSON.stringify(backend)}: add --backend kubernetes (backend: "kubernetes"), or leave them out.` })
+  }
   if (options.executionId !== undefined) executionIdOption("executionId", options.executionId, chunkDir)
   if (options.resume !== undefined) executionIdOption("resume", options.resume, chunkDir)
   if (options.resume !== undefined && options.executionId !== undefined && options.resume !== options.executionId) {
@@ -250,6 +269,15 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     ...listenAndToken(options, backend),
     maxMessageBytes: options.maxMessageSize === undefined ? defaults.maxMessageBytes : messageSize(options.maxMessageSize),
     maxConnections: count("maxConnections", options.maxConnections, defaults.maxConnections, 1),
-    dashboard: options.dashboard === undefined ? undefined : count("dashboard", options.dashboard, 0, 0)
+    dashboard: options.dashboard === undefined ? undefined : count("dashboard", options.dashboard, 0, 0),
+    kubernetes: backend === "kubernetes"
+      ? KubernetesOptions.resolve(options.kubernetes, {
+        listen: options.listen ?? defaults.listen,
+        chunkDirGiven: Boolean(options.chunkDir || process.env.ZEPHYR_CHUNK_DIR),
+        memoryBudgetBytes: options.memoryBudget === undefined ? defaults.memoryBudgetBytes : parseSize("memoryBudget", options.memoryBudget),
+        cwd: process.cwd(),
+        defaults: defaults.kubernetes
+      })
+      : undefined
   }
 }

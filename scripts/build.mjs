@@ -32,6 +32,8 @@ export const typesdir = path.join(outdir, "types")
  * loader hooks) stay outside the bundle and load from node_modules.
  */
 const external = ["tsx", "tsx/*", "esbuild", "msgpackr", "@bokuweb/zstd-wasm", "@duckdb/*", "ts-morph", "typescript"]
+// The Kubernetes client (15 MB bundled) loads from node_modules, and only when a kubernetes pool starts.
+external.push("@kubernetes/client-node")
 
 /** Libraries the engine never calls, replaced by a module that says so (see the stub). */
 const configFileParsers = path.join(root, "scripts", "stubs", "config-file-parsers.mjs")
