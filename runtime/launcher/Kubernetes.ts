@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto"
 import { Deferred, Duration, Effect, type Layer, Schedule } from "effect"
-import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import { ZephyrInfraError } from "../../plan/Errors.ts"
 import * as Transport from "../../rpc/Transport.ts"
 import * as RunOptions from "../RunOptions.ts"
 import * as KubernetesApi from "./KubernetesApi.ts"

@@ -3,7 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { V1Job, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node"
 import { Context, Effect, Layer } from "effect"
-import { ZephyrInfraError } from "../../compiler/plan/Errors.ts"
+import { ZephyrInfraError } from "../../plan/Errors.ts"
 
 /**
  * The calls the kubernetes launcher makes to the cluster, as a service: `layer` talks to

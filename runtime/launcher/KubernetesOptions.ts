@@ -1,5 +1,5 @@
 import * as path from "node:path"
-import { ZephyrPlanError } from "../../compiler/plan/Errors.ts"
+import { ZephyrPlanError } from "../../plan/Errors.ts"
 import * as Transport from "../../rpc/Transport.ts"
 import { heapMegabytes } from "./WorkerProcesses.ts"
 

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import type { V1Job, V1Pod, V1PodStatus, V1Secret, V1Service } from "@kubernetes/client-node"
 import { Effect, Layer } from "effect"
-import type { ZephyrInfraError } from "../../../compiler/plan/Errors.ts"
+import type { ZephyrInfraError } from "../../../plan/Errors.ts"
 import * as KubernetesApi from "../../../runtime/launcher/KubernetesApi.ts"
 
 /**

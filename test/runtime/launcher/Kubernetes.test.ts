@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { V1Pod } from "@kubernetes/client-node"
 import { Cause, Effect, Exit, Fiber, Logger, Option } from "effect"
-import type * as Executable from "../../../compiler/plan/Executable.ts"
+import type * as Executable from "../../../executable/Executable.ts"
 import * as Coordinator from "../../../runtime/coordinator/Coordinator.ts"
 import { defaults } from "../../../runtime/coordinator/Scheduler.ts"
 import * as Kubernetes from "../../../runtime/launcher/Kubernetes.ts"
