@@ -13,6 +13,7 @@ import * as External from "./runtime/launcher/External.ts"
 import * as InProcess from "./runtime/launcher/InProcess.ts"
 import type { Launcher } from "./runtime/launcher/Launcher.ts"
 import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
+import * as Slurm from "./runtime/launcher/Slurm.ts"
 import * as WorkerProcesses from "./runtime/launcher/WorkerProcesses.ts"
 import * as RunOptionsModule from "./runtime/RunOptions.ts"
 import * as StderrLogger from "./runtime/StderrLogger.ts"
@@ -51,8 +52,9 @@ export const registerLauncher = (launcher: Launcher): void => { launchers[launch
 
 const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launcher => {
   if (backend === "external") return External.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections })
+  if (backend === "slurm") return Slurm.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections, slurm: options.slurm })
   const l = launchers[backend]
-  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external"].map((n) => JSON.stringify(n)).join(", ")}.` })
+  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external", "slurm"].map((n) => JSON.stringify(n)).join(", ")}.` })
   return l
 }
 

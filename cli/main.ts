@@ -36,6 +36,8 @@ export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
     else if (a.startsWith("--dashboard=")) rest.push("--dashboard", a.slice("--dashboard=".length))
     else if (a === "--arg" && i + 1 < argv.length) pairs.push("--arg", argv[++i]!)
     else if (a.startsWith("--arg=")) pairs.push("--arg", a.slice("--arg=".length))
+    // a repeated option takes no `=VALUE` in @effect/cli, and sbatch arguments often have one
+    else if (a.startsWith("--slurm-sbatch-arg=")) rest.push("--slurm-sbatch-arg", a.slice("--slurm-sbatch-arg=".length))
     else rest.push(a)
   }
   return [...rest, ...pairs]

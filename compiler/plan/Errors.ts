@@ -115,7 +115,9 @@ export const InfraReason = Schema.Literal(
   /** The chunk directory is not private to the user (another owner, group- or world-writable). */
   "unsafe-chunk-dir",
   /** Another live driver holds the execution's lock. */
-  "execution-locked"
+  "execution-locked",
+  /** A cluster scheduler refused to start the workers (sbatch failed). */
+  "launch-failed"
 )
 export type InfraReason = typeof InfraReason.Type
 
