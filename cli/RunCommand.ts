@@ -54,13 +54,26 @@ const defined = <T extends Record<string, unknown>>(o: T): T =>
 const json = (value: unknown): string =>
   JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)) ?? "null"
 
+/** An sbatch argument as `zephyr`'s command line hands it to @effect/cli: a JSON string, never taken for an option. */
+export const quoteSbatchArg = (word: string): string => JSON.stringify(word)
+
+const unquoteSbatchArg = (value: string): string => {
+  if (!value.startsWith('"')) return value
+  try {
+    const word: unknown = JSON.parse(value)
+    return typeof word === "string" ? word : value
+  } catch {
+    return value
+  }
+}
+
 const slurmOptions = (o: { readonly slurmPartition?: string | undefined; readonly slurmTime?: string | undefined; readonly slurmCpusPerWorker?: number | undefined; readonly slurmMemPerWorker?: string | undefined; readonly slurmSbatchArgs: ReadonlyArray<string> }): RunOptions["slurm"] => {
   const slurm = defined({
     partition: o.slurmPartition,
     time: o.slurmTime,
     cpusPerWorker: o.slurmCpusPerWorker,
     memoryPerWorker: o.slurmMemPerWorker,
-    sbatchArgs: o.slurmSbatchArgs.length > 0 ? o.slurmSbatchArgs : undefined
+    sbatchArgs: o.slurmSbatchArgs.length > 0 ? o.slurmSbatchArgs.map(unquoteSbatchArg) : undefined
   })
   return Object.keys(slurm).length > 0 ? slurm : undefined
 }
