@@ -159,7 +159,8 @@ const watch = (options: Options, ctx: PoolContext, jobId: string, logPattern: st
       const u = SlurmStates.update(tracked, [...listed, ...extra], missing.length > 0)
       tracked = u.tracked
       for (const lost of u.lost) {
-        yield* ctx.coordinator.workerExited(`${ctx.name}-w${lost.task}`, SlurmStates.describe(jobId, lost, SlurmJob.logOf(logPattern, jobId, lost.task)))
+        const reason = SlurmStates.describe(jobId, lost, SlurmJob.logOf(logPattern, jobId, lost.task))
+        yield* ctx.coordinator.workerExited(`${ctx.name}-w${lost.task}`, reason, SlurmStates.isOutOfMemory(lost.state))
       }
       if (u.ended) {
         yield* Effect.logDebug(`every task of Slurm job array ${jobId} has ended`)

@@ -34,6 +34,9 @@ export const fateOf = (state: string): Fate => {
   return lostStates.has(base) ? "lost" : "live"
 }
 
+/** Slurm killed the task for its memory (cgroup limit): the coordinator's out-of-memory rules apply to its shards. */
+export const isOutOfMemory = (state: string): boolean => state.toUpperCase().startsWith("OUT_OF_MEMORY")
+
 /** `squeue --array --states=all --noheader --format=<squeueFormat>`: one task per line. */
 export const squeueFormat = "%K|%T"
 

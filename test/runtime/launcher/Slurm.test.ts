@@ -38,9 +38,9 @@ const scripted = (answer: Answer = () => undefined) => {
 const failing = (message: string) => (call: SlurmCommands.Invocation) =>
   call.program === "squeue" ? Effect.fail(new SlurmCommands.SlurmCommandError({ program: "squeue", message, code: 1 })) : undefined
 
-const setup = (options: Partial<Slurm.Options> = {}, answer?: Answer) =>
+const setup = (options: Partial<Slurm.Options> = {}, answer?: Answer, scheduling: Partial<typeof config> = {}) =>
   Effect.gen(function* () {
-    const coordinator = yield* Coordinator.make({ spec, stages: 1, config })
+    const coordinator = yield* Coordinator.make({ spec, stages: 1, config: { ...config, ...scheduling } })
     const slurm = scripted(answer)
     const scope = yield* Scope.make()
     const start = Slurm.start({ listen: "127.0.0.1:0", token: "tok-secret-1", slurm: SlurmOptions.none, ...options }, {
@@ -89,6 +89,22 @@ describe("Slurm launcher", () => {
       expect(yield* workerStates(coordinator)).toEqual({ "e1-a0-w0": "alive", "e1-a0-w1": "failed" })
       const status = yield* coordinator.status
       expect(status).toMatchObject({ inFlight: 0, queued: 2, retries: 1 })
+      yield* Scope.close(scope, over)
+    }))
+
+  it.scoped("a task Slurm killed for its memory (OUT_OF_MEMORY) counts against its shard's out-of-memory budget", () =>
+    Effect.gen(function* () {
+      const { coordinator, slurm, start, scope } = yield* setup({}, undefined, { maxShardFailures: 1 })
+      yield* start
+      yield* register(coordinator, "e1-a0-w0")
+      yield* Effect.fork(coordinator.runStage(0, [{ input: { kind: "list", index: 0 } }], false))
+      yield* Effect.yieldNow()
+      expect((yield* coordinator.handlers.Pull({ workerId: "e1-a0-w0", reports: [], max: 1 })).kind).toBe("tasks")
+      slurm.state.squeue = "0|OUT_OF_MEMORY\n1|RUNNING\n"
+      yield* TestClock.adjust("2 seconds")
+      const status = yield* coordinator.status
+      expect(status.fatalError).toContain("Shard 0 of stage 0 ran out of memory")
+      expect(status.fatalError).toContain("Slurm array task 42_0 OUT_OF_MEMORY; its output: /shared/chunks/e1/slurm-42_0.log")
       yield* Scope.close(scope, over)
     }))
 

@@ -27,6 +27,10 @@ describe("SlurmStates.parseSqueue and parseSacct", () => {
       { task: 0, state: "COMPLETED" }, { task: 1, state: "CANCELLED" }, { task: 4, state: "NODE_FAIL" }
     ])
   })
+  it("tells a task Slurm killed for its memory", () => {
+    expect(SlurmStates.isOutOfMemory("OUT_OF_MEMORY")).toBe(true)
+    expect(SlurmStates.isOutOfMemory("FAILED")).toBe(false)
+  })
   it("knows squeue's answer for a job the controller forgot", () => {
     expect(SlurmStates.isUnknownJob("slurm_load_jobs error: Invalid job id specified")).toBe(true)
     expect(SlurmStates.isUnknownJob("slurm_load_jobs error: Unable to contact slurm controller (connect failure)")).toBe(false)
