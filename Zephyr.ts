@@ -14,6 +14,7 @@ import * as InProcess from "./runtime/launcher/InProcess.ts"
 import * as Kubernetes from "./runtime/launcher/Kubernetes.ts"
 import type { Launcher } from "./runtime/launcher/Launcher.ts"
 import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
+import * as Slurm from "./runtime/launcher/Slurm.ts"
 import * as WorkerProcesses from "./runtime/launcher/WorkerProcesses.ts"
 import * as RunOptionsModule from "./runtime/RunOptions.ts"
 import * as StderrLogger from "./runtime/StderrLogger.ts"
@@ -53,8 +54,9 @@ export const registerLauncher = (launcher: Launcher): void => { launchers[launch
 const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launcher => {
   if (backend === "external") return External.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections })
   if (backend === "kubernetes" && options.kubernetes) return Kubernetes.make(options.kubernetes, { maxConnections: options.maxConnections })
+  if (backend === "slurm") return Slurm.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections, slurm: options.slurm })
   const l = launchers[backend]
-  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external", "kubernetes"].map((n) => JSON.stringify(n)).join(", ")}.` })
+  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external", "slurm", "kubernetes"].map((n) => JSON.stringify(n)).join(", ")}.` })
   return l
 }
 

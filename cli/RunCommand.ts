@@ -21,8 +21,8 @@ const options = {
   export: CommonOptions.exportName,
   args: CommonOptions.args,
   workers: optionalInt("workers", "number of workers (default: number of cores)"),
-  backend: optionalText("backend", "local (worker processes, default), in-process, external or kubernetes"),
-  chunkDir: optionalText("chunk-dir", "where stage outputs go (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks, private to you; required by --backend external and kubernetes)"),
+  backend: optionalText("backend", "local (worker processes, default), in-process, external (workers that dial in), slurm (a Slurm job array) or kubernetes (an Indexed Job)"),
+  chunkDir: optionalText("chunk-dir", "where stage outputs go (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks, private to you; required by --backend external, slurm and kubernetes)"),
   heartbeatInterval: optionalText("heartbeat-interval", `e.g. 2s (default ${seconds(defaults.heartbeatIntervalMs)})`),
   heartbeatTimeout: optionalText("heartbeat-timeout", `declare a silent worker dead after this long (default ${seconds(defaults.heartbeatTimeoutMs)})`),
   noWorkersTimeout: optionalText("no-workers-timeout", `fail a stage after this long without an alive worker (default ${seconds(defaults.noWorkersTimeoutMs)})`),
@@ -33,8 +33,13 @@ const options = {
   resume: optionalText("resume", "resume the execution with this id (printed when a run starts or fails): its unchanged completed stages are skipped"),
   executionId: optionalText("execution-id", "name a new run (letters, digits, _ and -); an existing execution of that id is resumed"),
   dashboard: optionalInt("dashboard", `serve a read-only dashboard on 127.0.0.1 (--dashboard or --dashboard=PORT; default port ${defaults.dashboardPort})`),
-  listen: optionalText("listen", `backend external: HOST:PORT to accept workers on (default ${defaults.listen}); an address off loopback needs a token`),
-  token: optionalText("token", `backend external: the token workers must present (default: $${TOKEN_ENV}, which is better: arguments show in ps)`),
+  listen: optionalText("listen", `backends external and slurm: HOST:PORT to accept workers on (default ${defaults.listen}); an address off loopback needs a token`),
+  token: optionalText("token", `backends external and slurm: the token workers must present (default: $${TOKEN_ENV}, which is better: arguments show in ps)`),
+  slurmPartition: optionalText("slurm-partition", "backend slurm: the partition(s) the workers run in (sbatch --partition)"),
+  slurmTime: optionalText("slurm-time", "backend slurm: the workers' time limit, e.g. 12h, 90m or 1-00:00:00 (sbatch --time)"),
+  slurmCpusPerWorker: optionalInt("slurm-cpus-per-worker", "backend slurm: CPUs per worker (sbatch --cpus-per-task)"),
+  slurmMemPerWorker: optionalText("slurm-mem-per-worker", "backend slurm: memory per worker, e.g. 2GB (sbatch --mem; at least the worker's heap, memory budget + 128MiB)"),
+  slurmSbatchArgs: Options.text("slurm-sbatch-arg").pipe(Options.repeated, Options.withDescription("backend slurm: one more sbatch argument, e.g. --slurm-sbatch-arg=--account=proj (repeatable)")),
   maxMessageSize: optionalText("max-message-size", `the largest message the coordinator accepts from a worker (default ${defaults.maxMessageBytes / 1024 ** 2}MiB)`),
   maxConnections: optionalInt("max-connections", `connections the coordinator accepts at once (default ${defaults.maxConnections})`),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
@@ -50,6 +55,30 @@ const defined = <T extends Record<string, unknown>>(o: T): T =>
 
 const json = (value: unknown): string =>
   JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString("base64") : v)) ?? "null"
+
+/** An sbatch argument as `zephyr`'s command line hands it to @effect/cli: a JSON string, never taken for an option. */
+export const quoteSbatchArg = (word: string): string => JSON.stringify(word)
+
+const unquoteSbatchArg = (value: string): string => {
+  if (!value.startsWith('"')) return value
+  try {
+    const word: unknown = JSON.parse(value)
+    return typeof word === "string" ? word : value
+  } catch {
+    return value
+  }
+}
+
+const slurmOptions = (o: { readonly slurmPartition?: string | undefined; readonly slurmTime?: string | undefined; readonly slurmCpusPerWorker?: number | undefined; readonly slurmMemPerWorker?: string | undefined; readonly slurmSbatchArgs: ReadonlyArray<string> }): RunOptions["slurm"] => {
+  const slurm = defined({
+    partition: o.slurmPartition,
+    time: o.slurmTime,
+    cpusPerWorker: o.slurmCpusPerWorker,
+    memoryPerWorker: o.slurmMemPerWorker,
+    sbatchArgs: o.slurmSbatchArgs.length > 0 ? o.slurmSbatchArgs.map(unquoteSbatchArg) : undefined
+  })
+  return Object.keys(slurm).length > 0 ? slurm : undefined
+}
 
 /** `zephyr run <module>`: results as JSON lines on stdout (with --print-results), everything else on stderr. */
 export const command = Command.make("run", options, (o) =>
@@ -83,6 +112,7 @@ export const command = Command.make("run", options, (o) =>
       maxMessageSize: o.maxMessageSize,
       maxConnections: o.maxConnections,
       kubernetes: KubernetesFlags.toRunOption(o),
+      slurm: slurmOptions(o),
       // worker processes build the module's layer themselves; in-process workers get it here
       layer: o.backend === "in-process" ? loaded.layer : undefined,
       progress: !o.noProgress

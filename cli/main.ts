@@ -24,7 +24,8 @@ const report = (cause: Cause.Cause<unknown>) =>
 
 /**
  * `--arg k=v` may be repeated anywhere on the line; @effect/cli wants the pairs together,
- * so they are moved to the end (in order) before parsing.
+ * so they are moved to the end (in order) before parsing. `--dashboard` and
+ * `--slurm-sbatch-arg` are rewritten into forms it parses.
  */
 export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
   const rest: Array<string> = []
@@ -36,6 +37,10 @@ export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
     else if (a.startsWith("--dashboard=")) rest.push("--dashboard", a.slice("--dashboard=".length))
     else if (a === "--arg" && i + 1 < argv.length) pairs.push("--arg", argv[++i]!)
     else if (a.startsWith("--arg=")) pairs.push("--arg", a.slice("--arg=".length))
+    // An sbatch argument is itself an option (`--export=NONE`, `-Aproj`), which @effect/cli would
+    // parse as one of ours or as clustered flags: it travels quoted (RunCommand unquotes it).
+    else if (a === "--slurm-sbatch-arg" && i + 1 < argv.length) rest.push(a, RunCommand.quoteSbatchArg(argv[++i]!))
+    else if (a.startsWith("--slurm-sbatch-arg=")) rest.push("--slurm-sbatch-arg", RunCommand.quoteSbatchArg(a.slice("--slurm-sbatch-arg=".length)))
     else rest.push(a)
   }
   return [...rest, ...pairs]

@@ -117,7 +117,9 @@ export const InfraReason = Schema.Literal(
   /** Another live driver holds the execution's lock. */
   "execution-locked",
   /** A call to the Kubernetes API failed (no kubeconfig, forbidden, unreachable, refused). */
-  "kubernetes-api"
+  "kubernetes-api",
+  /** A cluster scheduler refused to start the workers (sbatch failed). */
+  "launch-failed"
 )
 export type InfraReason = typeof InfraReason.Type
 

@@ -4,6 +4,8 @@ import { Duration, type Layer } from "effect"
 import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as Transport from "../rpc/Transport.ts"
 import * as KubernetesOptions from "./launcher/KubernetesOptions.ts"
+import * as SlurmOptions from "./launcher/SlurmOptions.ts"
+import * as WorkerProcesses from "./launcher/WorkerProcesses.ts"
 import * as MemoryBudget from "./MemoryBudget.ts"
 import * as ChunkDir from "./storage/ChunkDir.ts"
 import * as ExecutionDir from "./storage/ExecutionDir.ts"
@@ -63,11 +65,14 @@ export const TOKEN_ENV = "ZEPHYR_TOKEN"
 export interface RunOptions {
   /** Number of workers (default: the number of cores). */
   readonly workers?: number | undefined
-  /** "in-process" (workers as fibers), "local" (child processes), or a launcher name. */
-  readonly backend?: "in-process" | "local" | (string & {}) | undefined
+  /**
+   * "in-process" (workers as fibers), "local" (child processes), "external" (workers that
+   * dial in), "slurm" (a Slurm job array), or a registered launcher's name.
+   */
+  readonly backend?: "in-process" | "local" | "external" | "slurm" | (string & {}) | undefined
   /**
    * Where stage outputs go (default: `$ZEPHYR_CHUNK_DIR`, else `<tmp>/zephyr-<uid>/chunks`,
-   * private to the user). Required by the external and kubernetes backends.
+   * private to the user). Required by the external, slurm and kubernetes backends.
    */
   readonly chunkDir?: string | undefined
   readonly heartbeatInterval?: Duration.DurationInput | string | undefined
@@ -99,15 +104,19 @@ export interface RunOptions {
   /** Serve a read-only dashboard on 127.0.0.1:PORT (0: any free port). */
   readonly dashboard?: number | undefined
   /**
-   * backend "external": HOST:PORT the coordinator listens on for workers that dial in
-   * (default 127.0.0.1:7070). An address off loopback needs a `token`.
+   * backends "external" and "slurm": HOST:PORT the coordinator listens on for workers that
+   * dial in (default 127.0.0.1:7070; port 0 takes any free one). An address off loopback
+   * needs a `token`.
    */
   readonly listen?: string | undefined
   /**
-   * backend "external": the secret workers must present (default: $ZEPHYR_TOKEN; on
-   * loopback without either, a random one printed once on stderr).
+   * backends "external" and "slurm": the secret workers must present (default:
+   * $ZEPHYR_TOKEN; on loopback without either, a random one: external prints it once on
+   * stderr, slurm hands it to its workers itself).
    */
   readonly token?: string | undefined
+  /** backend "slurm": partition, time limit, CPUs and memory per worker, more sbatch arguments. */
+  readonly slurm?: SlurmOptions.Options | undefined
   /** The largest message the coordinator accepts from a worker, e.g. "1MiB" (the default). */
   readonly maxMessageSize?: string | number | undefined
   /** Connections the coordinator accepts at once (default 1024). */
@@ -142,6 +151,7 @@ export interface Resolved {
   readonly dashboard: number | undefined
   /** Backend "kubernetes" only. */
   readonly kubernetes: KubernetesOptions.Resolved | undefined
+  readonly slurm: SlurmOptions.Resolved
 }
 
 const bad = (option: string, value: unknown, expected: string): never => {
@@ -186,15 +196,18 @@ const count = (option: string, value: number | undefined, fallback: number, min:
   return value
 }
 
+/** Backends whose workers dial the coordinator from other machines. */
+const dialledIn = (backend: string): boolean => backend === "external" || backend === "slurm"
+
 /**
- * Where the external backend listens, and with which token. Off loopback the token must
+ * Where the external and slurm backends listen, and with which token. Off loopback the token must
  * come from the user (`token`, `--token` or $ZEPHYR_TOKEN): they have to hand it to the
  * workers' machines anyway, through their own secret store, and a generated one would
  * travel through a terminal or a CI log instead.
  */
 const listenAndToken = (options: RunOptions, backend: string): { readonly listen: string; readonly token: string | undefined } => {
   const listen = options.listen ?? defaults.listen
-  if (backend !== "external") return { listen, token: undefined }
+  if (!dialledIn(backend)) return { listen, token: undefined }
   const given = options.token ?? (process.env[TOKEN_ENV] || undefined)
   if (given !== undefined && (typeof given !== "string" || given.length === 0)) {
     // Never the value itself: it may be a secret.
@@ -234,10 +247,10 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
   const backend = options.backend ?? defaultBackend
   if (typeof backend !== "string" || backend.length === 0) bad("backend", backend, '"in-process" or "local"')
   const chunkDir = options.chunkDir ? path.resolve(options.chunkDir) : ChunkDir.defaultPath()
-  if (backend === "external" && !options.chunkDir && !process.env.ZEPHYR_CHUNK_DIR) {
+  if (dialledIn(backend) && !options.chunkDir && !process.env.ZEPHYR_CHUNK_DIR) {
     throw new ZephyrPlanError({
       reason: "invalid-option",
-      message: "The external backend needs --chunk-dir (option chunkDir): a directory that the driver and every worker reach at the same path (a network file system); a temp dir on this machine is invisible to workers elsewhere."
+      message: `The ${backend} backend needs --chunk-dir (option chunkDir): a directory that the driver and every worker reach at the same path (a network file system); a temp dir on this machine is invisible to workers elsewhere.`
     })
   }
   if (options.kubernetes !== undefined && backend !== "kubernetes") {
@@ -248,6 +261,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
   if (options.resume !== undefined && options.executionId !== undefined && options.resume !== options.executionId) {
     bad("executionId", options.executionId, `the same id as resume (${JSON.stringify(options.resume)}), or nothing`)
   }
+  const memoryBudgetBytes = options.memoryBudget === undefined ? defaults.memoryBudgetBytes : parseSize("memoryBudget", options.memoryBudget)
   return {
     workers: count("workers", options.workers, os.availableParallelism?.() ?? os.cpus().length, 1),
     backend,
@@ -259,7 +273,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     noWorkersTimeoutMs: options.noWorkersTimeout === undefined ? defaults.noWorkersTimeoutMs : parseDuration("noWorkersTimeout", options.noWorkersTimeout),
     maxExecutionRetries: count("maxExecutionRetries", options.maxExecutionRetries, defaults.maxExecutionRetries, 0),
     maxWorkerRestarts: count("maxWorkerRestarts", options.maxWorkerRestarts, defaults.maxWorkerRestarts, 0),
-    memoryBudgetBytes: options.memoryBudget === undefined ? defaults.memoryBudgetBytes : parseSize("memoryBudget", options.memoryBudget),
+    memoryBudgetBytes,
     shared: options.shared ?? {},
     layer: options.layer,
     dryRun: options.dryRun === true,
@@ -278,6 +292,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
         cwd: process.cwd(),
         defaults: defaults.kubernetes
       })
-      : undefined
+      : undefined,
+    slurm: SlurmOptions.resolve(options.slurm, backend, WorkerProcesses.heapMegabytes(memoryBudgetBytes))
   }
 }

@@ -128,4 +128,17 @@ describe("zephyr run", { timeout: 120_000 }, () => {
     expect(err.code).not.toBe(0)
     expect(err.stderr).toContain("The external backend needs --chunk-dir (option chunkDir)")
   })
+
+  it("checks the --slurm-* options before submitting anything, naming the flag at fault", async () => {
+    const refusal = async (...args: Array<string>) => {
+      const err = await zephyr("run", "examples/count.ts", "--chunk-dir", dir, "--no-progress", "--no-check", ...args).catch((e) => e)
+      expect(err.code).not.toBe(0)
+      return err.stderr as string
+    }
+    expect(await refusal("--backend", "slurm", "--slurm-mem-per-worker", "2048")).toContain('Invalid option slurm.memoryPerWorker (--slurm-mem-per-worker): "2048"; expected a size with a unit')
+    expect(await refusal("--backend", "slurm", "--slurm-time", "soon")).toContain('Invalid option slurm.time (--slurm-time): "soon"')
+    // the `--flag=value` form of the repeated option reaches the check too
+    expect(await refusal("--backend", "slurm", "--slurm-sbatch-arg=--export=NONE")).toContain("the slurm backend sets --export itself")
+    expect(await refusal("--slurm-partition", "gpu")).toContain('slurm.partition (--slurm-partition): only the slurm backend uses it, and this run\'s backend is "local"')
+  })
 })

@@ -83,6 +83,23 @@ describe("run options: where the coordinator listens, and its token", () => {
     for (const listen of ["127.0.0.1:0", "localhost:7070", "[::1]:7070", "127.8.9.10:1"]) expect(resolve({ backend: "external", listen }).token).toBeUndefined()
   })
 
+  it("applies the same rules to the slurm backend, whose workers dial in from the cluster's nodes", () => {
+    expect(() => RunOptions.resolve({ backend: "slurm" }, "local")).toThrow(expect.objectContaining({
+      reason: "invalid-option", message: expect.stringContaining("The slurm backend needs --chunk-dir")
+    }))
+    expect(failure(() => resolve({ backend: "slurm", listen: "0.0.0.0:0" })).message).toContain("needs a token its workers must present")
+    expect(resolve({ backend: "slurm", listen: "0.0.0.0:0", token: "t0k" })).toMatchObject({ listen: "0.0.0.0:0", token: "t0k" })
+    expect(resolve({ backend: "slurm", listen: "127.0.0.1:0" }).token).toBeUndefined()
+  })
+
+  it("resolves the slurm options, the memory per worker checked against the worker heap of the memory budget", () => {
+    expect(resolve({ backend: "slurm", slurm: { partition: "batch", time: "2h", cpusPerWorker: 4, memoryPerWorker: "8GiB", sbatchArgs: ["--qos=high"] } }).slurm)
+      .toEqual({ partition: "batch", time: "0-02:00:00", cpusPerWorker: 4, memoryMegabytes: 8192, sbatchArgs: ["--qos=high"] })
+    expect(failure(() => resolve({ backend: "slurm", memoryBudget: "1GiB", slurm: { memoryPerWorker: "1GiB" } })).message)
+      .toContain("at least a worker's V8 heap (1152 MiB: memoryBudget + 128 MiB)")
+    expect(failure(() => resolve({ backend: "local", slurm: { time: "1h" } })).message).toContain("only the slurm backend uses it")
+  })
+
   it("checks the message size limit", () => {
     expect(resolve({}).maxMessageBytes).toBe(1 << 20)
     expect(resolve({ maxMessageSize: "4MiB" }).maxMessageBytes).toBe(4 << 20)
