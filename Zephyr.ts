@@ -15,16 +15,25 @@ import type { Launcher } from "./runtime/launcher/Launcher.ts"
 import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
 import * as WorkerProcesses from "./runtime/launcher/WorkerProcesses.ts"
 import * as RunOptionsModule from "./runtime/RunOptions.ts"
+import * as RunSummaryModule from "./runtime/RunSummary.ts"
 import * as StderrLogger from "./runtime/StderrLogger.ts"
 
 export type RunOptions = RunOptionsModule.RunOptions
 export type CompiledPlanOf<A> = CompiledPlan<A, unknown, never>
+export type RunSummary = RunSummaryModule.RunSummary
+export type StageSummary = RunSummaryModule.StageSummary
 
-/** What a run gives back: results flattened in shard order, then in order within a shard. */
+/**
+ * What a run gives back: results flattened in shard order, then in order within a shard;
+ * the counters of every stage; and the summary (per stage: wall time, records and bytes in
+ * and out, its own counters in `summary.stages[i].counters`, retries and their causes; the
+ * files written).
+ */
 export interface RunResult<A> {
   readonly results: Array<A>
   readonly counters: Record<string, number>
   readonly executionId: string
+  readonly summary: RunSummaryModule.RunSummary
 }
 
 export interface CompileOptions {
@@ -46,13 +55,16 @@ const launchers: Record<string, Launcher> = {
   local: LocalProcesses.launcher
 }
 
+/** Every backend a run may name: the launchers registered, and "external". */
+export const backendNames = (): ReadonlyArray<string> => [...Object.keys(launchers), "external"]
+
 /** Registers a launcher under a backend name (cluster launchers plug in here). */
 export const registerLauncher = (launcher: Launcher): void => { launchers[launcher.name] = launcher }
 
 const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launcher => {
   if (backend === "external") return External.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections })
   const l = launchers[backend]
-  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external"].map((n) => JSON.stringify(n)).join(", ")}.` })
+  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${backendNames().map((n) => JSON.stringify(n)).join(", ")}.` })
   return l
 }
 
@@ -71,7 +83,7 @@ export const execute = <A, E, R, ROut = never>(
     const resolved = yield* Effect.try({ try: () => RunOptionsModule.resolve(options, "in-process"), catch: (e) => asZephyrError(e) })
     if (resolved.dryRun) {
       yield* Effect.logInfo(`dry run: nothing executed\n${plan.explain("text")}`)
-      return { results: [], counters: {}, executionId: "" }
+      return { results: [], counters: {}, executionId: "", summary: RunSummaryModule.empty("") }
     }
     const launcher = yield* Effect.try({ try: () => launcherFor(resolved.backend, resolved), catch: (e) => asZephyrError(e) })
     return yield* Execution.execute<A>(plan, resolved, launcher)
