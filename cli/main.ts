@@ -4,6 +4,7 @@ import * as Span from "@effect/cli/HelpDoc/Span"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Exit } from "effect"
+import * as Ansi from "../runtime/Ansi.ts"
 import * as ProcessExit from "../runtime/ProcessExit.ts"
 import * as RunOptions from "../runtime/RunOptions.ts"
 import * as StderrLogger from "../runtime/StderrLogger.ts"
@@ -107,15 +108,11 @@ export const gatherArgs = (argv: ReadonlyArray<string>): Array<string> => {
   return [...rest, ...pairs]
 }
 
-/** A stream takes colours and other terminal codes only when it is a terminal and NO_COLOR is unset (or empty). */
-export const wantsAnsi = (stream: { readonly isTTY?: boolean | undefined }, env: NodeJS.ProcessEnv = process.env): boolean =>
-  stream.isTTY === true && !env.NO_COLOR && env.TERM !== "dumb"
-
 /** @effect/cli writes its help and errors with colours: plain text where they are not wanted. */
 const plainWhereNeeded = (base: Console.Console): Console.Console => {
   const strip = (on: boolean) => (args: ReadonlyArray<any>): Array<any> => args.map((a) => (on && typeof a === "string" ? stripVTControlCharacters(a) : a))
-  const out = strip(!wantsAnsi(process.stdout))
-  const err = strip(!wantsAnsi(process.stderr))
+  const out = strip(!Ansi.allowed(process.stdout))
+  const err = strip(!Ansi.allowed(process.stderr))
   return {
     ...base,
     log: (...args) => base.log(...out(args)),
@@ -147,18 +144,17 @@ const report = (cause: Cause.Cause<unknown>) =>
   ValidationError.isValidationError(Cause.squash(cause)) ? Effect.void : ProcessExit.printFailure(cause)
 
 export const main = (argv: ReadonlyArray<string>) => {
+  // Exits at once: worker processes and the checks' thread may have been started ahead (bin/zephyr.js).
   let line: CommandLine
   try {
     line = globalOptions(argv.slice(2))
   } catch (e) {
     process.stderr.write(`zephyr: ${(e as Error).message}\n\n${shortUsage}`)
-    process.exitCode = 2
-    return
+    process.exit(2)
   }
   if (line.args.length === 0) {
     process.stderr.write(shortUsage)
-    process.exitCode = 2
-    return
+    process.exit(2)
   }
   // Through the environment, the level and format reach every logger, and worker processes.
   if (line.logLevel !== undefined) process.env[StderrLogger.LEVEL_ENV] = line.logLevel

@@ -1,4 +1,5 @@
-import { Cause, Duration, Effect, Exit, FiberRef, LogLevel, Schedule, type Scope } from "effect"
+import { Cause, Duration, Effect, Exit, Schedule, type Scope } from "effect"
+import * as Ansi from "./Ansi.ts"
 import type { Coordinator } from "./coordinator/Coordinator.ts"
 import type * as StatusSnapshot from "./coordinator/StatusSnapshot.ts"
 import * as HumanUnits from "./HumanUnits.ts"
@@ -8,14 +9,13 @@ import * as StderrLogger from "./StderrLogger.ts"
 /**
  * What a run shows while it runs, and the summary it ends with, all read from the
  * coordinator's status (StatusSnapshot):
- * - on a terminal (stderr is a TTY, text logs), one live line per stage that started: a
+ * - on a terminal (stderr is a TTY that may take cursor moves, see Ansi; text logs), one live line per stage that started: a
  *   bar of its shards done out of the total, in flight and retries, items/s and MB/s from
  *   the built-in counters, an ETA, and the workers (alive, busy, idle, dead); drawn with
  *   log-update (loaded only then), and anything else written to the terminal meanwhile
  *   (logs, workers' stderr) is printed above the lines instead of through them;
  * - otherwise a status line every `intervalMs`, as an info log;
- * - at the end, whatever the outcome, the run's summary (RunSummary) on stderr, when info
- *   logs are shown.
+ * - at the end, whatever the outcome, the run's summary (RunSummary), as an info log.
  */
 
 export interface Options {
@@ -164,19 +164,12 @@ const closeLive = (display: LiveDisplay) => Effect.sync(() => {
   if (active === display) active = undefined
 })
 
-/** Whether info logs are shown (the summary is one). */
-const infoShown = Effect.map(FiberRef.get(FiberRef.currentMinimumLogLevel), (min) => LogLevel.lessThanEqual(min, LogLevel.Info))
-
-/** Prints the summary: as text on stderr, or as one JSON log (with the summary as a field). */
+/**
+ * The summary is an info log: its text (a table), and the summary itself as an annotation
+ * that JSON logs carry as a field (text logs leave it out).
+ */
 const printSummary = (summary: RunSummary.RunSummary) =>
-  Effect.gen(function* () {
-    if (!(yield* infoShown)) return
-    if (StderrLogger.formatFromEnv() === "json") {
-      yield* Effect.logInfo(`run summary: ${summary.outcome}`).pipe(Effect.annotateLogs({ execution: summary.executionId, summary }))
-    } else {
-      yield* Effect.sync(() => process.stderr.write(RunSummary.format(summary)))
-    }
-  })
+  Effect.logInfo(RunSummary.format(summary).trimEnd()).pipe(Effect.annotateLogs({ execution: summary.executionId, summary }))
 
 export interface Tracker {
   /** The summary of the run as it is now, kept to be printed when the run's scope closes. */
@@ -202,7 +195,7 @@ export const track = (coordinator: Coordinator, options: Options): Effect.Effect
         yield* printSummary(summary)
       })
     )
-    const live = options.progress && process.stderr.isTTY === true && active === undefined && StderrLogger.formatFromEnv() === "text"
+    const live = options.progress && Ansi.allowed(process.stderr) && active === undefined && StderrLogger.formatFromEnv() === "text"
     if (live) {
       const display = yield* Effect.acquireRelease(openLive, closeLive).pipe(Effect.option)
       if (display._tag === "Some") {

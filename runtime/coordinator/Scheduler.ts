@@ -569,7 +569,6 @@ export class Scheduler {
       shard.status = "running"
       shard.worker = workerId
       w.inFlight.add(index)
-      if (w.phase !== "busy") this.touch(w)
       tasks.push({
         executionId: this.executionId, stage: run.stage, generation: run.generation, shard: index,
         totalShards: run.shards.length, attempt: shard.attempt, input: shard.input,
@@ -578,6 +577,7 @@ export class Scheduler {
       if (shard.oomFailures > 0) break
     }
     if (tasks.length > 0) {
+      this.touch(w)
       if (run.queue.length === 0) this.version++ // the queue emptied: idle workers may now be released
       return { kind: "tasks", tasks }
     }

@@ -213,12 +213,10 @@ const workerOf = (w: Scheduler.WorkerEntry, now: number): Worker => ({
   deaths: w.deaths
 })
 
-export const countWorkers = (workers: ReadonlyArray<Worker>): WorkerCounts => {
+const countWorkers = (scheduler: Scheduler.Scheduler, workers: ReadonlyArray<Worker>): WorkerCounts => {
   const c = { total: workers.length, alive: 0, starting: 0, ready: 0, busy: 0, idle: 0, dead: 0, released: 0 }
-  for (const w of workers) {
-    c[w.state]++
-    if (w.state !== "dead" && w.state !== "released" && w.heartbeatAgeMs !== null) c.alive++
-  }
+  for (const w of workers) c[w.state]++
+  for (const w of scheduler.workers.values()) if (w.state === "alive") c.alive++
   return c
 }
 
@@ -269,7 +267,7 @@ export const of = (scheduler: Scheduler.Scheduler, now: number, stages: Readonly
     failure: scheduler.fatal ? failureOf(scheduler.fatal) : null,
     stageProgress,
     workers,
-    workerCounts: countWorkers(workers),
+    workerCounts: countWorkers(scheduler, workers),
     counters,
     counterStage: filter.stage ?? null,
     recentRetries: retries.map(({ at, ...r }) => ({ ...r, atMs: at }))
