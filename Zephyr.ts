@@ -17,16 +17,25 @@ import * as LocalProcesses from "./runtime/launcher/LocalProcesses.ts"
 import * as Slurm from "./runtime/launcher/Slurm.ts"
 import * as WorkerProcesses from "./runtime/launcher/WorkerProcesses.ts"
 import * as RunOptionsModule from "./runtime/RunOptions.ts"
+import * as RunSummaryModule from "./runtime/RunSummary.ts"
 import * as StderrLogger from "./runtime/StderrLogger.ts"
 
 export type RunOptions = RunOptionsModule.RunOptions
 export type CompiledPlanOf<A> = CompiledPlan<A, unknown, never>
+export type RunSummary = RunSummaryModule.RunSummary
+export type StageSummary = RunSummaryModule.StageSummary
 
-/** What a run gives back: results flattened in shard order, then in order within a shard. */
+/**
+ * What a run gives back: results flattened in shard order, then in order within a shard;
+ * the counters of every stage; and the summary (per stage: wall time, records and bytes in
+ * and out, its own counters in `summary.stages[i].counters`, retries and their causes; the
+ * files written).
+ */
 export interface RunResult<A> {
   readonly results: Array<A>
   readonly counters: Record<string, number>
   readonly executionId: string
+  readonly summary: RunSummaryModule.RunSummary
 }
 
 export interface CompileOptions {
@@ -48,6 +57,9 @@ const launchers: Record<string, Launcher> = {
   local: LocalProcesses.launcher
 }
 
+/** Every backend a run may name: the launchers registered, and "external". */
+export const backendNames = (): ReadonlyArray<string> => [...Object.keys(launchers), "external"]
+
 /** Registers a launcher under a backend name (cluster launchers plug in here). */
 export const registerLauncher = (launcher: Launcher): void => { launchers[launcher.name] = launcher }
 
@@ -56,7 +68,7 @@ const launcherFor = (backend: string, options: RunOptionsModule.Resolved): Launc
   if (backend === "kubernetes" && options.kubernetes) return Kubernetes.make(options.kubernetes, { maxConnections: options.maxConnections })
   if (backend === "slurm") return Slurm.make({ listen: options.listen, token: options.token, maxConnections: options.maxConnections, slurm: options.slurm })
   const l = launchers[backend]
-  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${[...Object.keys(launchers), "external", "slurm", "kubernetes"].map((n) => JSON.stringify(n)).join(", ")}.` })
+  if (!l) throw new ZephyrPlanError({ reason: "unknown-backend", message: `Unknown backend ${JSON.stringify(backend)}: use one of ${backendNames().map((n) => JSON.stringify(n)).join(", ")}.` })
   return l
 }
 
@@ -75,7 +87,7 @@ export const execute = <A, E, R, ROut = never>(
     const resolved = yield* Effect.try({ try: () => RunOptionsModule.resolve(options, "in-process"), catch: (e) => asZephyrError(e) })
     if (resolved.dryRun) {
       yield* Effect.logInfo(`dry run: nothing executed\n${plan.explain("text")}`)
-      return { results: [], counters: {}, executionId: "" }
+      return { results: [], counters: {}, executionId: "", summary: RunSummaryModule.empty("") }
     }
     const launcher = yield* Effect.try({ try: () => launcherFor(resolved.backend, resolved), catch: (e) => asZephyrError(e) })
     return yield* Execution.execute<A>(plan, resolved, launcher)

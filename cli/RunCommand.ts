@@ -16,12 +16,20 @@ const optionalInt = (name: string, description: string) =>
 
 const seconds = (ms: number): string => `${ms / 1000}s`
 
+/** What each backend is, for `--backend`'s help; a launcher registered later shows by its name. */
+const backendHelp: Record<string, string> = {
+  local: "worker processes on this machine (the default)",
+  "in-process": "workers as fibers of this process",
+  external: "workers you start anywhere with `zephyr worker`, which dial in (needs --chunk-dir; see --listen)"
+}
+const backends = Zephyr.backendNames().map((name) => `${name}: ${backendHelp[name] ?? "a registered launcher"}`).join("; ")
+
 const options = {
   module: CommonOptions.module,
   export: CommonOptions.exportName,
   args: CommonOptions.args,
   workers: optionalInt("workers", "number of workers (default: number of cores)"),
-  backend: optionalText("backend", "local (worker processes, default), in-process, external (workers that dial in), slurm (a Slurm job array) or kubernetes (an Indexed Job)"),
+  backend: optionalText("backend", `where workers run: ${backends}`),
   chunkDir: optionalText("chunk-dir", "where stage outputs go (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks, private to you; required by --backend external, slurm and kubernetes)"),
   heartbeatInterval: optionalText("heartbeat-interval", `e.g. 2s (default ${seconds(defaults.heartbeatIntervalMs)})`),
   heartbeatTimeout: optionalText("heartbeat-timeout", `declare a silent worker dead after this long (default ${seconds(defaults.heartbeatTimeoutMs)})`),
@@ -43,7 +51,8 @@ const options = {
   maxMessageSize: optionalText("max-message-size", `the largest message the coordinator accepts from a worker (default ${defaults.maxMessageBytes / 1024 ** 2}MiB)`),
   maxConnections: optionalInt("max-connections", `connections the coordinator accepts at once (default ${defaults.maxConnections})`),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
-  noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
+  noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no live progress (on a terminal) nor status lines on stderr; the summary at the end stays (--log-level warning hides it)")),
+  progressInterval: optionalText("progress-interval", `between two status lines when stderr is not a terminal (default ${seconds(defaults.progressIntervalMs)})`),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing")),
   noCheck: CheckCommand.noCheck,
   ...KubernetesFlags.options
@@ -115,10 +124,11 @@ export const command = Command.make("run", options, (o) =>
       slurm: slurmOptions(o),
       // worker processes build the module's layer themselves; in-process workers get it here
       layer: o.backend === "in-process" ? loaded.layer : undefined,
-      progress: !o.noProgress
+      progress: !o.noProgress,
+      progressInterval: o.progressInterval
     })
     const result = yield* Zephyr.execute(plan as Zephyr.CompiledPlanOf<unknown>, runOptions).pipe(
-      Logging.withStderr(Logging.levelFromEnv(o.noProgress ? LogLevel.Warning : LogLevel.Info))
+      Logging.withStderr(Logging.levelFromEnv(LogLevel.Info))
     )
     if (o.printResults) {
       const out = result.results.map((r) => json(r) + "\n").join("")

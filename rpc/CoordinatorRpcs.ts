@@ -1,7 +1,8 @@
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../plan/Errors.ts"
-import { JobSpec, PullResponse, Report, Status } from "./Protocol.ts"
+import * as StatusSnapshot from "../runtime/coordinator/StatusSnapshot.ts"
+import { JobSpec, PullResponse, Report } from "./Protocol.ts"
 import { Session } from "./Session.ts"
 
 /**
@@ -27,7 +28,8 @@ export class CoordinatorRpcs extends RpcGroup.make(
     payload: { workerId: Schema.String },
     success: Schema.Struct({ known: Schema.Boolean })
   }),
-  Rpc.make("Status", { success: Status }),
+  /** Where the execution is; with `stage`, only that stage's progress, counters and retries. */
+  Rpc.make("Status", { payload: { stage: Schema.optional(Schema.Number) }, success: StatusSnapshot.Snapshot }),
   /** A worker that cannot work for a reason every worker would share (its module or layer fails): the run fails. */
   Rpc.make("Abort", { payload: { workerId: Schema.String, error: ZephyrWorkerError } })
 ).middleware(Session) {}

@@ -55,6 +55,16 @@ export const ShardOutput = Schema.Union(
 )
 export type ShardOutput = typeof ShardOutput.Type
 
+/**
+ * The built-in counters of one task, summed per stage by the coordinator: records in are
+ * the rows a stage read from files, or else the items its input gave it (a shuffle's
+ * items for a reduce, a join's right side included); bytes in what it read from files,
+ * chunk files and shuffle runs; records and bytes out what it wrote (chunks, a shuffle's
+ * runs, a user's file).
+ */
+export const StageIo = Schema.Struct({ recordsIn: Schema.Number, bytesIn: Schema.Number, recordsOut: Schema.Number, bytesOut: Schema.Number })
+export type StageIo = typeof StageIo.Type
+
 const reportHead = {
   executionId: Schema.String,
   stage: Schema.Number,
@@ -62,7 +72,8 @@ const reportHead = {
   shard: Schema.Number,
   attempt: Schema.Number,
   counters: Snapshot,
-  durationMs: Schema.Number
+  durationMs: Schema.Number,
+  io: Schema.optional(StageIo)
 }
 
 /**
@@ -107,28 +118,3 @@ export const PullResponse = Schema.Union(
   Schema.Struct({ kind: Schema.Literal("shutdown"), reason: Schema.String })
 )
 export type PullResponse = typeof PullResponse.Type
-
-export const WorkerStatus = Schema.Struct({
-  id: Schema.String,
-  state: Schema.Literal("alive", "failed", "gone"),
-  lastSeenAgoMs: Schema.Number,
-  inFlight: Schema.Number,
-  tasksDone: Schema.Number,
-  /** Times this worker was declared dead or seen exiting. */
-  deaths: Schema.Number
-})
-
-export const Status = Schema.Struct({
-  executionId: Schema.String,
-  stage: Schema.NullOr(Schema.Number),
-  stages: Schema.Number,
-  completed: Schema.Number,
-  total: Schema.Number,
-  inFlight: Schema.Number,
-  queued: Schema.Number,
-  retries: Schema.Number,
-  workers: Schema.Array(WorkerStatus),
-  done: Schema.Boolean,
-  fatalError: Schema.NullOr(Schema.String)
-})
-export type Status = typeof Status.Type

@@ -56,7 +56,7 @@ async function tick() {
     byId("title").textContent = s.executionId
     byId("summary").textContent = s.fatalError ? "failed: " + s.fatalError :
       "stage " + s.stage + " of " + s.stages + ": " + s.completed + "/" + s.total + " complete, " + s.inFlight + " in flight, " + s.queued + " queued, " + s.retries + " retries"
-    byId("workers").replaceChildren(...s.workers.map((w) => row([w.id, w.state, w.lastSeenAgoMs + " ms ago", w.inFlight, w.tasksDone, w.deaths])))
+    byId("workers").replaceChildren(...s.workers.map((w) => row([w.id, w.state, (w.heartbeatAgeMs === null ? "never" : w.heartbeatAgeMs + " ms ago"), w.inFlight, w.tasksDone, w.deaths])))
   } catch (e) {
     byId("summary").textContent = "the run has ended"
   }

@@ -1,6 +1,6 @@
 import * as path from "node:path"
 import { randomUUID } from "node:crypto"
-import { Cause, Duration, Effect, Exit, Schedule } from "effect"
+import { Cause, Duration, Effect, Exit } from "effect"
 import * as CounterSet from "./task/CounterSet.ts"
 import { ZephyrInfraError, type ZephyrPlanError, ZephyrWorkerError } from "../plan/Errors.ts"
 import type * as Executable from "../executable/Executable.ts"
@@ -9,12 +9,14 @@ import type * as Stage from "../plan/Stage.ts"
 import type { JobSpec, ShardOutput } from "../rpc/Protocol.ts"
 import * as Coordinator from "./coordinator/Coordinator.ts"
 import * as Dashboard from "./Dashboard.ts"
+import * as Progress from "./Progress.ts"
 import * as Reshard from "./coordinator/Reshard.ts"
 import type * as Scheduler from "./coordinator/Scheduler.ts"
 import * as StageInputs from "./coordinator/StageInputs.ts"
 import type { Launcher } from "./launcher/Launcher.ts"
 import * as RunOptions from "./RunOptions.ts"
 import type { Resolved } from "./RunOptions.ts"
+import type * as RunSummary from "./RunSummary.ts"
 import * as AtomicWrite from "./storage/AtomicWrite.ts"
 import * as BlockFile from "./storage/BlockFile.ts"
 import * as ChunkDir from "./storage/ChunkDir.ts"
@@ -27,6 +29,8 @@ export interface Result<A> {
   readonly results: Array<A>
   readonly counters: Record<string, number>
   readonly executionId: string
+  /** Wall time, records and bytes in and out and counters per stage, retries and their causes, outputs. */
+  readonly summary: RunSummary.RunSummary
 }
 
 export type Failure = Scheduler.Failure
@@ -68,7 +72,7 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
       Effect.try({ try: () => ExecutionLock.acquire(opened.dir), catch: (e) => storageError(`Could not lock ${opened.dir}`, e) }),
       (lock) => Effect.zipRight(
         lock.tookOverFrom ? Effect.logInfo(`took over the lock of ${opened.executionId} from pid ${lock.tookOverFrom.pid}, which is no longer running`) : Effect.void,
-        attempts<A>(exe, options, launcher, opened)
+        attempts<A>(exe, options, launcher, opened).pipe(Effect.annotateLogs("execution", opened.executionId))
       ),
       (lock, exit) => Effect.gen(function* () {
         const { executionId, dir } = opened
@@ -141,7 +145,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     const lastWorkerStage = [...stages].reverse().find((s) => s.input.kind !== "reshard")?.id ?? -1
     const coordinator = yield* Coordinator.make({
       spec,
-      stages: stages.length,
+      stages: stages.map((s) => ({ id: s.id, kind: s.kind, shards: s.shards.in ?? undefined })),
       config: {
         maxShardFailures: options.maxShardFailures,
         maxShardInfraFailures: options.maxShardInfraFailures,
@@ -159,7 +163,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       workers: poolSize(exe, options.workers), maxWorkerRestarts: options.maxWorkerRestarts
     })
     yield* Effect.forkScoped(pool.gone.pipe(Effect.zipRight(coordinator.poolGone)))
-    if (options.progress) yield* Effect.forkScoped(progress(coordinator, exe))
+    const progress = yield* Progress.track(coordinator, { progress: options.progress, intervalMs: options.progressIntervalMs })
     if (options.dashboard !== undefined) {
       yield* Dashboard.serve(coordinator, exe, options.dashboard).pipe(
         Effect.catchAll((e) => Effect.logWarning(`dashboard not started on port ${options.dashboard}: ${e.message}`))
@@ -174,6 +178,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         // The coordinator only re-deals references: nothing to run or record.
         const n = stage.ops[0]?.kind === "reshard" ? stage.ops[0].n : 1
         outputs.set(stage.id, Reshard.split(outputs.get(stage.input.stage) ?? [], n))
+        yield* coordinator.skipStage(stage.id, n, "the coordinator re-deals references")
         continue
       }
       const origin = yield* Effect.try({ try: () => originOf(exe, stage), catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e) })
@@ -182,6 +187,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         if (recorded.kind === "valid") {
           yield* Effect.logInfo(`stage ${stage.id} (${stage.kind}) already completed in ${executionId}; skipping it`)
           outputs.set(stage.id, recorded.outputs)
+          yield* coordinator.skipStage(stage.id, recorded.outputs.length, "completed by an earlier run")
           continue
         }
         if (recorded.kind === "stale") yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again, and the stages after it: ${recorded.reason}`)
@@ -201,7 +207,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     }
     const last = stages[stages.length - 1]
     const results = last ? readResults(outputs.get(last.id) ?? []) : []
-    return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId }
+    return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId, summary: yield* progress.finish }
   })
 
 /** What a stage's outputs are computed from, recorded with them and checked on resume. */
@@ -236,13 +242,3 @@ const readResults = (outputs: ReadonlyArray<ShardOutput>): Array<unknown> => {
 const writeShared = (dir: string, shared: Readonly<Record<string, unknown>>) => {
   for (const [name, value] of Object.entries(shared)) AtomicWrite.writeFileSync(ExecutionDir.sharedFile(dir, name), BlockFile.encode(value))
 }
-
-const progress = (coordinator: Coordinator.Coordinator, exe: Executable.Executable) =>
-  Effect.gen(function* () {
-    const s = yield* coordinator.status
-    if (s.stage === null) return
-    const stage = exe.plan.stages[s.stage]
-    const alive = s.workers.filter((w) => w.state === "alive").length
-    const dead = s.workers.filter((w) => w.state === "failed").length
-    yield* Effect.logInfo(`[${s.executionId}] stage ${s.stage}/${s.stages - 1} (${stage?.kind}): ${s.completed}/${s.total} complete, ${s.inFlight} in-flight, ${s.queued} queued, ${alive}/${s.workers.length} workers alive, ${dead} dead${s.retries ? `, ${s.retries} retries` : ""}`)
-  }).pipe(Effect.repeat(Schedule.spaced("5 seconds")), Effect.asVoid)

@@ -4,8 +4,10 @@ import { Cause, Effect, Exit } from "effect"
  * How Zephyr's processes (the `zephyr` command, a local worker) end: 0 on success, 130 when
  * interrupted (Ctrl-C, SIGTERM), 1 on failure, whose message goes to stderr as a sentence.
  */
-export const teardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: number) => void): void =>
-  onExit(Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1)
+export const codeOf = (exit: Exit.Exit<unknown, unknown>): number =>
+  Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1
+
+export const teardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: number) => void): void => onExit(codeOf(exit))
 
 /** Prints a failure as the user's sentence (no stack of ours); nothing for an interruption. */
 export const printFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>

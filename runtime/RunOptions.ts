@@ -43,6 +43,8 @@ export const defaults = {
   minMessageBytes: 64 << 10,
   /** Connections the coordinator accepts at once (each worker holds one). */
   maxConnections: Transport.limits.maxConnections,
+  /** Between two progress lines when stderr is not a terminal. */
+  progressIntervalMs: 5_000,
   /** `zephyr gc` removes kept executions last used longer ago than this. */
   gcOlderThanMs: 7 * 86_400_000,
   /** Backend "kubernetes" (runtime/launcher/KubernetesOptions.ts). */
@@ -99,8 +101,13 @@ export interface RunOptions {
    * Completed stages whose plan, module source and input files are unchanged are skipped.
    */
   readonly resume?: string | undefined
-  /** Log a progress line every few seconds. */
+  /**
+   * Show progress on stderr: live lines per stage on a terminal, else a status line every
+   * `progressInterval`; the run's summary is printed at its end (as an info log).
+   */
   readonly progress?: boolean | undefined
+  /** Between two status lines when stderr is not a terminal (default 5s). */
+  readonly progressInterval?: Duration.DurationInput | string | undefined
   /** Serve a read-only dashboard on 127.0.0.1:PORT (0: any free port). */
   readonly dashboard?: number | undefined
   /**
@@ -144,6 +151,7 @@ export interface Resolved {
   /** `executionId` must name an existing execution. */
   readonly resume: boolean
   readonly progress: boolean
+  readonly progressIntervalMs: number
   readonly listen: string
   readonly token: string | undefined
   readonly maxMessageBytes: number
@@ -156,6 +164,11 @@ export interface Resolved {
 
 const bad = (option: string, value: unknown, expected: string): never => {
   throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option ${option}: ${JSON.stringify(value)}; expected ${expected}.` })
+}
+
+const positive = (option: string, value: Duration.DurationInput | string): number => {
+  const ms = parseDuration(option, value)
+  return ms > 0 ? ms : bad(option, value, "a positive duration")
 }
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -280,6 +293,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     executionId: options.resume ?? options.executionId,
     resume: options.resume !== undefined,
     progress: options.progress === true,
+    progressIntervalMs: options.progressInterval === undefined ? defaults.progressIntervalMs : positive("progressInterval", options.progressInterval),
     ...listenAndToken(options, backend),
     maxMessageBytes: options.maxMessageSize === undefined ? defaults.maxMessageBytes : messageSize(options.maxMessageSize),
     maxConnections: count("maxConnections", options.maxConnections, defaults.maxConnections, 1),

@@ -1,8 +1,9 @@
 import { Cause, Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
-import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput, Status } from "../../rpc/Protocol.ts"
+import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as Scheduler from "./Scheduler.ts"
+import * as StatusSnapshot from "./StatusSnapshot.ts"
 
 /**
  * The coordinator of one execution: the Scheduler's decisions wrapped in an Effect
@@ -22,8 +23,13 @@ export interface Coordinator {
   ) => Effect.Effect<ReadonlyArray<ShardOutput>, Scheduler.Failure>
   /** A worker process exited (`outOfMemory`: it hit its heap limit). */
   readonly workerExited: (workerId: string, reason: string, outOfMemory?: boolean) => Effect.Effect<void>
+  /** The launcher started a worker's process (again): it is starting until it registers. */
+  readonly workerStarting: (workerId: string) => Effect.Effect<void>
+  /** A stage that runs no tasks here (completed by an earlier run, or a reshard), for the books. */
+  readonly skipStage: (stage: number, shards: number, why: string) => Effect.Effect<void>
   readonly poolGone: Effect.Effect<void>
-  readonly status: Effect.Effect<Status>
+  /** Where the execution is (StatusSnapshot), every stage of it; the `Status` handler takes a stage filter. */
+  readonly status: Effect.Effect<StatusSnapshot.Snapshot>
   /** Fails the execution from outside (a launcher error, an interrupt). */
   readonly abort: (error: Scheduler.Failure) => Effect.Effect<void>
   readonly handlers: Handlers
@@ -35,14 +41,15 @@ export interface Handlers {
   readonly Register: (p: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) => Effect.Effect<{ readonly executionId: string }, ZephyrFingerprintError>
   readonly Pull: (p: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => Effect.Effect<PullResponse>
   readonly Heartbeat: (p: { readonly workerId: string }) => Effect.Effect<{ readonly known: boolean }>
-  readonly Status: () => Effect.Effect<Status>
+  readonly Status: (p: { readonly stage?: number | undefined }) => Effect.Effect<StatusSnapshot.Snapshot>
   readonly Abort: (p: { readonly workerId: string; readonly error: ZephyrWorkerError }) => Effect.Effect<void>
 }
 
 export interface Options {
   readonly spec: JobSpec
   readonly config: Scheduler.Config
-  readonly stages: number
+  /** The plan's stages (or how many there are), for the status. */
+  readonly stages: number | ReadonlyArray<StatusSnapshot.StageInfo>
   /** How long a Pull waits for work before answering `backoff`. */
   readonly longPollMs?: number | undefined
 }
@@ -55,9 +62,14 @@ export const make = (options: Options) =>
     /** Completed when the running stage is over (done or failed); only runStage waits on it. */
     let settled: Deferred.Deferred<void> | undefined
 
+    const stages: ReadonlyArray<StatusSnapshot.StageInfo> = typeof options.stages === "number"
+      ? Array.from({ length: options.stages }, (_, id) => ({ id, kind: "stage" }))
+      : options.stages
     const logEvents = Effect.suspend(() =>
       Effect.forEach(scheduler.drainEvents(), (e) =>
-        e.level === "warn" ? Effect.logWarning(e.message) : e.level === "info" ? Effect.logInfo(e.message) : Effect.logDebug(e.message), { discard: true })
+        (e.level === "warn" ? Effect.logWarning(e.message) : e.level === "info" ? Effect.logInfo(e.message) : Effect.logDebug(e.message)).pipe(
+          Effect.annotateLogs(annotationsOf(options.spec.executionId, e.fields))
+        ), { discard: true })
     )
 
     /**
@@ -128,7 +140,7 @@ export const make = (options: Options) =>
       Effect.gen(function* () {
         const over = yield* Deferred.make<void>()
         settled = over
-        yield* step(() => scheduler.startStage(stage, inputs, isLast))
+        yield* step((now) => scheduler.startStage(stage, inputs, isLast, now))
         yield* Deferred.await(over)
         const outcome = scheduler.outcome()
         if (outcome.kind === "done") return outcome.outputs
@@ -173,7 +185,7 @@ export const make = (options: Options) =>
         }),
       Pull: ({ workerId, reports, max }: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => pull(workerId, reports, max),
       Heartbeat: ({ workerId }: { readonly workerId: string }) => step((now) => scheduler.heartbeat(workerId, now)),
-      Status: () => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => scheduler.status(now, options.stages))),
+      Status: ({ stage }) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => StatusSnapshot.of(scheduler, now, stages, { stage }))),
       Abort: ({ error }) => step(() => scheduler.abort(error))
     }
 
@@ -181,8 +193,10 @@ export const make = (options: Options) =>
       scheduler,
       runStage,
       workerExited: (workerId, reason, outOfMemory) => step((now) => scheduler.workerExited(workerId, now, reason, outOfMemory)),
+      workerStarting: (workerId) => step((now) => scheduler.workerStarting(workerId, now)),
+      skipStage: (stage, shards, why) => step((now) => scheduler.skipStage(stage, shards, why, now)),
       poolGone: step((now) => scheduler.markPoolGone(now)),
-      status: handlers.Status(),
+      status: handlers.Status({}),
       abort: (error) => step(() => scheduler.abort(error)),
       handlers
     }
@@ -200,3 +214,10 @@ const notPublished = (report: Extract<Report, { kind: "done" }>, workerId: strin
   permanent: false,
   infrastructure: true
 })
+
+/** A log's annotations: the execution, and the stage, shard, attempt and worker an event names. */
+const annotationsOf = (executionId: string, fields: Scheduler.EventFields | undefined): Record<string, unknown> => {
+  const out: Record<string, unknown> = { execution: executionId }
+  if (fields) for (const [k, v] of Object.entries(fields)) if (v !== undefined) out[k] = v
+  return out
+}

@@ -1,6 +1,7 @@
+import * as path from "node:path"
 import * as CounterSet from "../task/CounterSet.ts"
 import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
-import type { PullResponse, Report, ShardInput, ShardOutput, Status, Task } from "../../rpc/Protocol.ts"
+import type { PullResponse, Report, ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
 import { ShardQueue } from "./ShardQueue.ts"
 import * as RunOptions from "../RunOptions.ts"
 
@@ -28,6 +29,10 @@ import * as RunOptions from "../RunOptions.ts"
  *   fair share of the queue (`batchSize`), so the tail still balances.
  * Work per event is O(1) in the number of shards and workers (a report, a handed-out task);
  * only sweeps and status visit every worker.
+ *
+ * It also keeps the books a status needs (StatusSnapshot reads them): each worker's phase
+ * and since when, each stage's times, built-in counters (records and bytes in and out),
+ * user counters, retries with their causes, and the files its writes published.
  */
 export interface Config {
   readonly maxShardFailures: number
@@ -59,6 +64,14 @@ export const defaults: Config = {
 
 export type WorkerState = "alive" | "failed" | "gone"
 
+/**
+ * What a worker is doing, as people read it: registered but not yet asking for work (it
+ * builds its layer), or started again after it died (`starting`); asking for work but never
+ * given any (`ready`); holding shards (`busy`); between tasks (`idle`); declared dead or
+ * exited (`dead`); let go at the end of the run (`released`).
+ */
+export type WorkerPhase = "starting" | "ready" | "busy" | "idle" | "dead" | "released"
+
 export interface WorkerEntry {
   readonly id: string
   state: WorkerState
@@ -72,7 +85,21 @@ export interface WorkerEntry {
   activeRequests: number
   tasksDone: number
   deaths: number
+  /** Its process was started again after it died and has not registered yet. */
+  relaunched: boolean
+  phase: WorkerPhase
+  /** When it entered `phase`. */
+  phaseSince: number
 }
+
+/** A worker's phase, from its state and what it holds. */
+export const phaseOf = (w: Pick<WorkerEntry, "state" | "started" | "inFlight" | "tasksDone" | "relaunched">): WorkerPhase =>
+  w.state === "failed" ? (w.relaunched ? "starting" : "dead")
+  : w.state === "gone" ? "released"
+  : !w.started ? "starting"
+  : w.inFlight.size > 0 ? "busy"
+  : w.tasksDone > 0 ? "idle"
+  : "ready"
 
 export interface ShardEntry {
   readonly index: number
@@ -105,10 +132,81 @@ export interface StageRun {
 
 export type Failure = ZephyrWorkerError | ZephyrInfraError | ZephyrFingerprintError
 
+/** What the log of an event is annotated with (besides the execution). */
+export interface EventFields {
+  readonly stage?: number | undefined
+  readonly shard?: number | undefined
+  readonly attempt?: number | undefined
+  readonly worker?: string | undefined
+}
+
 export interface Event {
   readonly level: "debug" | "info" | "warn"
   readonly message: string
+  readonly fields?: EventFields | undefined
 }
+
+/**
+ * Why a shard was handed out again: its user code failed (`user-error`), its worker exited,
+ * went silent or re-registered (`worker-lost`), a disk error or an output that could not be
+ * published (`infrastructure`), its worker ran out of memory (`out-of-memory`).
+ */
+export type RetryCause = "user-error" | "worker-lost" | "infrastructure" | "out-of-memory"
+
+export interface Retry {
+  readonly stage: number
+  readonly shard: number
+  /** The attempt that failed. */
+  readonly attempt: number
+  readonly worker: string
+  readonly cause: RetryCause
+  readonly message: string
+  readonly file?: string | undefined
+  readonly line?: number | undefined
+  readonly at: number
+}
+
+/** Retries of one stage with the same cause, place and message. */
+export interface RetryGroup {
+  readonly cause: RetryCause
+  readonly message: string
+  readonly file?: string | undefined
+  readonly line?: number | undefined
+  count: number
+  lastShard: number
+  lastWorker: string
+}
+
+/** The books of one stage of this execution. */
+export interface StageLog {
+  readonly stage: number
+  readonly shards: number
+  state: "running" | "done" | "failed" | "skipped"
+  /** Why a stage did not run here (completed by an earlier run, done by the coordinator itself). */
+  readonly skipped: string | undefined
+  readonly startedAt: number
+  endedAt: number | undefined
+  readonly io: { recordsIn: number; bytesIn: number; recordsOut: number; bytesOut: number }
+  readonly counters: CounterSet.Snapshot
+  retries: number
+  /** Keyed by cause, place and message; at most MAX_RETRY_GROUPS (the rest counted in `otherRetries`). */
+  readonly retryGroups: Map<string, RetryGroup>
+  otherRetries: number
+  /** Files its writes published, by directory (at most MAX_OUTPUT_DIRS; the rest in `otherOutputFiles`). */
+  readonly outputDirs: Map<string, number>
+  outputFiles: number
+  otherOutputFiles: number
+}
+
+export const MAX_RETRY_GROUPS = 50
+export const MAX_RECENT_RETRIES = 50
+export const MAX_OUTPUT_DIRS = 20
+
+const newStageLog = (stage: number, shards: number, now: number, skipped?: string): StageLog => ({
+  stage, shards, state: skipped === undefined ? "running" : "skipped", skipped, startedAt: now, endedAt: skipped === undefined ? undefined : now,
+  io: { recordsIn: 0, bytesIn: 0, recordsOut: 0, bytesOut: 0 }, counters: {}, retries: 0, retryGroups: new Map(), otherRetries: 0,
+  outputDirs: new Map(), outputFiles: 0, otherOutputFiles: 0
+})
 
 export type ReportVerdict = { readonly accept: true } | { readonly accept: false; readonly reason: string }
 
@@ -171,6 +269,16 @@ export class Scheduler {
   private events: Array<Event> = []
   /** Per worker, how many times it was declared dead by a heartbeat timeout. */
   readonly timeouts = new Map<string, number>()
+  /** Worker processes started but not registered yet, and since when. */
+  readonly launching = new Map<string, number>()
+  /** The books of every stage started (or skipped) so far, by stage id. */
+  readonly stageLogs = new Map<number, StageLog>()
+  /** The latest retries of any stage, oldest first (at most MAX_RECENT_RETRIES). */
+  readonly recentRetries: Array<Retry> = []
+  /** Counters whose conflicting aggregations were reported already (once per counter). */
+  private readonly conflictsReported = new Set<string>()
+  /** The time of the event being handled: the last `now` a method was given. */
+  private clock = 0
 
   constructor(readonly executionId: string, readonly config: Config) {}
 
@@ -182,11 +290,25 @@ export class Scheduler {
 
   hasEvents(): boolean { return this.events.length > 0 }
 
-  private log(level: Event["level"], message: string) { this.events.push({ level, message }) }
+  private log(level: Event["level"], message: string, fields?: EventFields) { this.events.push(fields ? { level, message, fields } : { level, message }) }
+
+  /** Records a change of `w`'s phase (and when), logged at debug level. */
+  private touch(w: WorkerEntry): void {
+    const phase = phaseOf(w)
+    if (phase === w.phase) return
+    const from = w.phase
+    w.phase = phase
+    w.phaseSince = this.clock
+    const on = phase === "busy" ? ` on shard(s) ${[...w.inFlight].slice(0, 8).join(", ")}${w.inFlight.size > 8 ? ", ..." : ""}` : ""
+    this.log("debug", `worker ${w.id}: ${from} → ${phase}${on}`, { worker: w.id, ...(this.run ? { stage: this.run.stage } : {}) })
+  }
+
+  private tick(now: number): void { this.clock = now }
 
   // ---- stages -----------------------------------------------------------------------------
 
-  startStage(stage: number, inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>, isLast: boolean): void {
+  startStage(stage: number, inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>, isLast: boolean, now = this.clock): void {
+    this.tick(now)
     this.generation++
     const shards: Array<ShardEntry> = inputs.map((x, index) => ({
       index, input: x.input, right: x.right, attempt: 0, status: "queued", worker: undefined,
@@ -194,8 +316,18 @@ export class Scheduler {
     }))
     this.run = { stage, generation: this.generation, isLast, shards, queue: new ShardQueue(shards.map((s) => s.index)), completed: 0, retries: 0 }
     this.version++
-    for (const w of this.workers.values()) w.inFlight.clear()
-    this.log("debug", `stage ${stage} started: ${shards.length} shard(s), generation ${this.generation}`)
+    this.stageLogs.set(stage, newStageLog(stage, shards.length, now))
+    for (const w of this.workers.values()) { w.inFlight.clear(); this.touch(w) }
+    this.log("debug", `stage ${stage} started: ${shards.length} shard(s), generation ${this.generation}`, { stage })
+  }
+
+  /**
+   * A stage that runs no tasks here: completed by an earlier run of this execution
+   * (resumed), or done by the coordinator itself (a reshard only re-deals references).
+   */
+  skipStage(stage: number, shards: number, why: string, now: number): void {
+    this.tick(now)
+    this.stageLogs.set(stage, newStageLog(stage, shards, now, why))
   }
 
   /** Done when every shard finished; failed when a rule said so. */
@@ -221,7 +353,13 @@ export class Scheduler {
     if (this.fatal) return
     this.fatal = error
     this.version++
-    this.log("warn", `execution failed: ${error.message}`)
+    const log = this.run ? this.stageLogs.get(this.run.stage) : undefined
+    if (log && log.state === "running") { log.state = "failed"; log.endedAt = this.clock }
+    this.log("warn", `execution failed: ${error.message}`, {
+      ...("stage" in error && error.stage !== undefined ? { stage: error.stage } : {}),
+      ...("shard" in error && error.shard !== undefined ? { shard: error.shard } : {}),
+      ...("worker" in error && typeof error.worker === "string" ? { worker: error.worker } : {})
+    })
   }
 
   // ---- workers ------------------------------------------------------------------------------
@@ -234,26 +372,43 @@ export class Scheduler {
     if (w.state === "alive") this.alive--
     if (state === "alive") this.alive++
     w.state = state
+    this.touch(w)
+  }
+
+  /** The launcher started a worker's process (again, after it died): it is starting until it registers. */
+  workerStarting(workerId: string, now: number): void {
+    this.tick(now)
+    const w = this.workers.get(workerId)
+    if (!w) { this.launching.set(workerId, now); return }
+    if (w.state !== "failed") return
+    w.relaunched = true
+    this.touch(w)
   }
 
   /** A (re-)registering worker is alive; anything it held was lost with its old process. */
   register(workerId: string, now: number): { readonly requeued: ReadonlyArray<number> } {
+    this.tick(now)
+    this.launching.delete(workerId)
     const existing = this.workers.get(workerId)
     if (!existing) {
       if (this.workers.size === 0) this.noAliveSince = undefined
-      this.workers.set(workerId, { id: workerId, state: "alive", lastSeen: now, registeredAt: now, started: false, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0 })
+      this.workers.set(workerId, {
+        id: workerId, state: "alive", lastSeen: now, registeredAt: now, started: false, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0,
+        relaunched: false, phase: "starting", phaseSince: now
+      })
       this.alive++
-      this.log("debug", `worker ${workerId} registered`)
+      this.log("debug", `worker ${workerId} registered`, { worker: workerId })
       this.noAliveSince = undefined
       return { requeued: [] }
     }
     const requeued = this.requeueHeld(existing, `worker ${workerId} re-registered`)
-    this.setState(existing, "alive")
+    existing.relaunched = false
     existing.lastSeen = now
     existing.registeredAt = now
     existing.started = false
+    this.setState(existing, "alive")
     this.noAliveSince = undefined
-    this.log("info", `worker ${workerId} re-registered${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
+    this.log("info", `worker ${workerId} re-registered${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`, { worker: workerId })
     return { requeued }
   }
 
@@ -266,11 +421,12 @@ export class Scheduler {
         const shard = run.shards[index]
         if (!shard || shard.status !== "running" || shard.worker !== w.id) continue
         if (outOfMemory) this.outOfMemory(shard, w.id, why)
-        this.infraFailure(shard, w.id, why)
+        this.infraFailure(shard, w.id, why, { cause: outOfMemory ? "out-of-memory" : "worker-lost", worker: w.id, message: why })
         requeued.push(index)
       }
     }
     w.inFlight.clear()
+    this.touch(w)
     return requeued
   }
 
@@ -278,7 +434,7 @@ export class Scheduler {
    * A shard lost its worker or hit a disk error: re-queued with a new attempt, and the run
    * fails on the `maxShardInfraFailures`th time.
    */
-  private infraFailure(shard: ShardEntry, workerId: string, why: string) {
+  private infraFailure(shard: ShardEntry, workerId: string, why: string, retry: RetryReason) {
     const run = this.run!
     shard.infraFailures++
     shard.lastWorker = workerId
@@ -289,7 +445,7 @@ export class Scheduler {
         stage: run.stage, shard: shard.index, retryable: false
       }))
     }
-    this.requeue(shard)
+    this.requeue(shard, retry)
   }
 
   /** A worker process ran out of memory holding `shard`: the `maxShardFailures`th time fails the run. */
@@ -304,8 +460,9 @@ export class Scheduler {
     }))
   }
 
-  private requeue(shard: ShardEntry) {
+  private requeue(shard: ShardEntry, reason: RetryReason) {
     const run = this.run!
+    this.recordRetry(run.stage, shard, reason)
     shard.attempt++
     shard.status = "queued"
     shard.worker = undefined
@@ -314,8 +471,27 @@ export class Scheduler {
     this.version++
   }
 
+  /** Books a retry of `shard` in its stage's log and the recent retries. */
+  private recordRetry(stage: number, shard: ShardEntry, reason: RetryReason): void {
+    const retry: Retry = { stage, shard: shard.index, attempt: shard.attempt, at: this.clock, ...reason }
+    this.recentRetries.push(retry)
+    if (this.recentRetries.length > MAX_RECENT_RETRIES) this.recentRetries.shift()
+    const log = this.stageLogs.get(stage)
+    if (!log) return
+    log.retries++
+    const key = `${reason.cause}\u0000${reason.file ?? ""}:${reason.line ?? ""}\u0000${groupMessage(reason)}`
+    const group = log.retryGroups.get(key)
+    if (group) { group.count++; group.lastShard = shard.index; group.lastWorker = reason.worker; return }
+    if (log.retryGroups.size >= MAX_RETRY_GROUPS) { log.otherRetries++; return }
+    log.retryGroups.set(key, {
+      cause: reason.cause, message: groupMessage(reason), ...(reason.file !== undefined ? { file: reason.file } : {}), ...(reason.line !== undefined ? { line: reason.line } : {}),
+      count: 1, lastShard: shard.index, lastWorker: reason.worker
+    })
+  }
+
   /** Any message from a worker shows it is alive. */
   seen(workerId: string, now: number): WorkerEntry | undefined {
+    this.tick(now)
     const w = this.workers.get(workerId)
     if (!w) return undefined
     w.lastSeen = now
@@ -323,9 +499,10 @@ export class Scheduler {
     if (w.state === "failed") {
       // Declared dead too early (a stall, a pause): it is back, idle; what it held was re-queued.
       this.setState(w, "alive")
-      this.log("warn", `worker ${workerId} was declared dead but is alive; it rejoins idle`)
+      this.log("warn", `worker ${workerId} was declared dead but is alive; it rejoins idle`, { worker: workerId })
     }
     if (w.state === "alive") this.noAliveSince = undefined
+    this.touch(w)
     return w
   }
 
@@ -338,17 +515,21 @@ export class Scheduler {
    * that ran out of memory charges what it held with an out-of-memory failure too.
    */
   workerExited(workerId: string, now: number, reason: string, outOfMemory = false): void {
+    this.tick(now)
+    this.launching.delete(workerId)
     const w = this.workers.get(workerId)
     if (!w || w.state === "gone") return
     const requeued = this.requeueHeld(w, reason, outOfMemory)
+    w.relaunched = false
     this.setState(w, "failed")
     w.deaths++
-    this.log("warn", `worker ${workerId} exited (${reason})${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
+    this.log("warn", `worker ${workerId} exited (${reason})${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`, { worker: workerId, ...(this.run ? { stage: this.run.stage } : {}) })
     this.checkAlive(now)
   }
 
   /** The launcher says the whole pool is gone for good: no waiting for a timeout. */
   markPoolGone(now: number): void {
+    this.tick(now)
     this.poolGone = true
     if (this.outstanding() > 0) {
       this.fail(new ZephyrWorkerError({
@@ -367,6 +548,7 @@ export class Scheduler {
     const w = this.seen(workerId, now)
     if (!w) return { kind: "shutdown", reason: `unknown worker ${workerId}: register first` }
     for (const report of reports) this.record(w, report)
+    if (reports.length > 0) this.touch(w)
     if (w.state === "gone") return { kind: "shutdown", reason: "released" }
     if (this.fatal) return { kind: "shutdown", reason: "the execution failed" }
     const run = this.run
@@ -395,12 +577,13 @@ export class Scheduler {
       if (shard.oomFailures > 0) break
     }
     if (tasks.length > 0) {
+      this.touch(w)
       if (run.queue.length === 0) this.version++ // the queue emptied: idle workers may now be released
       return { kind: "tasks", tasks }
     }
     if (run.isLast && this.config.drainIdle && w.inFlight.size === 0 && run.queue.length === 0) {
       this.setState(w, "gone")
-      this.log("debug", `worker ${workerId} released: the last stage has nothing left to hand out`)
+      this.log("debug", `worker ${workerId} released: the last stage has nothing left to hand out`, { worker: workerId })
       return { kind: "shutdown", reason: "the last stage has no more work" }
     }
     return { kind: "backoff", ms: w.inFlight.size > 0 ? 50 : 200 }
@@ -413,12 +596,14 @@ export class Scheduler {
 
   private record(w: WorkerEntry, report: Report) {
     const verdict: ReportVerdict = this.fatal ? { accept: false, reason: "the execution failed" } : classifyReport(this.executionId, this.run, report, w.id)
+    const fields: EventFields = { stage: report.stage, shard: report.shard, attempt: report.attempt, worker: w.id }
     if (!verdict.accept) {
-      this.log("debug", `ignored a ${report.kind} report from ${w.id} for stage ${report.stage} shard ${report.shard} attempt ${report.attempt}: ${verdict.reason}`)
+      this.log("debug", `ignored a ${report.kind} report from ${w.id} for stage ${report.stage} shard ${report.shard} attempt ${report.attempt}: ${verdict.reason}`, fields)
       return
     }
     const run = this.run!
     const shard = run.shards[report.shard]!
+    const log = this.stageLogs.get(run.stage)
     w.inFlight.delete(report.shard)
     if (report.kind === "done") {
       shard.status = "done"
@@ -426,14 +611,25 @@ export class Scheduler {
       shard.worker = undefined
       run.completed++
       w.tasksDone++
-      CounterSet.merge(this.counters, report.counters)
+      this.mergeCounters(report.counters, fields)
+      if (log) {
+        CounterSet.merge(log.counters, report.counters)
+        if (report.io) {
+          log.io.recordsIn += report.io.recordsIn
+          log.io.bytesIn += report.io.bytesIn
+          log.io.recordsOut += report.io.recordsOut
+          log.io.bytesOut += report.io.bytesOut
+        }
+        if (report.commit) addOutput(log, report.commit.target)
+        if (run.completed === run.shards.length && log.state === "running") { log.state = "done"; log.endedAt = this.clock }
+      }
       return
     }
     if (report.infrastructure === true) {
       // A disk error (a missing run file, a full disk) or an output that could not be published: not the user's.
-      this.log("warn", `shard ${report.shard} of stage ${run.stage} hit an infrastructure failure on ${w.id} (attempt ${report.attempt}): ${report.error.message}`)
+      this.log("warn", `shard ${report.shard} of stage ${run.stage} hit an infrastructure failure on ${w.id} (attempt ${report.attempt}): ${report.error.message}`, fields)
       shard.avoid = w.id // its disk may be the problem: another worker first
-      this.infraFailure(shard, w.id, report.error.message)
+      this.infraFailure(shard, w.id, report.error.message, { cause: "infrastructure", worker: w.id, ...whereOf(report.error) })
       return
     }
     shard.failures++
@@ -447,8 +643,17 @@ export class Scheduler {
       this.fail(withMessage(report.error, `Shard ${report.shard} of stage ${run.stage} failed ${shard.failures} times (max ${this.config.maxShardFailures}); last failure on worker ${w.id}: ${report.error.message}`))
       return
     }
-    this.log("warn", `shard ${report.shard} of stage ${run.stage} failed on ${w.id} (attempt ${report.attempt}, failure ${shard.failures} of ${this.config.maxShardFailures}): ${report.error.message}`)
-    this.requeue(shard)
+    this.log("warn", `shard ${report.shard} of stage ${run.stage} failed on ${w.id} (attempt ${report.attempt}, failure ${shard.failures} of ${this.config.maxShardFailures}): ${report.error.message}`, fields)
+    this.requeue(shard, { cause: "user-error", worker: w.id, ...whereOf(report.error) })
+  }
+
+  /** Folds a task's counters into the run's; a counter given two aggregations is warned about once. */
+  private mergeCounters(counters: CounterSet.Snapshot, fields: EventFields): void {
+    for (const c of CounterSet.merge(this.counters, counters)) {
+      if (this.conflictsReported.has(c.name)) continue
+      this.conflictsReported.add(c.name)
+      this.log("warn", `counter ${JSON.stringify(c.name)} was given two aggregations: ${JSON.stringify(c.kept)} first, then ${JSON.stringify(c.ignored)} (stage ${fields.stage}, shard ${fields.shard}); it keeps ${JSON.stringify(c.kept)} and ignores the other. Give each aggregation a counter of its own.`, fields)
+    }
   }
 
   /** Fails the execution from outside the rules (a worker that cannot load its module or layer, say). */
@@ -475,6 +680,7 @@ export class Scheduler {
    * queued unread, so nobody is declared dead on that sweep.
    */
   sweep(now: number): { readonly dead: ReadonlyArray<string>; readonly ages: { readonly p50: number; readonly p90: number; readonly max: number; readonly n: number } } {
+    this.tick(now)
     const stalledFor = this.lastSweep === undefined ? 0 : now - this.lastSweep - this.config.sweepIntervalMs
     this.lastSweep = now
     if (stalledFor > this.config.sweepIntervalMs) {
@@ -494,7 +700,7 @@ export class Scheduler {
       this.setState(w, "failed")
       w.deaths++
       this.timeouts.set(id, (this.timeouts.get(id) ?? 0) + 1)
-      this.log("warn", `worker ${id} declared dead: last heard from ${now - w.lastSeen} ms ago (timeout ${this.config.heartbeatTimeoutMs} ms)${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`)
+      this.log("warn", `worker ${id} declared dead: last heard from ${now - w.lastSeen} ms ago (timeout ${this.config.heartbeatTimeoutMs} ms)${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`, { worker: id })
     }
     this.checkAlive(now)
     ages.sort((a, b) => a - b)
@@ -523,25 +729,29 @@ export class Scheduler {
       }))
     }
   }
+}
 
-  // ---- status -----------------------------------------------------------------------------
+/** Who lost a shard and why (the shard and time are the scheduler's). */
+type RetryReason = Pick<Retry, "cause" | "worker" | "message" | "file" | "line">
 
-  status(now: number, stages: number): Status {
-    const run = this.run
-    let inFlight = 0
-    if (run) for (const s of run.shards) if (s.status === "running") inFlight++
-    return {
-      executionId: this.executionId,
-      stage: run?.stage ?? null,
-      stages,
-      completed: run?.completed ?? 0,
-      total: run?.shards.length ?? 0,
-      inFlight,
-      queued: run?.queue.length ?? 0,
-      retries: run?.retries ?? 0,
-      workers: [...this.workers.values()].map((w) => ({ id: w.id, state: w.state, lastSeenAgoMs: now - w.lastSeen, inFlight: w.inFlight.size, tasksDone: w.tasksDone, deaths: w.deaths })),
-      done: this.outcome().kind !== "running",
-      fatalError: this.fatal?.message ?? null
-    }
-  }
+/** A failure's message, and the user's file and line it names, for the books. */
+const whereOf = (error: ZephyrWorkerError): Pick<Retry, "message" | "file" | "line"> => ({
+  message: error.message,
+  ...(error.file !== undefined ? { file: error.file } : {}),
+  ...(error.line !== undefined ? { line: error.line } : {})
+})
+
+/** Retries are grouped by the first line of their message, clipped. */
+const groupMessage = (reason: RetryReason): string => {
+  const first = reason.message.split("\n", 1)[0] ?? ""
+  return first.length > 300 ? `${first.slice(0, 300)}...` : first
+}
+
+const addOutput = (log: StageLog, target: string): void => {
+  log.outputFiles++
+  const dir = path.dirname(target)
+  const n = log.outputDirs.get(dir)
+  if (n !== undefined) log.outputDirs.set(dir, n + 1)
+  else if (log.outputDirs.size < MAX_OUTPUT_DIRS) log.outputDirs.set(dir, 1)
+  else log.otherOutputFiles++
 }

@@ -4,6 +4,8 @@ import * as readline from "node:readline"
 import { Deferred, Effect, Runtime } from "effect"
 import { ZephyrInfraError } from "../../plan/Errors.ts"
 import * as Transport from "../../rpc/Transport.ts"
+import * as StderrLogger from "../StderrLogger.ts"
+import type { Assignment } from "../worker/LocalWorkerProcess.ts"
 import type { Launcher } from "./Launcher.ts"
 import * as WorkerProcesses from "./WorkerProcesses.ts"
 
@@ -60,14 +62,19 @@ export const make = (options: Options = {}): Launcher => ({
       const launch = (workerId: string, first: boolean): void => {
         const child = (first && !options.env ? WorkerProcesses.takePrestarted(modulePath) : undefined) ?? WorkerProcesses.spawnWorker(options.env ?? {}, modulePath, ctx.spec.memoryBudgetBytes)
         child.stdin?.on("error", () => undefined) // a worker that died before reading it
-        child.stdin?.write(`${JSON.stringify({ coordinator: `${address.host}:${address.port}`, token, workerId })}\n`)
+        const assignment: Assignment = {
+          coordinator: `${address.host}:${address.port}`, token, workerId,
+          logLevel: process.env[StderrLogger.LEVEL_ENV], logFormat: process.env[StderrLogger.FORMAT_ENV]
+        }
+        child.stdin?.write(`${JSON.stringify(assignment)}\n`)
         children.set(workerId, child)
+        runFork(ctx.coordinator.workerStarting(workerId))
         let heapMessage = false
         if (child.stderr) {
           const lines = readline.createInterface({ input: child.stderr })
           lines.on("line", (line) => {
             if (WorkerProcesses.isOutOfMemoryMessage(line)) heapMessage = true
-            if (options.forwardStderr !== false) process.stderr.write(`[${workerId}] ${line}\n`)
+            if (options.forwardStderr !== false) process.stderr.write(StderrLogger.workerLine(workerId, line))
           })
         }
         child.on("exit", (code, signal) => {

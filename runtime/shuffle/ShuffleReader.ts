@@ -8,6 +8,8 @@ export interface ShuffleReadOptions {
   readonly tmpDir: string | (() => string)
   readonly memoryBudgetBytes: number   // bounds how many segments are merged at once (fan-in); above it, merge in passes through spill files
   readonly counters?: CounterSet | undefined   // e.g. "zephyr/shuffle_merge_passes"
+  /** Told once what the target holds: its items and their bytes in the run files. */
+  readonly onInput?: ((items: number, bytes: number) => void) | undefined
 }
 
 /** The segments of `target` listed by `manifests`, in manifest then run order. */
@@ -64,6 +66,11 @@ class GroupItems implements IterableIterator<unknown> {
 /** The groups of target shard `target`, in key order (KeyOrder.compare); inside a group items come in sortBy order when the mappers had a sortBy. */
 export function* groups(manifests: ReadonlyArray<string>, target: number, options: ShuffleReadOptions): Generator<readonly [key: unknown, items: Iterable<unknown>]> {
   const { segments, sorted } = segmentsFor(manifests, target)
+  if (options.onInput) {
+    let items = 0, bytes = 0
+    for (const s of segments) { items += s.count; bytes += s.length }
+    options.onInput(items, bytes)
+  }
   if (segments.length === 0) return
   const counters = options.counters
   counters?.increment("zephyr/shuffle_segments_read", segments.length)

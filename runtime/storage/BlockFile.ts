@@ -87,7 +87,7 @@ export const uniqueName = (dir: string, stem: string, ext: string): string =>
  * `skip`/`take` only items in [skip, skip + take) are returned, and whole blocks before
  * `skip` are not decoded.
  */
-export function* read(file: string, options: { readonly offset?: number; readonly length?: number; readonly skip?: number; readonly take?: number } = {}): Generator<Array<unknown>> {
+export function* read(file: string, options: { readonly offset?: number; readonly length?: number; readonly skip?: number; readonly take?: number; readonly onBytes?: ((n: number) => void) | undefined } = {}): Generator<Array<unknown>> {
   const fd = fs.openSync(file, "r")
   try {
     let pos = options.offset ?? 0
@@ -105,6 +105,7 @@ export function* read(file: string, options: { readonly offset?: number; readonl
       if (body.length < len) body = Buffer.allocUnsafe(Math.max(len, body.length * 2))
       if (fs.readSync(fd, body, 0, len, pos) !== len) throw new StorageError(`Truncated block in ${file} at byte ${pos}`)
       pos += len
+      options.onBytes?.(HEADER + len)
       let items = unpackr.unpack(body.subarray(0, len)) as Array<unknown>
       if (skip > 0 || take < items.length - skip) items = items.slice(skip, skip + Math.min(take, items.length - skip))
       skip = 0

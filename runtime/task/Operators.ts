@@ -4,7 +4,7 @@ import { ZephyrWorkerError } from "../../plan/Errors.ts"
 import type * as Op from "../../plan/Op.ts"
 import { type LoadKind, OpKind } from "../../plan/OpKind.ts"
 import * as TaskContext from "./TaskContext.ts"
-import type { ChunkRef } from "../../rpc/Protocol.ts"
+import { type ChunkRef, refCount } from "../../rpc/Protocol.ts"
 import * as Readers from "../formats/Readers.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as Stream from "./ChunkStream.ts"
@@ -200,7 +200,7 @@ const join: Operator<"sortedMergeJoin"> = (op, scope, upstream) => {
   const impl = scope.impl(op)
   const right = scope.task.right
   if (!right || right.kind !== "chunks") throw new Error(`Internal: stage ${scope.stage.id} joins but its task has no right side`)
-  const rightItems = Stream.items(readRefs(right.refs).chunks())
+  const rightItems = Stream.items(readRefs(right.refs, scope.io).chunks())
   return transducer<"sortedMergeJoin">(() => mergeJoin({
     right: rightItems,
     leftKey: impl.leftKey,
@@ -211,13 +211,20 @@ const join: Operator<"sortedMergeJoin"> = (op, scope, upstream) => {
   }))(op, scope, upstream)
 }
 
-/** The items of a list of chunk refs, in order. */
-export const readRefs = (refs: ReadonlyArray<ChunkRef>): Extract<Stream.ChunkStream, { sync: true }> => ({
+/**
+ * The items of a list of chunk refs, in order; `io` (a task's built-in counters) counts
+ * their items and the bytes read for them.
+ */
+export const readRefs = (refs: ReadonlyArray<ChunkRef>, io?: { recordsIn: number; bytesIn: number }): Extract<Stream.ChunkStream, { sync: true }> => ({
   sync: true,
   chunks: function* () {
+    const onBytes = io && ((n: number) => { io.bytesIn += n })
     for (const ref of refs) {
-      if (ref.kind === "inline") { if (ref.count > 0) yield BlockFile.inlineItems(ref) }
-      else if (ref.take > 0) yield* BlockFile.read(ref.path, { skip: ref.skip, take: ref.take })
+      if (io) io.recordsIn += refCount(ref)
+      if (ref.kind === "inline") {
+        if (io) io.bytesIn += ref.bytes.byteLength
+        if (ref.count > 0) yield BlockFile.inlineItems(ref)
+      } else if (ref.take > 0) yield* BlockFile.read(ref.path, { skip: ref.skip, take: ref.take, onBytes })
     }
   }
 })

@@ -73,7 +73,9 @@ const write = async (scope: TaskScope, op: Op.OfKind<"write">, stream: Stream.Ch
   const target = outputPath(scope, op)
   const impl = scope.impl(op)
   const pending = OutputCommit.pendingPath(target, scope.task.attempt)
-  await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: scope.ctx.counters, staged: pending }, Stream.asAsync(stream)))
+  const written = await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: scope.ctx.counters, staged: pending }, Stream.asAsync(stream)))
+  scope.io.recordsOut += written.rows
+  scope.io.bytesOut += written.bytes
   return { output: { kind: "chunks", refs: [BlockFile.inline([target])] }, commit: { pending, target: path.resolve(target) } }
 }
 
@@ -92,6 +94,8 @@ const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate"
   try {
     await Stream.drain(stream, (chunk) => scope.user(op, () => writer.add(chunk)))
     const out = scope.user(op, () => writer.finish())
+    for (const n of out.itemsPerTarget) scope.io.recordsOut += n
+    scope.io.bytesOut += out.bytes
     return { kind: "scatter", manifest: out.manifest, itemsPerTarget: [...out.itemsPerTarget] }
   } catch (e) {
     writer.abort()
@@ -127,13 +131,19 @@ const collect = async (scope: TaskScope, stream: Stream.ChunkStream): Promise<Ar
     if (inline) {
       if (inline.length === 0) return []
       const ref = BlockFile.inline(inline)
-      if (ref.bytes.byteLength <= INLINE_MAX_BYTES) return [ref]
+      if (ref.bytes.byteLength <= INLINE_MAX_BYTES) {
+        scope.io.recordsOut += ref.count
+        scope.io.bytesOut += ref.bytes.byteLength
+        return [ref]
+      }
       writer = open()
       pending = inline
     }
     writer!.write(pending)
     const written = writer!.close()
     scope.ctx.counters.increment("zephyr/chunk_bytes_written", written.bytes)
+    scope.io.recordsOut += written.count
+    scope.io.bytesOut += written.bytes
     return [{ kind: "file", path: written.path, count: written.count, skip: 0, take: written.count }]
   } catch (e) {
     writer?.abort()

@@ -6,7 +6,8 @@ import type * as Op from "../../plan/Op.ts"
 import { OpKind } from "../../plan/OpKind.ts"
 import type * as Stage from "../../plan/Stage.ts"
 import * as TaskContext from "./TaskContext.ts"
-import type { OutputCommit, ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
+import { type OutputCommit, refCount, type ShardInput, type ShardOutput, type StageIo, type Task } from "../../rpc/Protocol.ts"
+import * as Readers from "../formats/Readers.ts"
 import * as ShuffleReader from "../shuffle/ShuffleReader.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as StorageError from "../storage/StorageError.ts"
@@ -21,7 +22,7 @@ export type { TaskEnv } from "./TaskScope.ts"
 export const readRefs = Operators.readRefs
 
 export type TaskOutcome =
-  | { readonly kind: "done"; readonly output: ShardOutput; readonly commit?: OutputCommit | undefined; readonly counters: CounterSet }
+  | { readonly kind: "done"; readonly output: ShardOutput; readonly commit?: OutputCommit | undefined; readonly counters: CounterSet; readonly io: StageIo }
   | { readonly kind: "failed"; readonly error: ZephyrWorkerError; readonly permanent: boolean; readonly infrastructure: boolean; readonly counters: CounterSet }
 
 const isIterator = (v: unknown): v is Iterator<unknown> =>
@@ -51,11 +52,30 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
   const scope = new TaskScope(exe, stage, task, env, ctx)
   try {
     const produced = await TaskContext.runAsync(ctx, () => runStage(scope))
-    return { kind: "done", output: produced.output, ...(produced.commit ? { commit: produced.commit } : {}), counters }
+    return { kind: "done", output: produced.output, ...(produced.commit ? { commit: produced.commit } : {}), counters, io: ioOf(scope, stage) }
   } catch (e) {
     return { kind: "failed", counters, ...describeFailure(e, stage, task, env) }
   } finally {
     scope.cleanup()
+  }
+}
+
+const loadKinds: ReadonlySet<Op.Kind> = new Set(["loadFile", "loadJsonl", "loadParquet", "loadText", "loadCsv"])
+
+/**
+ * The task's built-in counters: a stage that loads files counts the rows it read (and the
+ * bytes of the files) as its input, not the paths it was given.
+ */
+const ioOf = (scope: TaskScope, stage: Stage.Stage): StageIo => {
+  const counters = scope.ctx.counters
+  const io = scope.io
+  if (!stage.ops.some((op) => loadKinds.has(op.kind))) return { ...io }
+  const input = scope.task.input
+  const paths = input.kind === "chunks" ? input.refs.reduce((n, ref) => n + refCount(ref), 0) : input.kind === "shuffle" ? 0 : 1
+  return {
+    ...io,
+    recordsIn: Math.max(0, io.recordsIn - paths) + counters.value(Readers.RECORDS_IN),
+    bytesIn: io.bytesIn + counters.value(Readers.BYTES_READ)
   }
 }
 
@@ -90,10 +110,13 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
       const source = scope.stage.input.kind === "source" ? scope.stage.input.source : undefined
       if (!source) throw new Error(`Internal: stage ${scope.stage.id} has no list source`)
       const items = Implementation.get(scope.exe.implementations, source.id, "list").items
+      scope.io.recordsIn += 1
       return Stream.of([items[input.index]])
     }
-    case "file": return Stream.of([input.path])
-    case "chunks": return Operators.readRefs(input.refs)
+    case "file":
+      scope.io.recordsIn += 1
+      return Stream.of([input.path])
+    case "chunks": return Operators.readRefs(input.refs, scope.io)
     case "shuffle": throw new Error("Internal: a shuffle input is opened by its reduce")
   }
 }
@@ -102,7 +125,11 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
 const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, input: Extract<ShardInput, { kind: "shuffle" }>): Stream.ChunkStream => {
   const manifests = readManifestList(input.manifests)
   const reducer = op.kind === OpKind.groupBy ? scope.impl(op).reducer : undefined
-  const options = { tmpDir: () => `${scope.scratch()}/merge`, memoryBudgetBytes: scope.env.memoryBudgetBytes, counters: scope.ctx.counters }
+  const io = scope.io
+  const options = {
+    tmpDir: () => `${scope.scratch()}/merge`, memoryBudgetBytes: scope.env.memoryBudgetBytes, counters: scope.ctx.counters,
+    onInput: (items: number, bytes: number) => { io.recordsIn += items; io.bytesIn += bytes }
+  }
   return Stream.fromSync(function* () {
     let out: Array<unknown> = []
     for (const [key, items] of ShuffleReader.groups(manifests, input.target, options)) {

@@ -28,6 +28,8 @@ export interface TaskEnv {
  */
 export class TaskScope {
   private scratchPath: string | undefined
+  /** The task's built-in counters (Protocol.StageIo), filled in by its input and its output. */
+  readonly io = { recordsIn: 0, bytesIn: 0, recordsOut: 0, bytesOut: 0 }
 
   constructor(
     readonly exe: Executable.Executable,

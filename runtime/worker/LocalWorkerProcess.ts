@@ -17,6 +17,9 @@ export interface Assignment {
   readonly coordinator: string
   readonly token: string
   readonly workerId: string
+  /** The driver's `--log-level` and `--log-format` (a worker started ahead of them did not inherit them). */
+  readonly logLevel?: string | undefined
+  readonly logFormat?: string | undefined
 }
 
 const preload = process.env.ZEPHYR_PRELOAD_MODULE
@@ -41,11 +44,15 @@ const assignment = new Promise<Assignment>((resolve) => {
 
 const program = Effect.gen(function* () {
   const a = yield* Effect.promise(() => assignment)
+  if (a.logLevel) process.env[Logging.LEVEL_ENV] = a.logLevel
+  if (a.logFormat) process.env[Logging.FORMAT_ENV] = a.logFormat
   const driver = Number(process.env.ZEPHYR_DRIVER_PID)
   if (driver > 0) yield* RemoteWorker.exitWhenDriverGone(driver)
-  yield* RemoteWorker.run({ coordinator: a.coordinator, workerId: a.workerId, token: a.token })
+  yield* RemoteWorker.run({ coordinator: a.coordinator, workerId: a.workerId, token: a.token }).pipe(
+    Effect.annotateLogs("worker", a.workerId),
+    Logging.withStderr(Logging.levelFromEnv(LogLevel.Warning))
+  )
 }).pipe(
-  Logging.withStderr(Logging.levelFromEnv(LogLevel.Warning)),
   Effect.tapErrorCause(ProcessExit.printFailure)
 )
 

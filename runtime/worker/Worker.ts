@@ -54,7 +54,7 @@ const textBytes = (text: string): number => Buffer.byteLength(text, "utf8")
 
 /** At most about how many bytes a report adds to a pull (msgpack is smaller). */
 export const reportBytes = (report: Report): number => {
-  let n = 256
+  let n = report.io ? 320 : 256
   for (const name in report.counters) n += textBytes(name) + 40
   if (report.kind === "failed") return n + textBytes(report.error.message) + textBytes(report.error.cause ?? "") + textBytes(report.error.file ?? "")
   if (report.output.kind === "scatter") return n + textBytes(report.output.manifest) + 9 * report.output.itemsPerTarget.length
@@ -171,7 +171,7 @@ export const run = (options: Options) =>
           attempt: task.attempt, counters: outcome.counters.snapshot(), durationMs: Math.round(performance.now() - t0)
         }
         const report = fitReport(outcome.kind === "done"
-          ? { kind: "done", ...head, output: outcome.output, ...(outcome.commit ? { commit: outcome.commit } : {}) }
+          ? { kind: "done", ...head, io: outcome.io, output: outcome.output, ...(outcome.commit ? { commit: outcome.commit } : {}) }
           : { kind: "failed", ...head, error: outcome.error, permanent: outcome.permanent, ...(outcome.infrastructure ? { infrastructure: true } : {}) }, flushBytes)
         // Below flushBytes before, at most flushBytes more: the pull stays under the limit.
         reports.push(report)

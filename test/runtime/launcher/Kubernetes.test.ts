@@ -160,11 +160,11 @@ describe("Kubernetes launcher", () => {
           kill(cluster, cluster.podsAt("zephyr-pipe-1a2b-a1", 0)[0]!)
           // No heartbeat timeout can have passed: the pod listing told the coordinator.
           let status = yield* c.status
-          for (let i = 0; i < 500 && status.workers.find((w) => w.id === "pipe-1a2b-a1-w0")?.state !== "failed"; i++) {
+          for (let i = 0; i < 500 && status.workers.find((w) => w.id === "pipe-1a2b-a1-w0")?.state !== "dead"; i++) {
             yield* Effect.sleep("10 millis")
             status = yield* c.status
           }
-          expect(status.workers.find((w) => w.id === "pipe-1a2b-a1-w0")).toMatchObject({ state: "failed", deaths: 1 })
+          expect(status.workers.find((w) => w.id === "pipe-1a2b-a1-w0")).toMatchObject({ state: "dead", deaths: 1 })
           const again = yield* c.handlers.Pull({ workerId: "pipe-1a2b-a1-w1", reports: [], max: 1 })
           expect(again.kind === "tasks" && again.tasks[0]).toMatchObject({ shard: 0, attempt: 1 })
           expect(logs.find((l) => l.includes("worker pipe-1a2b-a1-w0 exited"))).toMatch(reason)
