@@ -15,6 +15,7 @@ export * as DiskCache from "./runtime/DiskCache.ts"
 export { CompiledPlan } from "./compiler/Compiler.ts"
 export * as Plan from "./Plan.ts"
 export * as Diagnostic from "./compiler/analysis/Diagnostic.ts"
+export * as Advice from "./compiler/analysis/Advice.ts"
 export {
   ZephyrBuildError, ZephyrError, ZephyrFingerprintError, ZephyrInfraError, ZephyrPlanError, ZephyrWorkerError
 } from "./plan/Errors.ts"

@@ -24,9 +24,12 @@ const format = Options.choice("format", ["text", "json"] as const).pipe(Options.
 
 const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => to.write(text, () => resolve())))
 
-/** Starts the checks of a module (in their thread) before it is loaded; undefined for `--no-check`. */
-export const start = (module: string, noCheck: boolean): Check.Pending | undefined =>
-  noCheck ? undefined : Check.start([path.resolve(module)])
+/**
+ * Starts the checks of a module (in their thread) before it is loaded, and with `advice`
+ * (`compile --explain`) the reading of its code for the advice; undefined for `--no-check`.
+ */
+export const start = (module: string, noCheck: boolean, advice = false): Check.Pending | undefined =>
+  noCheck ? undefined : Check.start([path.resolve(module)], { checks: true, advice })
 
 /**
  * The diagnostics of a module's plan (from checks `start`ed before): printed (text) on

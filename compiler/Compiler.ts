@@ -1,4 +1,5 @@
 import type { Dataset } from "../dsl/Dataset.ts"
+import type * as Advice from "./analysis/Advice.ts"
 import * as Check from "./analysis/Check.ts"
 import type * as Diagnostic from "./analysis/Diagnostic.ts"
 import * as SourceCapture from "../dsl/SourceCapture.ts"
@@ -68,8 +69,8 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
   get fingerprint(): string { return this.plan.fingerprint }
   get version(): 1 { return this.plan.version }
 
-  /** The plan as `zephyr compile --explain` prints it. */
-  explain(format: Explain.Format = "text"): string { return Explain.render(this.plan, format) }
+  /** The plan as `zephyr compile --explain` prints it; with `advice` (from `advice()`), text and JSON show it too. */
+  explain(format: Explain.Format = "text", advice?: ReadonlyArray<Advice.Advice>): string { return Explain.render(this.plan, format, advice) }
 
   toJSON(): Plan.Plan { return this.plan }
 
@@ -78,6 +79,13 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
    * were written in), as `Zephyr.check` gives them.
    */
   check(): Promise<ReadonlyArray<Diagnostic.Diagnostic>> { return Check.plan(this) }
+
+  /**
+   * Explain's advice for this plan, as data: what could run better (a groupBy with no
+   * combiner, a filter that could run before its map...), where, and the fix. Reads the
+   * code of the module that built it, like `check()`; never fails for the advice's sake.
+   */
+  advice(): Promise<ReadonlyArray<Advice.Advice>> { return Check.advice(this) }
 
   withModule(module: ModuleRef): CompiledPlan<A, E, R> {
     return new CompiledPlan<A, E, R>(this.plan, this.implementations, module)

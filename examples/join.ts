@@ -27,6 +27,8 @@ const totalSpend = (id: number, events: Iterable<{ amount: number }>): Spend => 
   for (const e of events) total += e.amount
   return { id, total }
 }
+// Map-side, each shard sends one partial sum per user to the shuffle instead of every purchase.
+const partialSpend = (user: number, events: Iterable<{ user: number; amount: number }>) => [{ user, amount: totalSpend(user, events).total }]
 
 const users = Dataset.readJsonl("examples/data/users/*.jsonl")
   .map((row) => row as User)
@@ -35,6 +37,6 @@ const users = Dataset.readJsonl("examples/data/users/*.jsonl")
 export default Dataset.readJsonl("examples/data/events/*.jsonl")
   .filter((e) => e.kind === "buy")
   .map((e) => ({ user: e.user as number, amount: e.amount as number }))
-  .groupBy(byUser, totalSpend, { numOutputShards: shards })
+  .groupBy(byUser, totalSpend, { combiner: partialSpend, numOutputShards: shards })
   .sortedMergeJoin(users, { leftKey: (s) => s.id, rightKey: (u) => u.id, how: "left" })
   .map((r) => ({ id: r.id, name: r.name ?? null, country: r.country ?? null, total: r.total }))

@@ -3,6 +3,7 @@ import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import * as PackageRoot from "../../runtime/PackageRoot.ts"
 import * as DiagnosticCache from "./DiagnosticCache.ts"
+import type { CodeFact } from "./CodeFact.ts"
 import type { Finding } from "./Finding.ts"
 
 /**
@@ -10,32 +11,45 @@ import type { Finding } from "./Finding.ts"
  * module's files are unchanged, otherwise from the analyzer, in a thread of its own
  * (dist/analysis-thread.js) so that it runs while this thread loads the engine and the
  * module and compiles the plan. `zephyr` starts it from its command line (`ahead`), before
- * it loads the engine; nothing here loads Effect or the TypeScript compiler.
+ * it loads the engine; nothing here loads Effect or the TypeScript compiler. The same
+ * analysis finds the code facts of explain's advice (CodeFact), only when asked for.
  */
 
 /** The analyzer's thread script in the built engine (absent when running from sources). */
 const threadScript = path.join(PackageRoot.dist, "analysis-thread.js")
 
+/** What to find: the checks' findings, the code facts of explain's advice, or both. */
+export interface Wanted {
+  readonly checks: boolean
+  readonly advice: boolean
+}
+
+export const checksOnly: Wanted = { checks: true, advice: false }
+
 interface Result {
-  readonly findings: ReadonlyArray<Finding>
+  readonly findings: ReadonlyArray<Finding> | undefined
+  readonly facts: ReadonlyArray<CodeFact> | undefined
   readonly files: ReadonlyArray<{ readonly path: string; readonly text: string }>
 }
 
 export interface Started {
+  readonly wanted: Wanted
   /** The findings (files absolute); a fresh analysis is stored in the cache first. */
   readonly findings: () => Promise<ReadonlyArray<Finding>>
-  /** Whether they came from the cache. */
+  /** The code facts, when wanted (none otherwise). */
+  readonly facts: () => Promise<ReadonlyArray<CodeFact>>
+  /** Whether everything wanted came from the cache. */
   readonly cached: boolean
   /** Stops an analysis nobody will wait for. */
   readonly cancel: () => void
 }
 
-const run = (entries: ReadonlyArray<string>): { readonly result: () => Promise<Result>; readonly cancel: () => void } => {
+const run = (entries: ReadonlyArray<string>, wanted: Wanted): { readonly result: () => Promise<Result>; readonly cancel: () => void } => {
   if (!fs.existsSync(threadScript)) {
     let result: Promise<Result> | undefined
-    return { result: () => (result ??= import("./Analyzer.ts").then((Analyzer) => Analyzer.analyze(entries))), cancel: () => undefined }
+    return { result: () => (result ??= import("./Analyzer.ts").then((Analyzer) => Analyzer.analyze(entries, wanted))), cancel: () => undefined }
   }
-  const thread = new Worker(threadScript, { workerData: { entries: [...entries] } })
+  const thread = new Worker(threadScript, { workerData: { entries: [...entries], wanted } })
   // Nobody waits for it yet: a command that fails first exits without it.
   thread.unref()
   const result = new Promise<Result>((resolve, reject) => {
@@ -48,17 +62,31 @@ const run = (entries: ReadonlyArray<string>): { readonly result: () => Promise<R
   return { result: () => (thread.ref(), result), cancel: () => void thread.terminate() }
 }
 
-const begin = (entries: ReadonlyArray<string>): Started => {
+const begin = (entries: ReadonlyArray<string>, wanted: Wanted): Started => {
   const key = DiagnosticCache.keyOf(entries)
   const cached = DiagnosticCache.lookup(key)
-  if (cached !== undefined) return { findings: () => Promise.resolve(cached), cached: true, cancel: () => undefined }
-  const running = run(entries)
-  let findings: Promise<ReadonlyArray<Finding>> | undefined
+  // Only what the cache does not hold is looked for (facts alone cost no type check).
+  const missing: Wanted = { checks: wanted.checks && cached?.findings === undefined, advice: wanted.advice && cached?.facts === undefined }
+  const none = (what: string) => () => Promise.reject(new Error(`Internal: the ${what} of ${entries.join(", ")} were not asked for`))
+  if (!missing.checks && !missing.advice) {
+    return {
+      wanted,
+      findings: wanted.checks ? () => Promise.resolve(cached!.findings!) : none("findings"),
+      facts: wanted.advice ? () => Promise.resolve(cached!.facts!) : none("code facts"),
+      cached: true,
+      cancel: () => undefined
+    }
+  }
+  const running = run(entries, missing)
+  let result: Promise<Result> | undefined
+  const stored = () => (result ??= running.result().then((r) => {
+    DiagnosticCache.store(key, r.files, { findings: r.findings, facts: r.facts })
+    return r
+  }))
   return {
-    findings: () => (findings ??= running.result().then((r) => {
-      DiagnosticCache.store(key, r.files, r.findings)
-      return r.findings
-    })),
+    wanted,
+    findings: !wanted.checks ? none("findings") : missing.checks ? () => stored().then((r) => r.findings!) : () => Promise.resolve(cached!.findings!),
+    facts: !wanted.advice ? none("code facts") : missing.advice ? () => stored().then((r) => r.facts!) : () => Promise.resolve(cached!.facts!),
     cached: false,
     cancel: running.cancel
   }
@@ -69,13 +97,15 @@ const startedAhead = new Map<string, Started>()
 const keyOf = (entries: ReadonlyArray<string>) => JSON.stringify(entries)
 
 /** Starts the analysis of `entries` (absolute paths) for a `start` to come. */
-export const ahead = (entries: ReadonlyArray<string>): void => {
-  if (entries.length > 0 && !startedAhead.has(keyOf(entries))) startedAhead.set(keyOf(entries), begin(entries))
+export const ahead = (entries: ReadonlyArray<string>, wanted: Wanted = checksOnly): void => {
+  if (entries.length > 0 && !startedAhead.has(keyOf(entries))) startedAhead.set(keyOf(entries), begin(entries, wanted))
 }
 
-/** The analysis of `entries`: the one started ahead for them, or a new one. */
-export const start = (entries: ReadonlyArray<string>): Started => {
+/** The analysis of `entries`: the one started ahead for them if it looks for all that is wanted, or a new one. */
+export const start = (entries: ReadonlyArray<string>, wanted: Wanted = checksOnly): Started => {
   const early = startedAhead.get(keyOf(entries))
   startedAhead.delete(keyOf(entries))
-  return early ?? begin(entries)
+  if (early !== undefined && (early.wanted.checks || !wanted.checks) && (early.wanted.advice || !wanted.advice)) return early
+  early?.cancel()
+  return begin(entries, wanted)
 }

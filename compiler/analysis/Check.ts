@@ -4,7 +4,10 @@ import { displayPath } from "../../dsl/SourceCapture.ts"
 import type * as Executable from "../../executable/Executable.ts"
 import { ZephyrPlanError } from "../../plan/Errors.ts"
 import type * as Plan from "../../plan/Plan.ts"
+import type * as Advice from "./Advice.ts"
+import * as Advisor from "./Advisor.ts"
 import * as Analysis from "./Analysis.ts"
+import type { CodeFact } from "./CodeFact.ts"
 import * as Diagnostic from "./Diagnostic.ts"
 import type { Finding } from "./Finding.ts"
 import * as Report from "./Report.ts"
@@ -13,8 +16,10 @@ import * as Report from "./Report.ts"
  * The static checks as the engine reports them: the module's findings (Analysis: cached, or
  * from the analyzer's thread) matched to the plan at hand. Findings name the DSL calls
  * they concern by location, and each becomes a diagnostic naming the plan's op recorded
- * there, so cached findings serve any args. Nothing here loads the TypeScript compiler:
- * `zephyr --version`, worker processes and a run whose findings are cached never do.
+ * there, so cached findings serve any args. Explain's advice comes the same way: the
+ * code facts of the module's DSL calls (from the same cache or analysis, only when asked
+ * for), matched to the plan's ops, then Advisor's rules. Nothing here loads the TypeScript
+ * compiler: `zephyr --version`, worker processes and a run whose findings are cached never do.
  */
 
 /** The plan's sources and ops by the absolute location of their DSL call. */
@@ -39,18 +44,34 @@ const toDiagnostic = (finding: Finding, ops: ReadonlyMap<string, string>): Diagn
 export interface Pending {
   /** The diagnostics, each finding about a DSL call matched to the op of `plan` recorded there. */
   readonly diagnostics: (plan?: Plan.Plan) => Promise<ReadonlyArray<Diagnostic.Diagnostic>>
+  /**
+   * The advice for `plan` (when started with `advice`). Advice never fails: when the code
+   * could not be analysed, only the rules that need no code apply.
+   */
+  readonly advice: (plan: Plan.Plan) => Promise<ReadonlyArray<Advice.Advice>>
   /** Stops an analysis nobody will wait for. */
   readonly cancel: () => void
+}
+
+/** The advice for a plan, given the code facts of its module's DSL calls (absolute positions). */
+export const advise = (plan: Plan.Plan, facts: ReadonlyArray<CodeFact>): Array<Advice.Advice> => {
+  const ops = opsByLocation(plan)
+  const byOp = new Map<string, Array<CodeFact>>()
+  for (const fact of facts) {
+    const op = ops.get(`${fact.call.file}:${fact.call.line}:${fact.call.column}`)
+    if (op !== undefined) byOp.set(op, [...(byOp.get(op) ?? []), fact])
+  }
+  return Advisor.advise(plan, byOp)
 }
 
 /**
  * Starts the checks of `entries` (absolute paths of modules): a cache lookup, or the
  * analysis in its thread. Call it before loading the module, and ask for the diagnostics
- * once the plan is compiled.
+ * (and the advice, `wanted.advice`) once the plan is compiled.
  */
-export const start = (entries: ReadonlyArray<string>): Pending => {
-  if (entries.length === 0) return { diagnostics: async () => [], cancel: () => undefined }
-  const started = Analysis.start(entries)
+export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = Analysis.checksOnly): Pending => {
+  if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), cancel: () => undefined }
+  const started = Analysis.start(entries, wanted)
   return {
     diagnostics: async (plan) => {
       const findings = await started.findings().catch((e: unknown) => {
@@ -62,6 +83,7 @@ export const start = (entries: ReadonlyArray<string>): Pending => {
       const ops = plan === undefined ? new Map<string, string>() : opsByLocation(plan)
       return findings.map((f) => toDiagnostic(f, ops)).sort(Diagnostic.order)
     },
+    advice: async (plan) => advise(plan, wanted.advice ? await started.facts().catch(() => []) : []),
     cancel: started.cancel
   }
 }
@@ -80,6 +102,10 @@ export const entriesOf = (executable: Pick<Executable.Executable, "plan" | "modu
 /** The diagnostics of a compiled plan's module (see `entriesOf`). */
 export const plan = (executable: Pick<Executable.Executable, "plan" | "module">): Promise<ReadonlyArray<Diagnostic.Diagnostic>> =>
   start(entriesOf(executable)).diagnostics(executable.plan)
+
+/** The advice for a compiled plan (see `entriesOf`); its code analysed without the checks, unless the cache has both. */
+export const advice = (executable: Pick<Executable.Executable, "plan" | "module">): Promise<ReadonlyArray<Advice.Advice>> =>
+  start(entriesOf(executable), { checks: false, advice: true }).advice(executable.plan)
 
 /**
  * The error of a module whose checks found errors. For a run (`refusedRun`), it says that

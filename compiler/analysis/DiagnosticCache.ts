@@ -4,6 +4,7 @@ import * as path from "node:path"
 import packageJson from "../../package.json" with { type: "json" }
 import * as PackageRoot from "../../runtime/PackageRoot.ts"
 import * as ModuleCache from "../ModuleCache.ts"
+import type { CodeFact } from "./CodeFact.ts"
 import type { Finding } from "./Finding.ts"
 
 /**
@@ -16,27 +17,36 @@ import type { Finding } from "./Finding.ts"
  * the compiler (not by args: findings are about the code, and name the DSL calls by their
  * location, which Check matches to the plan at hand). It holds the files the result
  * depends on (the module's local files and its tsconfig.json) with a SHA-256 of each as the
- * analysis read it, and is valid only while they all hash the same.
+ * analysis read it, and is valid only while they all hash the same. The code facts of
+ * explain's advice (CodeFact) are kept in the same entry, once an explain has asked for them:
+ * either part may be missing, and an analysis of the same files adds the part it found.
  *
- *   <dir>/<key>.diagnostics.json   { files: [{ path, sha256 }], findings: [...] }
+ *   <dir>/<key>.diagnostics.json   { files: [{ path, sha256 }], findings?: [...], facts?: [...] }
  *
  * (No Effect here: `zephyr` looks the cache up before it loads the engine; see Analysis.)
  */
 
-/** Bump when the checks change what they find. */
-const FORMAT = 1
+/** Bump when the checks change what they find, or the advice what it reads. */
+const FORMAT = 2
 
-interface Entry {
+/** What a lookup gives: the parts an analysis of the same files found. */
+export interface Cached {
+  readonly findings?: ReadonlyArray<Finding> | undefined
+  readonly facts?: ReadonlyArray<CodeFact> | undefined
+}
+
+interface Entry extends Cached {
   readonly files: ReadonlyArray<{ readonly path: string; readonly sha256: string }>
-  readonly findings: ReadonlyArray<Finding>
 }
 
 /** An entry as this version writes it (a cache from another version has another key). */
 const isEntry = (u: unknown): u is Entry => {
   const e = u as Entry
-  return typeof e === "object" && e !== null && Array.isArray(e.files) && Array.isArray(e.findings) &&
+  return typeof e === "object" && e !== null && Array.isArray(e.files) &&
     e.files.every((f) => typeof f?.path === "string" && typeof f?.sha256 === "string") &&
-    e.findings.every((f) => typeof f?.code === "string" && typeof f?.message === "string" && typeof f?.file === "string" && typeof f?.line === "number")
+    (e.findings === undefined || (Array.isArray(e.findings) &&
+      e.findings.every((f) => typeof f?.code === "string" && typeof f?.message === "string" && typeof f?.file === "string" && typeof f?.line === "number"))) &&
+    (e.facts === undefined || (Array.isArray(e.facts) && e.facts.every((f) => typeof f?.kind === "string" && typeof f?.call?.line === "number")))
 }
 
 const readText = (file: string): string | undefined => {
@@ -67,30 +77,45 @@ export const keyOf = (entries: ReadonlyArray<string>): string => ModuleCache.sha
 
 const entryFile = (dir: string, key: string) => path.join(dir, `${key}.diagnostics.json`)
 
-/** The cached findings, when every file they depend on is unchanged. */
-export const lookup = (key: string): ReadonlyArray<Finding> | undefined => {
-  const dir = ModuleCache.directory()
-  const text = dir === undefined ? undefined : readText(entryFile(dir, key))
+const read = (dir: string, key: string): Entry | undefined => {
+  const text = readText(entryFile(dir, key))
   if (text === undefined) return undefined
-  let entry: unknown
   try {
-    entry = JSON.parse(text)
+    const entry: unknown = JSON.parse(text)
+    return isEntry(entry) ? entry : undefined
   } catch {
     return undefined
   }
-  if (!isEntry(entry)) return undefined
+}
+
+/** What the cache holds for `key`, when every file it depends on is unchanged. */
+export const lookup = (key: string): Cached | undefined => {
+  const dir = ModuleCache.directory()
+  const entry = dir === undefined ? undefined : read(dir, key)
+  if (entry === undefined) return undefined
   for (const f of entry.files) {
     const content = readText(f.path)
     if (content === undefined || ModuleCache.sha256(content) !== f.sha256) return undefined
   }
-  return entry.findings
+  return { findings: entry.findings, facts: entry.facts }
 }
 
-/** Records a result; `files` with the text the analysis read. A cache that cannot be written costs a check next time. */
-export const store = (key: string, files: ReadonlyArray<{ readonly path: string; readonly text: string }>, findings: ReadonlyArray<Finding>): void => {
+/**
+ * Records what an analysis found; `files` with the text it read. The parts it did not look
+ * for are kept from the entry there, if that entry was made from the same files. A cache
+ * that cannot be written costs an analysis next time.
+ */
+export const store = (key: string, files: ReadonlyArray<{ readonly path: string; readonly text: string }>, found: Cached): void => {
   const dir = ModuleCache.directory()
   if (dir === undefined) return
-  const entry: Entry = { files: files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) })), findings }
+  const hashed = files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) }))
+  const previous = read(dir, key)
+  const same = previous !== undefined && JSON.stringify(previous.files) === JSON.stringify(hashed)
+  const entry: Entry = {
+    files: hashed,
+    findings: found.findings ?? (same ? previous.findings : undefined),
+    facts: found.facts ?? (same ? previous.facts : undefined)
+  }
   try {
     ModuleCache.writeAtomic(entryFile(dir, key), JSON.stringify(entry))
   } catch {

@@ -6,14 +6,14 @@ import * as CompilerCodeCache from "./CompilerCodeCache.ts"
  * module is loaded, so the compiler loads and checks while the plan is built. The compiler
  * loads through a V8 code cache (CompilerCodeCache), hence the analyzer's late import.
  */
-const { entries } = workerData as { readonly entries: ReadonlyArray<string> }
+const { entries, wanted } = workerData as { readonly entries: ReadonlyArray<string>; readonly wanted: { readonly checks: boolean; readonly advice: boolean } }
 CompilerCodeCache.install()
 try {
   const Analyzer = await import("./Analyzer.ts")
-  const { findings, files } = Analyzer.analyze(entries)
+  const { findings, facts, files } = Analyzer.analyze(entries, wanted)
   // Before answering: once answered, the process may exit at any time.
   CompilerCodeCache.save()
-  parentPort!.postMessage({ ok: true, analysis: { findings, files } })
+  parentPort!.postMessage({ ok: true, analysis: { findings, facts, files } })
 } catch (e) {
   parentPort!.postMessage({ ok: false, error: e instanceof Error ? e.message : String(e) })
 }

@@ -1,12 +1,14 @@
+import * as Advice from "../analysis/Advice.ts"
 import type * as Plan from "../../plan/Plan.ts"
 import * as SourceLocation from "../../plan/SourceLocation.ts"
 import * as Describe from "./Describe.ts"
 
 /**
  * A compact, diffable tree: per stage its id, kind, shard counts, input, ops with the
- * user's file:line, and why the stage ends.
+ * user's file:line, and why the stage ends; then the advice, if there is any, each item
+ * with its op, stage and file:line:column, its message and its fix.
  */
-export const render = (plan: Plan.Plan): string => {
+export const render = (plan: Plan.Plan, advice: ReadonlyArray<Advice.Advice> = []): string => {
   const rows: Array<{ head: string; text: string; where?: string }> = []
   const lines: Array<string | number> = []
   for (const stage of plan.stages) {
@@ -25,6 +27,10 @@ export const render = (plan: Plan.Plan): string => {
     const r = rows[l]!
     const body = `  ${r.head.padEnd(5)} ${r.text}`
     out.push(r.where ? `${body.padEnd(width + 8)} ${r.where}`.trimEnd() : body)
+  }
+  if (advice.length > 0) out.push("advice")
+  for (const a of advice) {
+    out.push(`${`  ${a.op.padEnd(5)} ${a.code} in stage ${a.stage}`.padEnd(width + 8)} ${Advice.location(a)}`, `        ${a.message}`, `        fix: ${a.fix}`)
   }
   return out.join("\n") + "\n"
 }

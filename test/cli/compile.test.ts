@@ -2,9 +2,14 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
+import { useTempDirs } from "../TempDirs.ts"
 
 const run = promisify(execFile)
 const zephyr = (...args: Array<string>) => run(process.execPath, ["bin/zephyr.js", ...args], { encoding: "utf8" })
+const tempDir = useTempDirs("zephyr-compile-cache-")
+/** `zephyr ARGS` with a module cache of its own: the checks and the advice are found, not read from another test's cache. */
+const zephyrUncached = (...args: Array<string>) =>
+  run(process.execPath, ["bin/zephyr.js", ...args], { encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: tempDir() } })
 const lineOf = (file: string, needle: string) => fs.readFileSync(file, "utf8").split("\n").findIndex((l) => l.includes(needle)) + 1
 
 describe("zephyr compile --explain", () => {
@@ -41,4 +46,34 @@ describe("zephyr compile --explain", () => {
     expect(err.stdout).toBe("")
     expect(err.stderr).toContain('has no export named "default"')
   })
+
+  it("ends the plan with advice, in text and in JSON; none for wordcount; under --no-check only the advice the plan shows", async () => {
+    const grouped = "test/compiler/analysis/fixtures/advice/groupby-without-combiner.ts"
+    const line = lineOf(grouped, "export const selfCombining")
+    const text = await zephyrUncached("compile", grouped, "--export", "selfCombining", "--explain")
+    expect(text.stdout).toMatch(/^plan [0-9a-f]{16}  2 stages\n/)
+    const advice = text.stdout.slice(text.stdout.indexOf("\nadvice\n") + 1).split("\n")
+    expect(advice[0]).toBe("advice")
+    expect(advice[1]).toMatch(new RegExp(`^  o2    groupby-without-combiner in stage 0 +${grouped}:${line}:36$`))
+    expect(advice[2]).toMatch(/^ {8}The reducer sumCounts only sums `count`, yet with no combiner every item crosses the shuffle/)
+    expect(advice[3]).toBe("        fix: Add `combiner: (word, items) => [sumCounts(word, items)]` to the groupBy's options: sumCounts returns an item of its input type, so it can sum partial groups map-side too.")
+
+    const gathered = "test/compiler/analysis/fixtures/advice/gather-after-async.ts"
+    const json = JSON.parse((await zephyrUncached("compile", gathered, "--export", "rightAfter", "--explain", "--format", "json")).stdout)
+    expect(json.version).toBe(1)
+    expect(json.advice).toEqual([{
+      code: "gather-after-async", op: "o2", stage: 0, file: gathered, line: lineOf(gathered, "mapShard((docs) =>"), column: 4,
+      message: expect.stringMatching(/^mapShard takes the whole shard, and after mapEffect\(fetchTitle\) at line \d+ \(asynchronous, 8 at a time\)/),
+      fix: expect.stringContaining("Move `.mapShard(...)` before `.mapEffect(...)`")
+    }])
+    expect(json.diagnostics).toEqual([])
+
+    const clean = await zephyr("compile", "examples/wordcount.ts", "--explain")
+    expect(clean.stdout).not.toContain("\nadvice\n")
+    expect(JSON.parse((await zephyr("compile", "examples/wordcount.ts", "--explain", "--format", "json")).stdout).advice).toEqual([])
+
+    // Without the checks the code is not read: a reducer's advice needs it, a gather's does not.
+    expect((await zephyrUncached("compile", grouped, "--export", "selfCombining", "--explain", "--no-check")).stdout).not.toContain("\nadvice\n")
+    expect((await zephyrUncached("compile", gathered, "--export", "rightAfter", "--explain", "--no-check")).stdout).toContain("\nadvice\n  o2    gather-after-async in stage 0")
+  }, 180_000)
 })

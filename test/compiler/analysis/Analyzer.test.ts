@@ -4,7 +4,10 @@ import * as Analyzer from "../../../compiler/analysis/Analyzer.ts"
 import * as Project from "../../../compiler/analysis/Project.ts"
 
 const cases = "test/compiler/analysis/cases"
-const analyze = (file: string) => Analyzer.analyze([path.resolve(file)])
+const analyze = (file: string) => {
+  const analysis = Analyzer.analyze([path.resolve(file)])
+  return { ...analysis, findings: analysis.findings! }
+}
 const packageFiles = (program: Project.ModuleProgram, name: string) =>
   program.program.getSourceFiles().filter((sf) => sf.fileName.includes(`${path.sep}node_modules${path.sep}${name}${path.sep}`))
 

@@ -92,3 +92,46 @@ describe("the checks' cache", () => {
     expect(warm.compilerInWorkers).toBe(false)
   }, 180_000)
 })
+
+describe("explain's advice", () => {
+  const entry = (cache: string) => {
+    const file = fs.readdirSync(cache).find((f) => f.endsWith(".diagnostics.json"))!
+    return JSON.parse(fs.readFileSync(path.join(cache, file), "utf8")) as { findings?: Array<unknown>; facts?: Array<unknown> }
+  }
+  const fixture = "test/compiler/analysis/fixtures/advice/groupby-without-combiner.ts"
+
+  it("reads the code only when --explain asks, in the checks' analysis, and keeps it in their cache entry", async () => {
+    const cache = tempDir()
+    const plain = await zephyr(cache, "compile", fixture, "--export", "selfCombining")
+    expect(plain.code).toBe(0)
+    expect(plain.compilerInDriver).toBe(true)
+    expect(Array.isArray(entry(cache).findings)).toBe(true)
+    expect(entry(cache).facts).toBeUndefined()
+    // The findings are cached: the explain's analysis reads the code only.
+    const explained = await zephyr(cache, "compile", fixture, "--export", "selfCombining", "--explain")
+    expect(explained.stdout).toContain("groupby-without-combiner in stage 0")
+    expect(explained.compilerInDriver).toBe(true)
+    expect(entry(cache).facts!.length).toBeGreaterThan(0)
+    expect(Array.isArray(entry(cache).findings)).toBe(true)
+    // Cached facts serve any export and args: no compiler.
+    const again = await zephyr(cache, "compile", fixture, "--export", "total", "--explain")
+    expect(again.stdout).toContain("groupby-without-combiner in stage 0")
+    expect(again.compilerInDriver).toBe(false)
+  }, 180_000)
+
+  it("plan.advice() reads the code without checking it, and never fails for the advice's sake", async () => {
+    const cache = tempDir()
+    const dir = scratchDir()
+    const main = path.join(dir, "main.ts")
+    // A type error does not stop the advice.
+    fs.writeFileSync(main, 'import { Dataset } from "zephyr"\n\nconst n: number = "one"\n\nexport default Dataset.fromList([{ k: "a", v: n }]).groupBy((r) => r.k, (k, rs) => {\n  let v = 0\n  for (const r of rs) v += r.v\n  return { k, v }\n})\n')
+    const script = `import { Pipeline, Zephyr } from "zephyr"\nconst loaded = await Pipeline.load(${JSON.stringify(main)})\nconst advice = await Zephyr.compile(loaded.dataset, { module: loaded.module }).advice()\nprocess.stdout.write(JSON.stringify(advice.map((a) => [a.code, a.line, a.column])))\n`
+    const runner = path.join(dir, "advise.ts")
+    fs.writeFileSync(runner, script)
+    const env = { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache }
+    const { stdout } = await exec(process.execPath, ["node_modules/tsx/dist/cli.mjs", runner], { encoding: "utf8", env })
+    expect(JSON.parse(stdout)).toEqual([["groupby-without-combiner", 5, 'export default Dataset.fromList([{ k: "a", v: n }]).'.length + 1]])
+    expect(entry(cache).findings).toBeUndefined()
+    expect(entry(cache).facts!.length).toBe(1)
+  }, 120_000)
+})
