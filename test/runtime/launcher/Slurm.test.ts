@@ -145,7 +145,7 @@ describe("Slurm launcher", () => {
       const gone = yield* Effect.fork(pool.gone)
       yield* TestClock.adjust("20 seconds")
       expect(gone.unsafePoll()).toBeNull()
-      expect(yield* workerStates(coordinator)).toEqual({ "e1-a0-w0": "alive" })
+      expect((yield* workerStates(coordinator))["e1-a0-w0"]).not.toBe("dead")
       expect(slurm.calls.filter((c) => c.program === "squeue").length).toBe(10)
       yield* Scope.close(scope, over)
     }))
