@@ -1,3 +1,4 @@
+import * as path from "node:path"
 import type { Dataset } from "../dsl/Dataset.ts"
 import type * as Advice from "./analysis/Advice.ts"
 import * as Check from "./analysis/Check.ts"
@@ -32,7 +33,11 @@ export const compile = <A, E, R>(dataset: Dataset<A, E, R>, options: CompileOpti
   const fused = fuse(lowered)
   const pushed = pushdown(fused)
   const partitioned = partition(pushed, options.countSource)
-  const plan = finalize(partitioned, lowered.implementations, codeHashes(lowered.pipeline, lowered.implementations))
+  const plan = finalize(partitioned, lowered.implementations, codeHashes(lowered.pipeline, lowered.implementations), (stages) =>
+    CodeHash.ofStages(
+      stages.map((calls) => calls.map((c) => ({ loc: c.source, file: SourceCapture.fileOf(c.source), skip: c.skip, fallback: lowered.implementations.get(c.id) ?? null }))),
+      moduleFiles(options.module)
+    ))
   return new CompiledPlan<A, E, R>(plan, lowered.implementations, options.module)
 }
 
@@ -48,6 +53,10 @@ const codeHashes = (pipeline: Pipeline, implementations: Implementation.Table): 
   walk(pipeline)
   return out
 }
+
+/** The local files a module was built from (its own, and those esbuild bundled with it), for the stages' code hashes. */
+const moduleFiles = (module: ModuleRef | undefined): Array<string> =>
+  module === undefined ? [] : [module.path, ...Object.keys(module.sources ?? {}).map((f) => path.resolve(path.dirname(module.path), f))]
 
 const TypeId: unique symbol = Symbol.for("zephyr/CompiledPlan")
 

@@ -34,9 +34,9 @@ const built = new Map<string, ReadonlyArray<ModuleCache.SourceFile>>()
 
 /**
  * The local source files `file` was built from (path relative to the module's directory →
- * hash of the content that was compiled), for a resumed run to tell whether the code
- * changed: the plan fingerprint covers the code DSL calls reach, not the module's other
- * values (constants a closure reads). Undefined before it is imported.
+ * hash of the content that was compiled): the stage fingerprints hash them with the files
+ * the DSL calls import by relative path (CodeHash.ofStages), so a file esbuild reached
+ * another way counts too. Undefined before it is imported.
  */
 export const sources = (file: string): Readonly<Record<string, string>> | undefined => {
   const files = built.get(path.resolve(file))

@@ -48,7 +48,18 @@ export const Stage = Schema.Struct({
   ops: Schema.Array(Op),
   boundary: Boundary,
   shards: Shards,
+  /**
+   * What the stage's outputs are computed from: its ops, the data baked into them, the code
+   * it runs, and the fingerprints of the stages it reads. Resume reruns a stage when it changed.
+   */
+  fingerprint: Schema.String,
   /** For join-right stages: the stage whose join consumes this side. */
   joinedBy: Schema.optional(Schema.Number)
 })
 export type Stage = typeof Stage.Type
+
+/** The stages whose outputs a stage reads: its input's, and its join's right side. */
+export const reads = (stage: Pick<Stage, "input" | "ops">): Array<number> => [
+  ...(stage.input.kind === "source" ? [] : [stage.input.stage]),
+  ...stage.ops.flatMap((op) => (op.kind === "sortedMergeJoin" ? [op.rightStage] : []))
+]

@@ -5,7 +5,10 @@ import * as CounterSet from "./task/CounterSet.ts"
 import { ZephyrInfraError, type ZephyrPlanError, ZephyrWorkerError } from "../plan/Errors.ts"
 import type * as Executable from "../executable/Executable.ts"
 import type { ModuleRef } from "../plan/ModuleRef.ts"
-import type * as Stage from "../plan/Stage.ts"
+import * as Op from "../plan/Op.ts"
+import type * as Plan from "../plan/Plan.ts"
+import * as SourceLocation from "../plan/SourceLocation.ts"
+import * as Stage from "../plan/Stage.ts"
 import type { JobSpec, ShardOutput } from "../rpc/Protocol.ts"
 import * as Coordinator from "./coordinator/Coordinator.ts"
 import * as Dashboard from "./Dashboard.ts"
@@ -171,8 +174,8 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     }
 
     const outputs = new Map<number, ReadonlyArray<ShardOutput>>()
-    // Once a stage runs, the stages after it run too: their records were computed from its old outputs.
-    let rerun: string | undefined
+    // The record id of each completed stage's outputs: a stage that read other outputs of a stage that ran again is stale.
+    const records = new Map<number, string>()
     for (const stage of stages) {
       if (stage.input.kind === "reshard") {
         // The coordinator only re-deals references: nothing to run or record.
@@ -181,20 +184,16 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         yield* coordinator.skipStage(stage.id, n, "the coordinator re-deals references")
         continue
       }
-      const origin = yield* Effect.try({ try: () => originOf(exe, stage), catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e) })
-      if (rerun === undefined) {
-        const recorded = StageRecord.check(dir, stage.id, origin)
-        if (recorded.kind === "valid") {
-          yield* Effect.logInfo(`stage ${stage.id} (${stage.kind}) already completed in ${executionId}; skipping it`)
-          outputs.set(stage.id, recorded.outputs)
-          yield* coordinator.skipStage(stage.id, recorded.outputs.length, "completed by an earlier run")
-          continue
-        }
-        if (recorded.kind === "stale") yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again, and the stages after it: ${recorded.reason}`)
-        rerun = `stage ${stage.id} ran again`
-      } else if (StageRecord.exists(dir, stage.id)) {
-        yield* Effect.logWarning(`stage ${stage.id} (${stage.kind}) of ${executionId} runs again: ${rerun}`)
+      const origin = yield* Effect.try({ try: () => originOf(exe, stage, records), catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e) })
+      const recorded = StageRecord.check(dir, stage.id, origin)
+      if (recorded.kind === "valid") {
+        yield* Effect.logInfo(`stage ${stage.id} (${stageLabel(stage)}) already completed in ${executionId}; skipping it`)
+        outputs.set(stage.id, recorded.outputs)
+        records.set(stage.id, recorded.id)
+        yield* coordinator.skipStage(stage.id, recorded.outputs.length, "completed by an earlier run")
+        continue
       }
+      if (recorded.kind === "stale") yield* Effect.logWarning(`stage ${stage.id} (${stageLabel(stage)}) of ${executionId} runs again: ${recorded.reason}`)
       const inputs = yield* Effect.tryPromise({
         try: () => StageInputs.of(exe, stage, outputs, dir),
         catch: (e) => e instanceof ZephyrWorkerError ? e : new ZephyrInfraError({ reason: "storage", message: `Could not prepare stage ${stage.id}: ${(e as Error)?.message ?? String(e)}`, stage: stage.id, retryable: false })
@@ -203,20 +202,39 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       const out = yield* coordinator.runStage(stage.id, inputs, stage.id === lastWorkerStage)
       yield* Effect.logDebug(`stage ${stage.id} (${stage.kind}) done: ${out.length} shard(s) in ${Date.now() - started} ms`)
       outputs.set(stage.id, out)
-      yield* Effect.try({ try: () => StageRecord.write(dir, stage.id, origin, out), catch: (e) => storageFailure(`Could not record stage ${stage.id} in ${dir}`, e) })
+      const id = yield* Effect.try({ try: () => StageRecord.write(dir, stage.id, origin, out), catch: (e) => storageFailure(`Could not record stage ${stage.id} in ${dir}`, e) })
+      records.set(stage.id, id)
     }
     const last = stages[stages.length - 1]
     const results = last ? readResults(outputs.get(last.id) ?? []) : []
     return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId, summary: yield* progress.finish }
   })
 
+/** The stages whose outputs a stage reads, seen through reshard stages (which the coordinator runs and nothing records). */
+const recordedReads = (plan: Plan.Plan, stage: Stage.Stage): Array<number> =>
+  Stage.reads(stage).flatMap((r) => {
+    const read = plan.stages[r]!
+    return read.input.kind === "reshard" ? recordedReads(plan, read) : [r]
+  })
+
 /** What a stage's outputs are computed from, recorded with them and checked on resume. */
-const originOf = (exe: Executable.Executable, stage: Stage.Stage): StageRecord.Origin => ({
-  fingerprint: exe.plan.fingerprint,
-  entry: exe.module ? { export: exe.module.export ?? null, args: { ...exe.module.args } } : null,
-  sources: exe.module?.sources ?? null,
-  inputs: StageRecord.inputsOf(stage)
-})
+const originOf = (exe: Executable.Executable, stage: Stage.Stage, records: ReadonlyMap<number, string>): StageRecord.Origin => {
+  const reads = recordedReads(exe.plan, stage)
+  return {
+    fingerprint: stage.fingerprint,
+    reads: Object.fromEntries(reads.map((r) => [String(r), exe.plan.stages[r]!.fingerprint])),
+    upstream: Object.fromEntries(reads.map((r) => [String(r), records.get(r) ?? ""])),
+    entry: exe.module ? { export: exe.module.export ?? null, args: { ...exe.module.args } } : null,
+    inputs: StageRecord.inputsOf(stage)
+  }
+}
+
+/** A stage as the resume log names it: its first DSL call (the source, for a stage that reads one) and where it was written. */
+const stageLabel = (stage: Stage.Stage): string => {
+  if (stage.input.kind === "source") return `${stage.input.source.method} at ${SourceLocation.format(stage.input.source.source)}`
+  const op = stage.ops[0]
+  return op === undefined ? stage.kind : `${Op.label(op)} at ${SourceLocation.format(op.source)}`
+}
 
 /**
  * As many workers as the widest stage has tasks, at most `workers` (the reference's

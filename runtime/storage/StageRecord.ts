@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type * as Stage from "../../plan/Stage.ts"
@@ -10,11 +11,12 @@ import * as ExecutionDir from "./ExecutionDir.ts"
 
 /**
  * The record of a completed stage, which lets a resumed execution skip it. Next to the
- * stage's outputs it holds what the outputs were computed from: the plan fingerprint, the
- * module's export and `--arg`s, a hash of each local source file of the pipeline module
- * (the fingerprint covers the code DSL calls reach, not the values closures see), and for a
- * stage that reads a file source, the files it listed (path, size, modification time). A record whose origin differs from the current run's, or whose
- * chunk files are gone, is stale: the stage runs again.
+ * stage's outputs it holds what the outputs were computed from: the stage's fingerprint
+ * (its ops, their data and the code it runs, chained with the fingerprints of the stages it
+ * reads: see finalize and CodeHash.ofStages), the module's export and `--arg`s, the records
+ * of the outputs it read, and for a stage that reads a file source, the files it listed
+ * (path, size, modification time). A record whose origin differs from the current run's,
+ * or whose chunk files are gone, is stale: the stage runs again.
  */
 export interface InputFile {
   readonly path: string
@@ -24,19 +26,24 @@ export interface InputFile {
 
 /** What a stage's outputs were computed from. */
 export interface Origin {
+  /** The stage's fingerprint. */
   readonly fingerprint: string
+  /** The fingerprints of the recorded stages it reads, by stage id: tells a change upstream from one of its own. */
+  readonly reads: Readonly<Record<string, string>>
+  /** The ids of the records whose outputs it read, by stage id: once one of those stages ran again, this one is stale. */
+  readonly upstream: Readonly<Record<string, string>>
   /** The module's export and args; null without a module. */
   readonly entry: { readonly export: string | null; readonly args: Readonly<Record<string, string>> } | null
-  /** Path (relative to the module's directory) → content hash; null without a module. */
-  readonly sources: Readonly<Record<string, string>> | null
   /** The files of the stage's file source; null for a stage that reads no file source. */
   readonly inputs: ReadonlyArray<InputFile> | null
 }
 
-const FORMAT = "zephyr-stage/2"
+const FORMAT = "zephyr-stage/3"
 
 interface Stored extends Origin {
   readonly format: typeof FORMAT
+  /** This record's id, which the records of the stages that read its outputs hold. */
+  readonly id: string
   readonly outputs: ReadonlyArray<ShardOutput>
 }
 
@@ -54,15 +61,16 @@ export const inputsOf = (stage: Stage.Stage): ReadonlyArray<InputFile> | null =>
   })
 }
 
-/** Records a completed stage, durably (the record is the promise that its outputs exist). */
-export const write = (dir: string, stage: number, origin: Origin, outputs: ReadonlyArray<ShardOutput>): void => {
-  const stored: Stored = { format: FORMAT, ...origin, outputs }
+/** Records a completed stage, durably (the record is the promise that its outputs exist); returns the record's id. */
+export const write = (dir: string, stage: number, origin: Origin, outputs: ReadonlyArray<ShardOutput>): string => {
+  const stored: Stored = { format: FORMAT, id: randomUUID(), ...origin, outputs }
   AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), BlockFile.encode(stored))
+  return stored.id
 }
 
 export type Check =
   | { readonly kind: "absent" }
-  | { readonly kind: "valid"; readonly outputs: ReadonlyArray<ShardOutput> }
+  | { readonly kind: "valid"; readonly outputs: ReadonlyArray<ShardOutput>; readonly id: string }
   | { readonly kind: "stale"; readonly reason: string }
 
 export const exists = (dir: string, stage: number): boolean => fs.existsSync(ExecutionDir.stageRecord(dir, stage))
@@ -83,28 +91,35 @@ export const check = (dir: string, stage: number, origin: Origin): Check => {
   } catch (e) {
     return { kind: "stale", reason: `its record ${file} is corrupt (${(e as Error).message})` }
   }
-  if (stored === null || typeof stored !== "object" || stored.format !== FORMAT || !Array.isArray(stored.outputs)) {
+  if (stored === null || typeof stored !== "object" || stored.format !== FORMAT || typeof stored.id !== "string" || !Array.isArray(stored.outputs)) {
     return { kind: "stale", reason: `its record ${file} was written by another version of Zephyr` }
   }
   const reason = difference(stored, origin) ?? missingChunks(stored.outputs)
-  return reason === undefined ? { kind: "valid", outputs: stored.outputs } : { kind: "stale", reason }
+  return reason === undefined ? { kind: "valid", outputs: stored.outputs, id: stored.id } : { kind: "stale", reason }
 }
 
 const listed = (items: ReadonlyArray<string>, most = 3): string =>
   items.length <= most ? items.join(", ") : `${items.slice(0, most).join(", ")} and ${items.length - most} more`
 
+const stagesNamed = (ids: ReadonlyArray<string>): string =>
+  ids.length === 1 ? `stage ${ids[0]}` : `stages ${ids.slice(0, -1).join(", ")} and ${ids[ids.length - 1]}`
+
 /** Why outputs computed from `recorded` do not hold for `current`; undefined when they do. */
 export const difference = (recorded: Origin, current: Origin): string | undefined => {
-  if (recorded.fingerprint !== current.fingerprint) {
-    return `the plan changed (fingerprint ${recorded.fingerprint.slice(0, 12)} then, ${current.fingerprint.slice(0, 12)} now)`
-  }
-  const args = changedKeys(recorded.entry?.args ?? {}, current.entry?.args ?? {}, (a, b) => a === b)
   if ((recorded.entry?.export ?? null) !== (current.entry?.export ?? null)) {
     return `the module export changed (${recorded.entry?.export ?? "default"} then, ${current.entry?.export ?? "default"} now)`
   }
+  const args = changedKeys(recorded.entry?.args ?? {}, current.entry?.args ?? {}, (a, b) => a === b)
   if (args.length > 0) return `the pipeline's arguments changed: ${listed(args.map((a) => `--arg ${a}`))}`
-  const sources = changedKeys(recorded.sources ?? {}, current.sources ?? {}, (a, b) => a === b)
-  if (sources.length > 0) return `the pipeline module's source changed: ${listed(sources)}`
+  if (recorded.fingerprint !== current.fingerprint) {
+    // The fingerprint chains those of the stages it reads: when they are the same, the change is the stage's own.
+    const reads = [...new Set([...Object.keys(recorded.reads), ...Object.keys(current.reads)])]
+      .filter((k) => recorded.reads[k] !== current.reads[k])
+      .sort((a, b) => Number(a) - Number(b))
+    return reads.length > 0 ? `${stagesNamed(reads)}, which it reads, changed` : "its code changed"
+  }
+  const reran = Object.keys(current.upstream).filter((k) => recorded.upstream[k] !== current.upstream[k]).sort((a, b) => Number(a) - Number(b))
+  if (reran.length > 0) return `${stagesNamed(reran)}, which it reads, ran again`
   if (recorded.inputs !== null || current.inputs !== null) {
     const before = new Map((recorded.inputs ?? []).map((f) => [f.path, f]))
     const now = new Map((current.inputs ?? []).map((f) => [f.path, f]))

@@ -71,3 +71,59 @@ describe("CodeHash: the fingerprint covers function bodies", () => {
     expect(await fingerprintOf(reformatted)).toBe(base)
   }, 60_000)
 })
+
+describe("CodeHash.ofStages: each stage's fingerprint covers the code it depends on", () => {
+  const dir = path.join(fixtures, "stages")
+  const names = fs.readdirSync(dir).filter((f) => f.endsWith(".ts"))
+
+  /** A copy of the fixture with `edits` (file → edit) applied; the stage fingerprints of its plan. */
+  const stagePrints = async (edits: Readonly<Record<string, (text: string) => string>> = {}): Promise<Array<string>> => {
+    fs.mkdirSync("out", { recursive: true })
+    const copy = fs.mkdtempSync(path.resolve("out", "codehash-stages-"))
+    copies.push(copy)
+    for (const name of names) {
+      const text = fs.readFileSync(path.join(dir, name), "utf8")
+      const edit = edits[name] ?? same
+      expect(edit === same || edit(text) !== text, `the edit of ${name} changes it`).toBe(true)
+      fs.writeFileSync(path.join(copy, name), edit(text))
+    }
+    const loaded = await Pipeline.load(path.join(copy, "pipeline.ts"))
+    const prints = Zephyr.compile(loaded.dataset, { module: loaded.module }).stages.map((s) => s.fingerprint)
+    for (const p of prints) expect(p).toMatch(/^[0-9a-f]{16}$/)
+    return prints
+  }
+
+  /** The ids of the stages whose fingerprint `edits` change. */
+  const changedBy = async (edits: Readonly<Record<string, (text: string) => string>>): Promise<Array<number>> => {
+    const [base, after] = await Promise.all([stagePrints(), stagePrints(edits)])
+    expect(after).toHaveLength(base.length)
+    return after.flatMap((p, i) => (p === base[i] ? [] : [i]))
+  }
+
+  // Stage 0: the left side's filter, map and groupBy scatter; 1 and 2: the right side (users.ts);
+  // 3: the left groupBy's reduce, the join and the last map.
+  it("is different for every stage, and the same for the same code", async () => {
+    const [a, b] = await Promise.all([stagePrints(), stagePrints()])
+    expect(a).toEqual(b)
+    expect(new Set(a).size).toBe(4)
+  }, 60_000)
+
+  it.each<[string, Readonly<Record<string, (text: string) => string>>, Array<number>]>([
+    ["a function only the last stage runs: that stage", { "pipeline.ts": replaced("r.sum + bonus", "r.sum + bonus + 1") }, [3]],
+    ["a groupBy's reducer: its reduce stage", { "pipeline.ts": replaced("sum += r.n", "sum += r.n * 2") }, [3]],
+    ["a groupBy's key function: its scatter stage and the stages after it", { "pipeline.ts": replaced("=> r.key\n", "=> r.key + 0\n") }, [0, 3]],
+    ["a function of the first stage: it and the stages after it, not the join's other side", { "pipeline.ts": replaced("w.length * scale", "w.length * scale * 2") }, [0, 3]],
+    ["a value imported from a local file that only the last stage reads", { "config.ts": replaced("100", "101") }, [3]],
+    ["a function of the right side, in another file: the right side and the join", { "users.ts": replaced("key * k", "key * k + 1") }, [1, 2, 3]],
+    ["the argument of the helper that builds the right side: the right side and the join", { "pipeline.ts": replaced("users(3)", "users(4)") }, [1, 2, 3]],
+    ["a let the builder reassigns, which the first stage reads: every stage (the builder's statements count for all)", { "pipeline.ts": replaced("scale = 2", "scale = 3") }, [0, 1, 2, 3]],
+    ["a table a top-level loop fills: every stage (a top-level statement counts for all)", { "pipeline.ts": replaced('["a", "the"]', '["a", "the", "bb"]') }, [0, 1, 2, 3]],
+    ["a file imported for its side effects: every stage", { "setup.ts": replaced("= 1", "= 2") }, [0, 1, 2, 3]],
+    ["comments and formatting only: no stage", {
+      "pipeline.ts": (t) => replaced("function total(key", "// sums a group\nfunction total(\n  key")(t).replace(".map((r) => ({ ...r, sum: r.sum + bonus }))", ".map(r => ({ ...r, sum: r.sum + bonus, }));  /* last */"),
+      "users.ts": (t) => t.replace("key * k", "key  *  k").replace("{ numOutputShards: 2 })", "{ numOutputShards: 2 }, )")
+    }, []]
+  ])("a change to %s", async (_name, edits, expected) => {
+    expect(await changedBy(edits)).toEqual(expected)
+  }, 60_000)
+})

@@ -22,9 +22,9 @@ afterEach(() => {
 interface Ran { readonly code: number | null; readonly stdout: string; readonly stderr: string }
 
 /** `zephyr ARGS` to its end; never throws. */
-const zephyr = (args: ReadonlyArray<string>, timeout = 150_000): Promise<Ran> =>
+const zephyr = (args: ReadonlyArray<string>, timeout = 150_000, env: NodeJS.ProcessEnv = process.env): Promise<Ran> =>
   new Promise((resolve) => {
-    const child = execFile(process.execPath, ["bin/zephyr.js", ...args], { encoding: "utf8", timeout }, (error, stdout, stderr) =>
+    const child = execFile(process.execPath, ["bin/zephyr.js", ...args], { encoding: "utf8", timeout, env }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }))
     drivers.push(child)
   })
@@ -160,6 +160,26 @@ describe("--resume ID names an execution right inside the chunk directory, and a
   })
 })
 
+// Stage 0 reads the words and scatters them (logging each), stage 1 is the groupBy's reduce
+// (logging each word), stage 2 the reshard (the coordinator's) and stage 3 a map that fails
+// while the `fail` file exists (logging each row otherwise).
+const pipeline = [
+  `import * as fs from "node:fs"`,
+  `import * as path from "node:path"`,
+  `import { Dataset } from "zephyr"`,
+  `import { score } from "./score.ts"`,
+  ``,
+  `const logged = (dir: string, stage: string, line: string) => fs.appendFileSync(path.join(dir, stage + ".log"), line + "\\n")`,
+  ``,
+  `export default (args: Record<string, string>) =>`,
+  `  Dataset.readText(\`\${args.input}/*.txt\`)`,
+  `    .map((word) => { logged(args.dir!, "stage0", word); return { word, score: score(word) } })`,
+  `    .groupBy((r) => r.word, (word, rs) => { logged(args.dir!, "stage1", word); let total = 0; for (const r of rs) total += r.score; return { word, total } }, { numOutputShards: 2 })`,
+  `    .reshard(1)`,
+  `    .map((r) => { if (fs.existsSync(path.join(args.dir!, "fail"))) throw new Error("failing on purpose"); logged(args.dir!, "stage3", r.word); return r })`,
+  ``
+].join("\n")
+
 describe("a resumed run never reuses stale results", { timeout: 180_000 }, () => {
   // The module lives inside the project (it imports "zephyr"), in a scratch folder the test edits.
   let project: string
@@ -172,68 +192,140 @@ describe("a resumed run never reuses stale results", { timeout: 180_000 }, () =>
     fs.writeFileSync(path.join(input, "a.txt"), "apple\nbanana\napple\n")
     fs.writeFileSync(path.join(input, "b.txt"), "cherry\nbanana\n")
     fs.writeFileSync(path.join(project, "score.ts"), "export const score = (word: string): number => word.length\n")
-    fs.writeFileSync(path.join(project, "pipe.ts"), [
-      `import * as fs from "node:fs"`,
-      `import * as path from "node:path"`,
-      `import { Dataset } from "zephyr"`,
-      `import { score } from "./score.ts"`,
-      ``,
-      `export default (args: Record<string, string>) =>`,
-      `  Dataset.readText(\`\${args.input}/*.txt\`)`,
-      `    .map((word) => { fs.appendFileSync(path.join(args.dir!, "stage0.log"), word + "\\n"); return { word, score: score(word) } })`,
-      `    .groupBy((r) => r.word, (word, rs) => { let total = 0; for (const r of rs) total += r.score; return { word, total } }, { numOutputShards: 2 })`,
-      `    .reshard(1)`,
-      `    .map((r) => { if (fs.existsSync(path.join(args.dir!, "fail"))) throw new Error("failing on purpose"); return r })`,
-      ``
-    ].join("\n"))
+    fs.writeFileSync(path.join(project, "pipe.ts"), pipeline)
   })
   afterEach(() => fs.rmSync(project, { recursive: true, force: true }))
 
   const id = "stale-check"
-  const args = () => [path.join(project, "pipe.ts"), "--backend", "in-process", "--chunk-dir", chunks, "--arg", `dir=${dir}`, "--arg", `input=${input}`, "--no-progress"]
+  const module = () => path.join(project, "pipe.ts")
+  const args = () => [module(), "--backend", "in-process", "--chunk-dir", chunks, "--arg", `dir=${dir}`, "--arg", `input=${input}`, "--no-progress"]
   const stage0Calls = () => lines(path.join(dir, "stage0.log"))
-  const inputWords = () => fs.readdirSync(input).reduce((n, f) => n + lines(path.join(input, f)), 0)
+  const stage1Calls = () => lines(path.join(dir, "stage1.log"))
+  const inputLines = () => fs.readdirSync(input).flatMap((f) => fs.readFileSync(path.join(input, f), "utf8").trim().split("\n"))
+  const inputWords = () => inputLines().length
   const totals = (out: string) => Object.fromEntries(out.trim().split("\n").map((l) => JSON.parse(l)).map((r) => [r.word, r.total]))
 
-  /** A first run that completes stages 0 (scatter) and 1 (reduce) and then fails; `change`; then --resume. */
-  const failThenResume = async (change: () => void): Promise<Ran> => {
+  // How the resume log names a stage: its first DSL call, where the module has it now.
+  const where = (text: string) => `${module()}:${fs.readFileSync(module(), "utf8").split("\n").findIndex((l) => l.includes(text)) + 1}`
+  const stage0 = () => `stage 0 (readText at ${where("Dataset.readText")})`
+  const stage1 = () => `stage 1 (groupBy at ${where(".groupBy(")})`
+
+  /** Replaces `from` by `to` in the pipeline module. */
+  const edit = (from: string, to: string) => () => {
+    const text = fs.readFileSync(module(), "utf8")
+    expect(text).toContain(from)
+    fs.writeFileSync(module(), text.replace(from, to))
+  }
+
+  /** A first run that completes stages 0 (scatter) and 1 (reduce) and then fails in stage 3; `change`; then --resume. */
+  const failThenResume = async (change: () => void, resumeArgs: ReadonlyArray<string> = []): Promise<Ran> => {
     fs.writeFileSync(path.join(dir, "fail"), "")
     const failed = await zephyr(["run", ...args(), "--max-shard-failures", "1", "--execution-id", id])
     expect(failed.code).not.toBe(0)
     expect(failed.stderr).toContain("failing on purpose")
     expect(failed.stderr).toContain(`--resume ${id}`)
     expect(stage0Calls()).toBe(inputWords())
+    expect(stage1Calls()).toBe(new Set(inputLines()).size)
     change()
     fs.rmSync(path.join(dir, "fail"))
-    const resumed = await zephyr(["run", ...args(), "--resume", id, "--print-results"])
+    // At info level, as without --no-progress: the log says which stages are skipped too.
+    const resumed = await zephyr(["run", ...args(), ...resumeArgs, "--resume", id, "--print-results"], 150_000, { ...process.env, ZEPHYR_LOG_LEVEL: "info" })
     expect(resumed.code).toBe(0)
     expect(fs.existsSync(path.join(chunks, id))).toBe(false)
     return resumed
   }
 
-  it("skips stage 0 when nothing changed", async () => {
+  /** The totals of a fault-free run of the module as it is now, in directories of its own. */
+  const faultFree = async (extraArgs: ReadonlyArray<string> = []) => {
+    const clean = fs.mkdtempSync(path.join(dir, "clean-"))
+    const ran = await zephyr(["run", module(), "--backend", "in-process", "--chunk-dir", path.join(clean, "chunks"), "--arg", `dir=${clean}`, "--arg", `input=${input}`, ...extraArgs, "--no-progress", "--print-results"])
+    expect(ran.code).toBe(0)
+    return totals(ran.stdout)
+  }
+
+  it("skips stages 0 and 1 when nothing changed", async () => {
     const resumed = await failThenResume(() => {})
     expect(stage0Calls()).toBe(5)
+    expect(stage1Calls()).toBe(3)
+    expect(resumed.stderr).toContain(`${stage0()} already completed in ${id}; skipping it`)
+    expect(resumed.stderr).toContain(`${stage1()} already completed in ${id}; skipping it`)
     expect(resumed.stderr).not.toContain("runs again")
     expect(totals(resumed.stdout)).toEqual({ apple: 10, banana: 12, cherry: 6 })
   })
 
+  it("reruns only the last stage when only its function changed: the stages before it are reused", async () => {
+    const resumed = await failThenResume(edit(`logged(args.dir!, "stage3", r.word); return r })`, `logged(args.dir!, "stage3", r.word); return { ...r, total: r.total * 2 } })`))
+    expect(stage0Calls()).toBe(5)
+    expect(stage1Calls()).toBe(3)
+    expect(resumed.stderr).toContain(`${stage0()} already completed in ${id}; skipping it`)
+    expect(resumed.stderr).toContain(`${stage1()} already completed in ${id}; skipping it`)
+    expect(resumed.stderr).not.toContain("runs again")
+    expect(totals(resumed.stdout)).toEqual({ apple: 20, banana: 24, cherry: 12 })
+    expect(totals(resumed.stdout)).toEqual(await faultFree())
+  })
+
+  it("reruns a groupBy's reduce stage whose reducer changed, saying so, and not the stage before it", async () => {
+    const resumed = await failThenResume(edit("total += r.score", "total += r.score * 3"))
+    expect(stage0Calls()).toBe(5)
+    expect(stage1Calls()).toBe(6)
+    expect(resumed.stderr).toContain(`${stage0()} already completed in ${id}; skipping it`)
+    expect(resumed.stderr).toContain(`${stage1()} of ${id} runs again: its code changed`)
+    expect(totals(resumed.stdout)).toEqual({ apple: 30, banana: 36, cherry: 18 })
+    expect(totals(resumed.stdout)).toEqual(await faultFree())
+  })
+
+  it("reruns every stage after the first when the first stage's function changed", async () => {
+    const resumed = await failThenResume(edit("score: score(word) }", "score: score(word) + 1 }"))
+    expect(stage0Calls()).toBe(10)
+    expect(stage1Calls()).toBe(6)
+    expect(resumed.stderr).toContain(`${stage0()} of ${id} runs again: its code changed`)
+    expect(resumed.stderr).toContain(`${stage1()} of ${id} runs again: stage 0, which it reads, changed`)
+    expect(totals(resumed.stdout)).toEqual({ apple: 12, banana: 14, cherry: 7 })
+    expect(totals(resumed.stdout)).toEqual(await faultFree())
+  })
+
+  it("reruns nothing when only comments and formatting changed", async () => {
+    const resumed = await failThenResume(() => {
+      edit("export default", "// Words, scored and summed.\nexport default")()
+      edit(".map((word) => { logged(", ".map(word => {\n      /* every word */ logged(")()
+      edit("{ numOutputShards: 2 })", "{ numOutputShards: 2, },)")()
+      edit('"stage1", word); let total = 0;', "'stage1', word)\n      let total = 0\n     ")()
+    })
+    expect(stage0Calls()).toBe(5)
+    expect(stage1Calls()).toBe(3)
+    expect(resumed.stderr).toContain(`${stage0()} already completed in ${id}; skipping it`)
+    expect(resumed.stderr).toContain(`${stage1()} already completed in ${id}; skipping it`)
+    expect(resumed.stderr).not.toContain("runs again")
+    expect(totals(resumed.stdout)).toEqual(await faultFree())
+  })
+
+  it("reruns every stage when an --arg changed, as the arguments may reach any function", async () => {
+    const resumed = await failThenResume(() => {}, ["--arg", "tag=b"])
+    expect(stage0Calls()).toBe(10)
+    expect(stage1Calls()).toBe(6)
+    expect(resumed.stderr).toContain(`${stage0()} of ${id} runs again: the pipeline's arguments changed: --arg tag is new`)
+    expect(resumed.stderr).toContain(`${stage1()} of ${id} runs again: the pipeline's arguments changed: --arg tag is new`)
+    expect(totals(resumed.stdout)).toEqual(await faultFree(["--arg", "tag=b"]))
+  })
+
   it("reruns stage 0 when a function body in a local file of the module changed: the fingerprint covers it", async () => {
-    const fingerprint = async () => /fingerprint (\w+)/.exec((await zephyr(["compile", ...args().slice(0, 1), "--arg", `input=${input}`])).stdout)?.[1]
+    const fingerprint = async () => /fingerprint (\w+)/.exec((await zephyr(["compile", module(), "--arg", `input=${input}`])).stdout)?.[1]
     const before = await fingerprint()
     const resumed = await failThenResume(() => fs.writeFileSync(path.join(project, "score.ts"), "export const score = (word: string): number => word.length * 10\n"))
     const after = await fingerprint()
     expect(after).toMatch(/^[0-9a-f]{16}$/)
     expect(after).not.toBe(before)
-    expect(resumed.stderr).toContain(`stage 0 (map) of ${id} runs again, and the stages after it: the plan changed (fingerprint ${before!.slice(0, 12)} then, ${after!.slice(0, 12)} now)`)
-    expect(resumed.stderr).toContain(`stage 1 (reduce) of ${id} runs again: stage 0 ran again`)
+    expect(resumed.stderr).toContain(`${stage0()} of ${id} runs again: its code changed`)
+    expect(resumed.stderr).toContain(`${stage1()} of ${id} runs again: stage 0, which it reads, changed`)
     expect(stage0Calls()).toBe(10)
     expect(totals(resumed.stdout)).toEqual({ apple: 100, banana: 120, cherry: 60 })
   })
 
-  it("reruns stage 0 when an input file changed size", async () => {
+  it("reruns stage 0 when an input file changed size, and the stage that reads it", async () => {
     const resumed = await failThenResume(() => fs.appendFileSync(path.join(input, "b.txt"), "cherry\n"))
-    expect(resumed.stderr).toMatch(/runs again, and the stages after it: its input files changed: \S*b\.txt changed size \(14 → 21 bytes\)/)
+    expect(resumed.stderr).toContain(`${stage0()} of ${id} runs again: its input files changed: `)
+    expect(resumed.stderr).toMatch(/its input files changed: \S*b\.txt changed size \(14 → 21 bytes\)/)
+    expect(resumed.stderr).toContain(`${stage1()} of ${id} runs again: stage 0, which it reads, ran again`)
     expect(stage0Calls()).toBe(11)
     expect(totals(resumed.stdout)).toEqual({ apple: 10, banana: 12, cherry: 12 })
   })
@@ -243,7 +335,8 @@ describe("a resumed run never reuses stale results", { timeout: 180_000 }, () =>
       fs.writeFileSync(path.join(input, "a.txt"), "apple\nbanana\nmango\n")
       fs.utimesSync(path.join(input, "a.txt"), new Date(2_000_000_000_000), new Date(2_000_000_000_000))
     })
-    expect(resumed.stderr).toMatch(/runs again, and the stages after it: its input files changed: \S*a\.txt was modified/)
+    expect(resumed.stderr).toContain(`${stage0()} of ${id} runs again: its input files changed: `)
+    expect(resumed.stderr).toMatch(/its input files changed: \S*a\.txt was modified/)
     expect(stage0Calls()).toBe(10)
     expect(totals(resumed.stdout)).toEqual({ apple: 5, banana: 12, cherry: 6, mango: 5 })
   })
@@ -258,14 +351,16 @@ describe("a resumed run never reuses stale results", { timeout: 180_000 }, () =>
     // Enough distinct words that the reduce's output goes to chunk files rather than inline.
     fs.writeFileSync(path.join(input, "c.txt"), Array.from({ length: 300 }, (_, i) => `w${i}`).join("\n") + "\n")
     const resumed = await failThenResume(() => fs.rmSync(firstFile(path.join(chunks, id, "stage-1"), ".blk")))
-    expect(resumed.stderr).toMatch(new RegExp(`stage 1 \\(reduce\\) of ${id} runs again, and the stages after it: its chunk file \\S+ is missing`))
+    expect(resumed.stderr).toContain(`${stage0()} already completed in ${id}; skipping it`)
+    expect(resumed.stderr).toMatch(new RegExp(`stage 1 \\(groupBy at \\S+\\) of ${id} runs again: its chunk file \\S+ is missing`))
     expect(stage0Calls()).toBe(305) // stage 0 was still valid
     expect(totals(resumed.stdout)).toMatchObject({ apple: 10, banana: 12, cherry: 6, w0: 2, w299: 4 })
   })
 
   it("reruns a scatter stage one of whose shuffle runs is gone", async () => {
     const resumed = await failThenResume(() => fs.rmSync(firstFile(path.join(chunks, id, "stage-0"), ".zrun")))
-    expect(resumed.stderr).toMatch(/stage 0 \(map\) of stale-check runs again, and the stages after it: its shuffle run \S+ is missing or truncated/)
+    expect(resumed.stderr).toContain(`${stage0()} of ${id} runs again: its shuffle run `)
+    expect(resumed.stderr).toMatch(/its shuffle run \S+ is missing or truncated/)
     expect(stage0Calls()).toBe(10)
     expect(totals(resumed.stdout)).toEqual({ apple: 10, banana: 12, cherry: 6 })
   })
