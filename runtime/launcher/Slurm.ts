@@ -118,7 +118,7 @@ export const start = (options: Options, ctx: PoolContext) =>
 /** squeue's listing of the array; [] once the controller has forgotten the job; undefined when squeue failed. */
 const listing = (jobId: string) =>
   Effect.flatMap(SlurmCommands.SlurmCommands, (commands) =>
-    commands.run({ program: "squeue", args: [`--jobs=${jobId}`, "--array", "--states=all", "--noheader", `--format=${SlurmStates.squeueFormat}`] }).pipe(
+    commands.run({ program: "squeue", args: SlurmStates.squeueArgs(jobId) }).pipe(
       Effect.map(SlurmStates.parseSqueue),
       Effect.catchAll((e) => SlurmStates.isUnknownJob(e.message) ? Effect.succeed([]) : Effect.as(Effect.logDebug(`squeue --jobs=${jobId}: ${e.message}`), undefined))
     ))
@@ -126,7 +126,7 @@ const listing = (jobId: string) =>
 /** What sacct knows of the array's tasks; nothing when it cannot say (no accounting storage). */
 const accounting = (jobId: string) =>
   Effect.flatMap(SlurmCommands.SlurmCommands, (commands) =>
-    commands.run({ program: "sacct", args: [`--jobs=${jobId}`, "--array", "--allocations", "--noheader", "--parsable2", `--format=${SlurmStates.sacctFormat}`] }).pipe(
+    commands.run({ program: "sacct", args: SlurmStates.sacctArgs(jobId) }).pipe(
       Effect.map((stdout) => SlurmStates.parseSacct(stdout, jobId)),
       Effect.catchAll((e) => Effect.as(Effect.logDebug(`sacct --jobs=${jobId}: ${e.message}`), []))
     ))

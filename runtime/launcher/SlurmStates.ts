@@ -37,8 +37,9 @@ export const fateOf = (state: string): Fate => {
 /** Slurm killed the task for its memory (cgroup limit): the coordinator's out-of-memory rules apply to its shards. */
 export const isOutOfMemory = (state: string): boolean => state.toUpperCase().startsWith("OUT_OF_MEMORY")
 
-/** `squeue --array --states=all --noheader --format=<squeueFormat>`: one task per line. */
+/** One task per line, finished ones included (while the controller remembers them, MinJobAge). */
 export const squeueFormat = "%K|%T"
+export const squeueArgs = (jobId: string): Array<string> => [`--jobs=${jobId}`, "--array", "--states=all", "--noheader", `--format=${squeueFormat}`]
 
 /** squeue's answer for a job the controller no longer knows (purged after MinJobAge, or never submitted). */
 export const isUnknownJob = (stderr: string): boolean => /invalid job id/i.test(stderr)
@@ -57,8 +58,12 @@ export const parseSqueue = (stdout: string): Array<TaskState> => {
   return out
 }
 
-/** `sacct --jobs=<job> --array --allocations --noheader --parsable2 --format=JobID,State`. */
+/**
+ * The tasks that ran, one per line (`17_3|CANCELLED by 0`); no `--array`, which sacct
+ * only has since Slurm 23.02 (it expands pending ranges, which need no lookup here).
+ */
 export const sacctFormat = "JobID,State"
+export const sacctArgs = (jobId: string): Array<string> => [`--jobs=${jobId}`, "--allocations", "--noheader", "--parsable2", `--format=${sacctFormat}`]
 
 /** The tasks of job `jobId` in sacct's `JobID|State` lines (`17_3|CANCELLED by 0`); steps and other jobs are skipped. */
 export const parseSacct = (stdout: string, jobId: string): Array<TaskState> => {

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { Zephyr } from "zephyr"
+import * as SlurmStates from "../../../runtime/launcher/SlurmStates.ts"
 import * as SlurmCluster from "./SlurmCluster.ts"
 import type { Total } from "./fixtures/slow-shards.ts"
 
@@ -85,6 +86,10 @@ describe.skipIf(missing.length > 0)("the slurm backend on a single-node Slurm cl
       // Nothing of the array is left: the survivor, told to shut down when the last stage ran
       // dry, ended on its own (COMPLETED) or was cancelled with the array.
       await until(async () => /^0 (COMPLETED|CANCELLED),1 CANCELLED$/.test((await tasks(job)).join(",")), `every task of job ${job} to end`, 30_000)
+      // The backend's own squeue and sacct calls, as this Slurm takes them (no accounting
+      // storage here: sacct accepts its options, then says so).
+      expect(SlurmStates.parseSqueue(await cluster.run("squeue", SlurmStates.squeueArgs(job))).map((t) => t.task).sort()).toEqual([0, 1])
+      expect(await cluster.run("sacct", SlurmStates.sacctArgs(job)).then(() => "answered", (e: Error) => e.message)).toMatch(/^answered$|accounting storage is disabled/)
     } catch (e) {
       process.stderr.write(`driver stderr:\n${run.stderr()}\n${cluster.logs()}\n`)
       throw e

@@ -13,7 +13,7 @@ import * as path from "node:path"
  * removes the dir; so does this process's exit, if a test never got there.
  */
 
-const programs = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "scancel", "squeue", "sinfo"] as const
+const programs = ["munged", "mungekey", "slurmctld", "slurmd", "sbatch", "scancel", "squeue", "sacct", "sinfo"] as const
 type Program = (typeof programs)[number]
 
 /** Daemons live in sbin, which a user's PATH may lack. */
@@ -59,7 +59,7 @@ export interface Cluster {
   /** `SLURM_CONF` for every Slurm command meant for this cluster. */
   readonly env: Readonly<Record<string, string>>
   /** Runs a Slurm command against this cluster; its stdout. */
-  readonly run: (program: "sbatch" | "scancel" | "squeue" | "sinfo", args: ReadonlyArray<string>) => Promise<string>
+  readonly run: (program: "sbatch" | "scancel" | "squeue" | "sacct" | "sinfo", args: ReadonlyArray<string>) => Promise<string>
   /** The daemons' log files, for a failure's message. */
   readonly logs: () => string
   readonly stop: () => Promise<void>
@@ -102,7 +102,7 @@ export const start = async (): Promise<Cluster> => {
       return `--- ${f}: none`
     }
   }).join("\n")
-  const run = (program: "sbatch" | "scancel" | "squeue" | "sinfo", args: ReadonlyArray<string>) =>
+  const run = (program: "sbatch" | "scancel" | "squeue" | "sacct" | "sinfo", args: ReadonlyArray<string>) =>
     new Promise<string>((resolve, reject) => {
       execFile(locate(program)!, [...args], { env: { ...process.env, ...env }, encoding: "utf8", timeout: 30_000 }, (error, stdout, stderr) =>
         error ? reject(new Error(`${program} ${args.join(" ")}: ${stderr || error.message}`)) : resolve(stdout))

@@ -31,6 +31,10 @@ describe("SlurmStates.parseSqueue and parseSacct", () => {
     expect(SlurmStates.isOutOfMemory("OUT_OF_MEMORY")).toBe(true)
     expect(SlurmStates.isOutOfMemory("FAILED")).toBe(false)
   })
+  it("asks squeue for every task, finished ones too, and sacct only with options Slurm 22.05 has (no --array)", () => {
+    expect(SlurmStates.squeueArgs("17")).toEqual(["--jobs=17", "--array", "--states=all", "--noheader", "--format=%K|%T"])
+    expect(SlurmStates.sacctArgs("17")).toEqual(["--jobs=17", "--allocations", "--noheader", "--parsable2", "--format=JobID,State"])
+  })
   it("knows squeue's answer for a job the controller forgot", () => {
     expect(SlurmStates.isUnknownJob("slurm_load_jobs error: Invalid job id specified")).toBe(true)
     expect(SlurmStates.isUnknownJob("slurm_load_jobs error: Unable to contact slurm controller (connect failure)")).toBe(false)
