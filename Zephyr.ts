@@ -57,8 +57,8 @@ const launchers: Record<string, Launcher> = {
   local: LocalProcesses.launcher
 }
 
-/** Every backend a run may name: the launchers registered, and "external". */
-export const backendNames = (): ReadonlyArray<string> => [...Object.keys(launchers), "external"]
+/** Every backend a run may name: the launchers registered, and those made from run options. */
+export const backendNames = (): ReadonlyArray<string> => [...Object.keys(launchers), "external", "slurm", "kubernetes"]
 
 /** Registers a launcher under a backend name (cluster launchers plug in here). */
 export const registerLauncher = (launcher: Launcher): void => { launchers[launcher.name] = launcher }

@@ -20,7 +20,9 @@ const seconds = (ms: number): string => `${ms / 1000}s`
 const backendHelp: Record<string, string> = {
   local: "worker processes on this machine (the default)",
   "in-process": "workers as fibers of this process",
-  external: "workers you start anywhere with `zephyr worker`, which dial in (needs --chunk-dir; see --listen)"
+  external: "workers you start anywhere with `zephyr worker`, which dial in (needs --chunk-dir; see --listen)",
+  slurm: "a Slurm job array of `zephyr worker` processes, which dial in (see the --slurm-* options)",
+  kubernetes: "the pods of an Indexed Job in a Kubernetes cluster, which dial in"
 }
 const backends = Zephyr.backendNames().map((name) => `${name}: ${backendHelp[name] ?? "a registered launcher"}`).join("; ")
 

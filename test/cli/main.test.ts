@@ -73,7 +73,7 @@ describe("zephyr: command-line conventions", { timeout: 120_000 }, () => {
     const help = await zephyr("run", "--help")
     expect(help.stdout).not.toContain("--wizard")
     const backend = help.stdout.slice(help.stdout.indexOf("\n--backend text"), help.stdout.indexOf("\n--chunk-dir text"))
-    for (const name of ["local", "in-process", "external"]) expect(backend).toContain(`${name}:`)
+    for (const name of ["local", "in-process", "external", "slurm", "kubernetes"]) expect(backend).toContain(`${name}:`)
     const { version } = JSON.parse(fs.readFileSync("package.json", "utf8"))
     expect((await zephyr("--version")).stdout).toBe(`${version}\n`)
     expect((await zephyr("run", "--version")).stdout.trim()).toBe(version)
