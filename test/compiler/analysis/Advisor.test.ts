@@ -52,7 +52,7 @@ describe("advice, one fixture per code", () => {
       }
       expect(found.sort()).toEqual(marked(file).sort())
       await expect(golden).toMatchFileSnapshot(`./golden/advice/${codeOf(f)}.txt`)
-    })
+    }, 180_000)
   }
 
   for (const f of negatives) {
@@ -61,7 +61,7 @@ describe("advice, one fixture per code", () => {
       const names = exportsOf(file)
       expect(names.length).toBeGreaterThan(1)
       for (const name of names) expect({ name, advice: (await adviceOf(file, name)).advice }).toEqual({ name, advice: [] })
-    })
+    }, 180_000)
   }
 })
 
@@ -70,7 +70,7 @@ describe("pipelines that get no advice", () => {
   for (const f of examples) {
     it(`example ${f}`, async () => {
       expect((await adviceOf(path.join("examples", f))).advice).toEqual([])
-    })
+    }, 120_000)
   }
 
   const readme = fs.readFileSync("README.md", "utf8")
@@ -82,7 +82,7 @@ describe("pipelines that get no advice", () => {
       const file = path.join(scratch, `pipeline-${i + 1}.ts`)
       fs.writeFileSync(file, block)
       expect((await adviceOf(file)).advice).toEqual([])
-    })
+    }, 120_000)
   })
 })
 
@@ -93,5 +93,5 @@ describe("the README", () => {
     expect(shown).not.toBeNull()
     const [, file, name, output] = shown!
     expect((await adviceOf(file!, name)).text).toBe(output)
-  })
+  }, 120_000)
 })
