@@ -47,10 +47,15 @@ export interface StageCall {
 /** The code hash of each stage, given the calls whose code runs in it (see CodeHash.ofStages). */
 export type StageCode = (stages: ReadonlyArray<ReadonlyArray<StageCall>>) => ReadonlyArray<string>
 
-// A groupBy's key function runs in its scatter stage, its reducer in its reduce stage.
+// A groupBy's key function runs in its scatter stage, its reducer in its reduce stage; a
+// reduce's global reducer never runs in its local stage (its local one may run in its
+// global stage: it is the default global reducer).
+const skipped = (op: Op.Op): ReadonlyArray<number> =>
+  op.kind === "groupBy" ? (op.role === "scatter" ? [1] : [0]) : op.kind === "reduce" && op.role === "local" ? [1] : []
+
 const callsOf = (stage: PartitionedStage): Array<StageCall> => [
   ...(stage.input.kind === "source" ? [{ id: stage.input.source.id, source: stage.input.source.source, skip: [] }] : []),
-  ...stage.ops.map((op) => ({ id: op.id, source: op.source, skip: op.kind === "groupBy" ? (op.role === "scatter" ? [1] : [0]) : [] }))
+  ...stage.ops.map((op) => ({ id: op.id, source: op.source, skip: skipped(op) }))
 ]
 
 // A stage's own part of its fingerprint. Op ids, stage ids and source lines are left out:

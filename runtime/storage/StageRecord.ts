@@ -73,8 +73,6 @@ export type Check =
   | { readonly kind: "valid"; readonly outputs: ReadonlyArray<ShardOutput>; readonly id: string }
   | { readonly kind: "stale"; readonly reason: string }
 
-export const exists = (dir: string, stage: number): boolean => fs.existsSync(ExecutionDir.stageRecord(dir, stage))
-
 /** Whether stage `stage` of the execution in `dir` may be skipped: its record matches `origin` and its chunks exist. */
 export const check = (dir: string, stage: number, origin: Origin): Check => {
   const file = ExecutionDir.stageRecord(dir, stage)

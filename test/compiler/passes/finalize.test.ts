@@ -80,7 +80,7 @@ describe("finalize: stage fingerprints", () => {
     expect(changed(base.stages.map((s) => s.fingerprint), added.stages.map((s) => s.fingerprint))).toEqual([0, 3])
   })
 
-  it("asks for the code of each stage's calls: the source in the first stage, a groupBy's key function in its scatter stage and its reducer in its reduce stage", () => {
+  it("asks for the code of each stage's calls: the source in the first stage, a groupBy's key function in its scatter stage and its reducer in its reduce stage, a reduce's global reducer not in its local stage", () => {
     let asked: ReadonlyArray<ReadonlyArray<StageCall>> = []
     planOf(linear(), (stages) => {
       asked = stages
@@ -93,5 +93,12 @@ describe("finalize: stage fingerprints", () => {
       [["o5", []]]
     ])
     expect(asked[0]![0]!.source.file).toContain("finalize.test.ts")
+    const sum = (xs: Iterable<number>) => [...xs].reduce((a, b) => a + b, 0)
+    planOf(Dataset.fromList([1, 2]).reduce(sum, sum), (stages) => {
+      asked = stages
+      return codes()(stages)
+    })
+    // A reduce: its local reducer in its local stage; both in its global stage (the local one is the default global one).
+    expect(asked.map((calls) => calls.map((c) => [c.id, c.skip]))).toEqual([[["o0", []], ["o1", [1]]], [["o1", []]], [["o1", []]]])
   })
 })
