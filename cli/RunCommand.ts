@@ -36,6 +36,13 @@ const options = {
   token: optionalText("token", `backend external: the token workers must present (default: $${TOKEN_ENV}, which is better: arguments show in ps)`),
   maxMessageSize: optionalText("max-message-size", `the largest message the coordinator accepts from a worker (default ${defaults.maxMessageBytes / 1024 ** 2}MiB)`),
   maxConnections: optionalInt("max-connections", `connections the coordinator accepts at once (default ${defaults.maxConnections})`),
+  s3Endpoint: optionalText("s3-endpoint", "object storage (s3:// paths): the endpoint of an S3-compatible store, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL, else AWS)"),
+  s3Region: optionalText("s3-region", "object storage: the region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)"),
+  s3ForcePathStyle: Options.boolean("s3-force-path-style").pipe(
+    Options.optional,
+    Options.map(Option.getOrUndefined),
+    Options.withDescription("object storage: path-style requests (endpoint/bucket/key); default: on with a custom endpoint")
+  ),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no progress lines on stderr")),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing")),
@@ -80,6 +87,9 @@ export const command = Command.make("run", options, (o) =>
       token: o.token,
       maxMessageSize: o.maxMessageSize,
       maxConnections: o.maxConnections,
+      s3Endpoint: o.s3Endpoint,
+      s3Region: o.s3Region,
+      s3ForcePathStyle: o.s3ForcePathStyle,
       // worker processes build the module's layer themselves; in-process workers get it here
       layer: o.backend === "in-process" ? loaded.layer : undefined,
       progress: !o.noProgress

@@ -3,7 +3,7 @@ import type { CounterSet } from "../../compiler/plan/CounterSet.ts"
 import type * as Expr from "../../compiler/plan/Expr.ts"
 import type * as Op from "../../compiler/plan/Op.ts"
 import { BadRows } from "./BadRows.ts"
-import { dataError, isMissingFile } from "./DataError.ts"
+import { dataError, fromObjectStore, isMissingFile } from "./DataError.ts"
 import { codecOf, formatOf } from "./FileType.ts"
 import * as Jsonl from "./Jsonl.ts"
 import { RowDecoder } from "./RowDecoder.ts"
@@ -79,10 +79,10 @@ export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<
   } catch (e) {
     failed = true
     if (isMissingFile(e)) throw dataError(`Cannot read ${file}: ${(e as Error).message}`, { file, cause: e, reason: "missing-input" })
-    throw e
+    throw fromObjectStore(e)
   } finally {
     if (failed) bad.abort()
-    else bad.commit()
+    else await bad.commit().catch((e) => { throw fromObjectStore(e) })
   }
 }
 
@@ -95,6 +95,6 @@ export const splitFile = async (path: string, approxShardBytes: number): Promise
     return await (await parquet()).splitFile(path, approxShardBytes)
   } catch (e) {
     if (isMissingFile(e)) throw dataError(`Cannot read ${path}: ${(e as Error).message}`, { file: path, cause: e, reason: "missing-input" })
-    throw e
+    throw fromObjectStore(e)
   }
 }

@@ -64,6 +64,11 @@ class GroupItems implements IterableIterator<unknown> {
 /** The groups of target shard `target`, in key order (KeyOrder.compare); inside a group items come in sortBy order when the mappers had a sortBy. */
 export function* groups(manifests: ReadonlyArray<string>, target: number, options: ShuffleReadOptions): Generator<readonly [key: unknown, items: Iterable<unknown>]> {
   const { segments, sorted } = segmentsFor(manifests, target)
+  yield* merged(segments, sorted, options)
+}
+
+/** The groups of sorted segments, merged (for segments already found: fetched from object storage into local files). */
+export function* merged(segments: ReadonlyArray<Segment>, sorted: boolean, options: ShuffleReadOptions): Generator<readonly [key: unknown, items: Iterable<unknown>]> {
   if (segments.length === 0) return
   const counters = options.counters
   counters?.increment("zephyr/shuffle_segments_read", segments.length)

@@ -7,6 +7,7 @@ import * as RunFile from "../shuffle/RunFile.ts"
 import * as AtomicWrite from "./AtomicWrite.ts"
 import * as BlockFile from "./BlockFile.ts"
 import * as ExecutionDir from "./ExecutionDir.ts"
+import * as StoragePath from "./StoragePath.ts"
 
 /**
  * The record of a completed stage, which lets a resumed execution skip it. Next to the
@@ -54,10 +55,15 @@ export const inputsOf = (stage: Stage.Stage): ReadonlyArray<InputFile> | null =>
   })
 }
 
+/** The bytes of a stage's record. */
+export const encode = (origin: Origin, outputs: ReadonlyArray<ShardOutput>): Uint8Array => {
+  const stored: Stored = { format: FORMAT, ...origin, outputs }
+  return BlockFile.encode(stored)
+}
+
 /** Records a completed stage, durably (the record is the promise that its outputs exist). */
 export const write = (dir: string, stage: number, origin: Origin, outputs: ReadonlyArray<ShardOutput>): void => {
-  const stored: Stored = { format: FORMAT, ...origin, outputs }
-  AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), BlockFile.encode(stored))
+  AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), encode(origin, outputs))
 }
 
 export type Check =
@@ -77,6 +83,14 @@ export const check = (dir: string, stage: number, origin: Origin): Check => {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" }
     return { kind: "stale", reason: `its record ${file} cannot be read (${(e as Error).message})` }
   }
+  const read = fromBytes(file, bytes, origin)
+  if (read.kind !== "valid") return read
+  const reason = missingChunks(read.outputs)
+  return reason === undefined ? read : { kind: "stale", reason }
+}
+
+/** What a record's bytes say for `origin`, before its chunk files are checked: valid (its outputs) or stale. */
+export const fromBytes = (file: string, bytes: Uint8Array, origin: Origin): Exclude<Check, { kind: "absent" }> => {
   let stored: Stored
   try {
     stored = BlockFile.decode(bytes) as Stored
@@ -86,7 +100,7 @@ export const check = (dir: string, stage: number, origin: Origin): Check => {
   if (stored === null || typeof stored !== "object" || stored.format !== FORMAT || !Array.isArray(stored.outputs)) {
     return { kind: "stale", reason: `its record ${file} was written by another version of Zephyr` }
   }
-  const reason = difference(stored, origin) ?? missingChunks(stored.outputs)
+  const reason = difference(stored, origin)
   return reason === undefined ? { kind: "valid", outputs: stored.outputs } : { kind: "stale", reason }
 }
 
@@ -132,6 +146,7 @@ const changedKeys = <V>(a: Readonly<Record<string, V>>, b: Readonly<Record<strin
 }
 
 const shown = (file: string): string => {
+  if (StoragePath.isS3(file)) return file
   const rel = path.relative(process.cwd(), file)
   return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file
 }

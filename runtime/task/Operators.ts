@@ -6,6 +6,7 @@ import * as TaskContext from "../../compiler/plan/TaskContext.ts"
 import type { ChunkRef } from "../../rpc/Protocol.ts"
 import * as Readers from "../formats/Readers.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 import * as Stream from "./ChunkStream.ts"
 import * as ElementOps from "./ElementOps.ts"
 import * as Gather from "./Gather.ts"
@@ -51,7 +52,7 @@ type LoadKind = "loadFile" | "loadJsonl" | "loadParquet" | "loadText" | "loadCsv
 
 const load = (op: Op.OfKind<LoadKind>, scope: TaskScope, upstream: Stream.ChunkStream): Stream.ChunkStream => {
   const impl = scope.impl(op.id, "load")
-  const input = scope.task.input
+  const input = scope.input
   const quarantineDir = typeof impl.options.quarantineDir === "string" ? impl.options.quarantineDir : quarantineDirOf(scope)
   return Stream.expandAsync(upstream, (item) => {
     if (typeof item !== "string") throw new UserCodeError(op, new TypeError(`${op.kind} expects file paths (strings), got ${item === null ? "null" : typeof item}`))
@@ -79,8 +80,8 @@ const quarantineDirOf = (scope: TaskScope): string => {
   for (const stage of scope.exe.plan.stages) {
     for (const op of stage.ops) {
       if (op.kind === "write" && op.pattern !== null) {
-        const dir = path.dirname(op.pattern.replace(/\{[^}]*\}.*$/, "x"))
-        return path.join(dir, "_quarantine")
+        const dir = StoragePath.dirname(op.pattern.replace(/\{[^}]*\}.*$/, "x"))
+        return StoragePath.join(dir, "_quarantine")
       }
     }
   }
@@ -199,7 +200,7 @@ const fold = (op: Op.OfKind<"reduce" | "count">, scope: TaskScope, upstream: Str
 
 const join: Operator<"sortedMergeJoin"> = (op, scope, upstream) => {
   const impl = scope.impl(op.id, "join")
-  const right = scope.task.right
+  const right = scope.right
   if (!right || right.kind !== "chunks") throw new Error(`Internal: stage ${scope.stage.id} joins but its task has no right side`)
   const rightItems = Stream.items(readRefs(right.refs).chunks())
   return transducer<"sortedMergeJoin">(() => mergeJoin({

@@ -5,8 +5,10 @@ import type * as Op from "../../compiler/plan/Op.ts"
 import type * as Stage from "../../compiler/plan/Stage.ts"
 import * as TaskContext from "../../compiler/plan/TaskContext.ts"
 import type { OutputCommit, ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
+import type { Segment } from "../shuffle/RunFile.ts"
 import * as ShuffleReader from "../shuffle/ShuffleReader.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
+import * as RemoteChunks from "../storage/RemoteChunks.ts"
 import * as StorageError from "../storage/StorageError.ts"
 import * as Stream from "./ChunkStream.ts"
 import { JoinOrderError } from "./MergeJoin.ts"
@@ -57,14 +59,20 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
   }
 }
 
-const runStage = (scope: TaskScope): Promise<Outputs.Produced> => {
+const runStage = async (scope: TaskScope): Promise<Outputs.Produced> => {
   const ops = scope.stage.ops
   const terminal = Outputs.terminalOf(ops)
   if (terminal?.kind === "write") {
-    const skipped = Outputs.existing(scope, terminal)
-    if (skipped) return Promise.resolve({ output: skipped })
+    const skipped = await Outputs.existing(scope, terminal)
+    if (skipped) return { output: skipped }
   }
-  const input = scope.task.input
+  // Chunks in object storage are fetched into local files first: the loops below read local files.
+  const remote = RemoteChunks.isRemote(scope.env.executionDir)
+  if (remote) {
+    scope.input = await RemoteChunks.fetchInput(scope.input, scope.scratch())
+    if (scope.right !== undefined) scope.right = await RemoteChunks.fetchInput(scope.right, scope.scratch())
+  }
+  const input = scope.input
   let stream: Stream.ChunkStream
   let from = 0
   if (input.kind === "shuffle") {
@@ -72,7 +80,8 @@ const runStage = (scope: TaskScope): Promise<Outputs.Produced> => {
     if (!first || (first.kind !== "groupBy" && first.kind !== "deduplicate") || first.role !== "reduce") {
       throw new Error(`Internal: stage ${scope.stage.id} reads a shuffle but does not start with a reduce`)
     }
-    stream = reduce(scope, first, input)
+    const fetched = remote ? await RemoteChunks.fetchShuffle(input.manifests, input.target, scope.scratch()) : undefined
+    stream = reduce(scope, first, input, fetched)
     from = 1
   } else {
     stream = open(scope, input)
@@ -97,13 +106,20 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
 }
 
 /** The groups of this shard's shuffle target, through the groupBy's reducer (or deduplication), pulled lazily. */
-const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, input: Extract<ShardInput, { kind: "shuffle" }>): Stream.ChunkStream => {
-  const manifests = readManifestList(input.manifests)
+const reduce = (
+  scope: TaskScope,
+  op: Op.OfKind<"groupBy" | "deduplicate">,
+  input: Extract<ShardInput, { kind: "shuffle" }>,
+  fetched: { readonly segments: ReadonlyArray<Segment>; readonly sorted: boolean } | undefined
+): Stream.ChunkStream => {
   const reducer = op.kind === "groupBy" ? scope.impl(op.id, "groupBy").reducer : undefined
   const options = { tmpDir: () => `${scope.scratch()}/merge`, memoryBudgetBytes: scope.env.memoryBudgetBytes, counters: scope.ctx.counters }
   return Stream.fromSync(function* () {
     let out: Array<unknown> = []
-    for (const [key, items] of ShuffleReader.groups(manifests, input.target, options)) {
+    const groups = fetched === undefined
+      ? ShuffleReader.groups(readManifestList(input.manifests), input.target, options)
+      : ShuffleReader.merged(fetched.segments, fetched.sorted, options)
+    for (const [key, items] of groups) {
       if (!reducer) {
         const first = items[Symbol.iterator]().next()
         if (!first.done) out.push(first.value)

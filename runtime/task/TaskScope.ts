@@ -5,7 +5,7 @@ import * as Implementation from "../../compiler/plan/Implementation.ts"
 import type * as Op from "../../compiler/plan/Op.ts"
 import type * as Stage from "../../compiler/plan/Stage.ts"
 import * as TaskContext from "../../compiler/plan/TaskContext.ts"
-import type { Task } from "../../rpc/Protocol.ts"
+import type { ShardInput, Task } from "../../rpc/Protocol.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
 import { attribute } from "./UserCodeError.ts"
 
@@ -27,6 +27,9 @@ export interface TaskEnv {
  */
 export class TaskScope {
   private scratchPath: string | undefined
+  /** The task's input and join side; with chunks in object storage, as local copies once fetched (TaskRunner). */
+  input: ShardInput
+  right: ShardInput | undefined
 
   constructor(
     readonly exe: Executable.Executable,
@@ -34,7 +37,10 @@ export class TaskScope {
     readonly task: Task,
     readonly env: TaskEnv,
     readonly ctx: TaskContext.TaskContext
-  ) {}
+  ) {
+    this.input = task.input
+    this.right = task.right
+  }
 
   impl<K extends Implementation.Implementation["kind"]>(id: string, kind: K): Extract<Implementation.Implementation, { kind: K }> {
     return Implementation.get(this.exe.implementations, id, kind)
