@@ -230,7 +230,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
   const backend = options.backend ?? defaultBackend
   if (typeof backend !== "string" || backend.length === 0) bad("backend", backend, '"in-process" or "local"')
   const chunkDir = options.chunkDir ? StoragePath.resolve(options.chunkDir) : ChunkDir.defaultPath()
-  if (StoragePath.isS3(chunkDir)) StoragePath.parse(chunkDir, options.chunkDir ? "--chunk-dir (option chunkDir)" : "$ZEPHYR_CHUNK_DIR")
+  if (StoragePath.isS3(chunkDir)) StoragePath.parse(chunkDir, options.chunkDir ? "--chunk-dir / option chunkDir" : "$ZEPHYR_CHUNK_DIR")
   if (backend === "external" && !options.chunkDir && !process.env.ZEPHYR_CHUNK_DIR) {
     throw new ZephyrPlanError({
       reason: "invalid-option",

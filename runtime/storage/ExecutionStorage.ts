@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ZephyrInfraError, ZephyrPlanError } from "../../compiler/plan/Errors.ts"
+import * as Source from "../../compiler/plan/Source.ts"
 import type * as Stage from "../../compiler/plan/Stage.ts"
 import type { ChunkRef, ShardOutput } from "../../rpc/Protocol.ts"
 import * as FileGlob from "../FileGlob.ts"
@@ -40,13 +41,13 @@ const bytesOf = (text: string): Uint8Array => Buffer.from(text, "utf8")
 /** The chunk directory, ready: local ones created (and checked when they are the private default); a bucket prefix listed once. */
 export const prepare = async (chunkDir: string): Promise<string> => {
   if (!StoragePath.isS3(chunkDir)) return ChunkDir.ensure(chunkDir)
-  StoragePath.parse(chunkDir, "--chunk-dir (option chunkDir)")
+  StoragePath.parse(chunkDir, "--chunk-dir / option chunkDir")
   try {
     await (await s3()).checkAccess(chunkDir)
   } catch (e) {
     throw new ZephyrInfraError({
       reason: "storage",
-      message: `Cannot use the chunk directory ${chunkDir} (--chunk-dir, option chunkDir): ${(e as Error)?.message ?? String(e)}`,
+      message: `Cannot use the chunk directory ${chunkDir} (--chunk-dir / option chunkDir): ${(e as Error)?.message ?? String(e)}`,
       retryable: false
     })
   }
@@ -196,7 +197,12 @@ export const writeShared = async (dir: string, shared: Readonly<Record<string, u
 /** The files a stage's file source lists now, with sizes and modification times (StageRecord.inputsOf, for objects too). */
 export const inputsOf = async (stage: Stage.Stage): Promise<ReadonlyArray<StageRecord.InputFile> | null> => {
   if (stage.input.kind !== "source" || stage.input.source.kind !== "files" || !StoragePath.isS3(stage.input.source.pattern)) return StageRecord.inputsOf(stage)
-  return FileGlob.listObjects(stage.input.source.pattern, stage.input.source)
+  const source = stage.input.source
+  try {
+    return await FileGlob.listObjects(source.pattern, source)
+  } catch (e) {
+    throw new Error(`Cannot list the input ${JSON.stringify(source.pattern)} of ${Source.describe(source)} at ${source.source.file}:${source.source.line}: ${(e as Error)?.message ?? String(e)}`)
+  }
 }
 
 export const stageExists = async (dir: string, stage: number): Promise<boolean> =>

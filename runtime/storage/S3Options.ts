@@ -26,9 +26,9 @@ export interface Settings {
   readonly regionFrom: string
 }
 
-export const ENDPOINT_OPTION = "--s3-endpoint (option s3Endpoint)"
-export const REGION_OPTION = "--s3-region (option s3Region)"
-export const PATH_STYLE_OPTION = "--s3-force-path-style (option s3ForcePathStyle)"
+export const ENDPOINT_OPTION = "--s3-endpoint / option s3Endpoint"
+export const REGION_OPTION = "--s3-region / option s3Region"
+export const PATH_STYLE_OPTION = "--s3-force-path-style / option s3ForcePathStyle"
 /** What the SDK's credential chain reads, as messages name it (never a value). */
 export const CREDENTIALS = "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, or an instance role)"
 
@@ -64,13 +64,13 @@ export const resolve = (options: Options, env: NodeJS.ProcessEnv = process.env):
   const fromOption = nonEmpty(options.endpoint)
   const fromS3Env = nonEmpty(env.AWS_ENDPOINT_URL_S3)
   const fromEnv = nonEmpty(env.AWS_ENDPOINT_URL)
-  const endpointFrom = fromOption !== undefined ? ENDPOINT_OPTION : fromS3Env !== undefined ? "$AWS_ENDPOINT_URL_S3" : fromEnv !== undefined ? "$AWS_ENDPOINT_URL" : "the default AWS endpoint"
+  const endpointFrom = fromOption !== undefined ? ENDPOINT_OPTION : fromS3Env !== undefined ? "$AWS_ENDPOINT_URL_S3" : fromEnv !== undefined ? "$AWS_ENDPOINT_URL" : "none"
   const raw = fromOption ?? fromS3Env ?? fromEnv
   const endpoint = raw === undefined ? undefined : checkEndpoint(raw, endpointFrom)
   if (options.region !== undefined && nonEmpty(options.region) === undefined) bad(REGION_OPTION, options.region, "a region name such as us-east-1")
   const regionOption = nonEmpty(options.region)
   const region = regionOption ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION) ?? DEFAULT_REGION
-  const regionFrom = regionOption !== undefined ? REGION_OPTION : nonEmpty(env.AWS_REGION) !== undefined ? "$AWS_REGION" : nonEmpty(env.AWS_DEFAULT_REGION) !== undefined ? "$AWS_DEFAULT_REGION" : `the default region ${DEFAULT_REGION}`
+  const regionFrom = regionOption !== undefined ? REGION_OPTION : nonEmpty(env.AWS_REGION) !== undefined ? "$AWS_REGION" : nonEmpty(env.AWS_DEFAULT_REGION) !== undefined ? "$AWS_DEFAULT_REGION" : `default (none of ${REGION_OPTION}, $AWS_REGION, $AWS_DEFAULT_REGION is set)`
   if (options.forcePathStyle !== undefined && typeof options.forcePathStyle !== "boolean") bad(PATH_STYLE_OPTION, options.forcePathStyle, "true or false")
   return { endpoint, region, forcePathStyle: options.forcePathStyle ?? endpoint !== undefined, endpointFrom, regionFrom }
 }
@@ -89,6 +89,18 @@ export const fromDriver = (shared: Shared): Settings => ({
   endpoint: shared.endpoint,
   region: shared.region,
   forcePathStyle: shared.forcePathStyle,
-  endpointFrom: shared.endpoint === undefined ? "the default AWS endpoint" : `the driver's endpoint (${ENDPOINT_OPTION} or $AWS_ENDPOINT_URL on the driver)`,
-  regionFrom: `the driver's region (${REGION_OPTION} or $AWS_REGION on the driver)`
+  endpointFrom: shared.endpoint === undefined ? "none" : DRIVER,
+  regionFrom: DRIVER
 })
+
+const DRIVER = "the driver"
+
+/** Where the endpoint is set, as a message tells the user to fix it. */
+export const endpointAdvice = (s: Settings): string =>
+  s.endpointFrom === DRIVER ? `workers use the driver's, set there by ${ENDPOINT_OPTION} or $AWS_ENDPOINT_URL`
+  : s.endpointFrom === "none" ? `none is set, so requests go to AWS S3; set one with ${ENDPOINT_OPTION} or $AWS_ENDPOINT_URL`
+  : `it is set by ${s.endpointFrom}`
+
+/** Where the region is set, likewise. */
+export const regionAdvice = (s: Settings): string =>
+  s.regionFrom === DRIVER ? `workers use the driver's, set there by ${REGION_OPTION} or $AWS_REGION` : `it is set by ${s.regionFrom}`

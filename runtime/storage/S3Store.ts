@@ -93,10 +93,10 @@ export class S3Store {
       return new ObjectStoreError("credentials", url, `No AWS credentials to ${action} ${url}: set ${S3Options.CREDENTIALS} in the environment of the driver and of every worker (${detail}).`)
     }
     if (NETWORK_CODES.has(err.code ?? "") || NETWORK_CODES.has(code) || err.name === "TimeoutError" || (status === undefined && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|socket hang up|timed? ?out/i.test(detail))) {
-      return new ObjectStoreError("unreachable", url, `Cannot reach the object store at ${this.endpoint} to ${action} ${url}: ${detail}. Check the endpoint (${this.settings.endpointFrom}; ${S3Options.ENDPOINT_OPTION} sets it).`)
+      return new ObjectStoreError("unreachable", url, `Cannot reach the object store at ${this.endpoint} to ${action} ${url}: ${detail}. Check the endpoint: ${S3Options.endpointAdvice(this.settings)}.`)
     }
     if (code === "NoSuchBucket") {
-      return new ObjectStoreError("no-bucket", url, `The bucket ${JSON.stringify(bucket)} does not exist at ${this.endpoint} (to ${action} ${url}). Check the URL, or the endpoint (${this.settings.endpointFrom}) if the bucket lives on another store.`)
+      return new ObjectStoreError("no-bucket", url, `The bucket ${JSON.stringify(bucket)} does not exist at ${this.endpoint} (to ${action} ${url}). Check the URL; if the bucket lives on another store, fix the endpoint: ${S3Options.endpointAdvice(this.settings)}.`)
     }
     if (code === "NoSuchKey" || code === "NotFound" || status === 404) {
       return new ObjectStoreError("not-found", url, `${url} does not exist (at ${this.endpoint}).`)
@@ -105,7 +105,7 @@ export class S3Store {
       return new ObjectStoreError("access", url, `Access denied to ${action} ${where} (${code}: ${detail}). Check the credentials of this process (${S3Options.CREDENTIALS}) and that they may ${action} in bucket ${JSON.stringify(bucket)}.`)
     }
     if (status === 301 || code === "PermanentRedirect" || code === "AuthorizationHeaderMalformed" || code === "IllegalLocationConstraintException") {
-      return new ObjectStoreError("access", url, `The bucket ${JSON.stringify(bucket)} is not in region ${this.settings.region} (${this.settings.regionFrom}): ${code}: ${detail}. Set ${S3Options.REGION_OPTION} or $AWS_REGION to the bucket's region.`)
+      return new ObjectStoreError("access", url, `The bucket ${JSON.stringify(bucket)} is not in region ${this.settings.region} (${code}: ${detail}). Set the bucket's region: ${S3Options.regionAdvice(this.settings)}.`)
     }
     return new ObjectStoreError("unavailable", url, `Object storage failed to ${action} ${where}: ${code}${status ? ` (HTTP ${status})` : ""}: ${detail}`)
   }
@@ -389,14 +389,23 @@ class UploadSink {
     return out
   }
 
-  private async sendPart(bytes: Buffer): Promise<void> {
-    await this.inFlight
-    this.upload ??= await this.store.startUpload(this.url)
-    const upload = this.upload
+  /**
+   * Queues a part behind the one in flight (the upload is created with the first) and
+   * resolves when that previous one is done: the caller may fill the next part meanwhile.
+   * Everything sent, creation included, is in `inFlight`, so an abort waits for it and then
+   * knows the upload to abort.
+   */
+  private sendPart(bytes: Buffer): Promise<void> {
+    const previous = this.inFlight
     const n = this.nextPart++
-    const sending = upload.part(n, bytes)
+    const sending = (async () => {
+      await previous
+      this.upload ??= await this.store.startUpload(this.url)
+      await this.upload.part(n, bytes)
+    })()
     this.inFlight = sending
     sending.catch(() => { /* seen by the next write or the end */ })
+    return previous ?? Promise.resolve()
   }
 
   sink(): OutputSink {
@@ -416,9 +425,11 @@ class UploadSink {
         callback()
       }
     })
+    // Settles on close too: a stream destroyed on a failure emits neither finish nor error.
     const finished = new Promise<void>((resolve, reject) => {
       stream.once("finish", () => resolve())
       stream.once("error", reject)
+      stream.once("close", () => (stream.writableFinished ? resolve() : reject(new Error(`the upload of ${this.url} was closed before it finished`))))
     })
     finished.catch(() => { /* seen by the writer */ })
     return {
@@ -428,11 +439,12 @@ class UploadSink {
       publish: async () => {
         if (!ended) throw new Error(`Internal: ${this.url} published before its stream ended`)
         try {
-          if (this.upload === undefined && !this.staged) {
+          // No part sent yet: a small file is one PUT (a staged one still needs its upload).
+          if (this.nextPart === 1 && !this.staged) {
             await this.store.writeFile(this.url, this.take())
             return undefined
           }
-          if (this.buffered > 0 || this.upload === undefined) await this.sendPart(this.take())
+          if (this.buffered > 0 || this.nextPart === 1) await this.sendPart(this.take())
           await this.inFlight
           const pending = { uploadId: this.upload!.uploadId, parts: [...this.upload!.parts] }
           if (this.staged) return pending
