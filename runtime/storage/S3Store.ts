@@ -147,7 +147,8 @@ export class S3Store {
   /** Whether the bucket can be listed at `url`'s prefix (the driver's check of a chunk directory before anything runs). */
   async checkAccess(url: string): Promise<void> {
     const { bucket, key } = StoragePath.parse(url)
-    await this.send(url, "list", () => this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key, MaxKeys: 1 })))
+    // One page of the default size: some compatible stores (s3rver) cannot continue a truncated listing.
+    await this.send(url, "list", () => this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: key })))
   }
 
   private async get(url: string, range?: { readonly start: number; readonly end?: number | undefined }, etag?: string) {

@@ -86,6 +86,20 @@ describe("zephyr run on object storage", { timeout: 240_000 }, () => {
     expect(stdout).toBe(expected)
   })
 
+  it("keeps completed stages in S3 when a run fails, and --resume skips them", async () => {
+    const common = ["test/cli/fixtures/fails-once.ts", "--workers", "2", "--no-progress", "--no-check", "--s3-endpoint", server().endpoint, "--chunk-dir", "s3://chunks/resume", "--arg", `dir=${dir}`]
+    const failed = await failure(zephyr(["run", ...common, "--execution-id", "exec-s3", "--max-shard-failures", "1"]))
+    expect(failed.stderr).toContain("the reduce fails once")
+    expect(failed.stderr).toContain("--chunk-dir s3://chunks/resume --resume exec-s3")
+    expect(await keys("chunks", "resume/exec-s3/stages/")).toEqual(["resume/exec-s3/stages/stage-0.json"])
+    expect(fs.readFileSync(path.join(dir, "stage0.log"), "utf8").trim().split("\n")).toHaveLength(6)
+    const { stdout, stderr } = await zephyr(["run", ...common, "--resume", "exec-s3", "--print-results"], { ...credentials, ZEPHYR_LOG_LEVEL: "info" })
+    expect(stderr).toContain("stage 0 (map) already completed in exec-s3; skipping it")
+    expect(stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([{ key: 0, sum: 3 }, { key: 1, sum: 5 }, { key: 2, sum: 7 }])
+    expect(fs.readFileSync(path.join(dir, "stage0.log"), "utf8").trim().split("\n")).toHaveLength(6)
+    expect(await keys("chunks", "resume/")).toEqual([])
+  })
+
   it("fails with the URL and the option at fault: a missing bucket, refused credentials, a bad endpoint", async () => {
     const run = (input: string, extra: ReadonlyArray<string>, env?: Readonly<Record<string, string>>) =>
       failure(zephyr(["run", "test/cli/fixtures/events.ts", "--workers", "1", "--no-progress", "--no-check", "--arg", `input=${input}`, "--arg", `out=${path.join(dir, "out")}`, ...extra], env))
