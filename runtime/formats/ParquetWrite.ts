@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import type { CompressionCodec } from "hyparquet"
 import { ByteWriter, ParquetWriter } from "hyparquet-writer"
 import { BlockWriter, read as readBlocks } from "../storage/BlockFile.ts"
+import * as ChunkDir from "../storage/ChunkDir.ts"
 import type { PendingUpload } from "../storage/ObjectStore.ts"
 import * as StoragePath from "../storage/StoragePath.ts"
 import { AtomicFile } from "./AtomicFile.ts"
@@ -81,8 +81,8 @@ export const write = async (
   const opts = parseOptions(file, options)
   if (opts.codec === "ZSTD") await loadZstd()
   const out = await AtomicFile.open(file, "none", 0, staged)
-  // Beside the output, or in the temp dir when the output goes to object storage.
-  const spoolDir = StoragePath.isS3(file) ? os.tmpdir() : path.dirname(file)
+  // Beside the output, or in the user's private temp space when the output goes to object storage.
+  const spoolDir = StoragePath.isS3(file) ? ChunkDir.privateUserRoot() : path.dirname(file)
   const spoolPath = path.join(spoolDir, `.${StoragePath.basename(file)}.spool-${randomUUID().slice(0, 8)}`)
   let spool: BlockWriter | undefined
   try {
