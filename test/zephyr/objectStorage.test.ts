@@ -34,6 +34,29 @@ describe("object storage through the API", { timeout: 180_000 }, () => {
     expect(await keys("chunks", "api/")).toEqual([])
   })
 
+  it("an attempt that fails half-way through its write leaves no object; only the retry's upload is completed", async () => {
+    let failures = 0
+    const rows = function* () {
+      for (let i = 0; i < 16_000; i++) {
+        // About 13 MB in (three 4,096-row chunks written): the first 8 MiB part of this attempt's upload was sent.
+        if (i === 13_000 && failures++ === 0) throw new Error("fails once, half-way")
+        yield { i, pad: "x".repeat(1000) }
+      }
+    }
+    const before = server().requests.length
+    const r = await Zephyr.run(Dataset.fromList([0]).flatMap(rows).writeJsonl("s3://out/retry/part-{shard}.jsonl"), { s3Endpoint: server().endpoint })
+    expect(r.results).toEqual(["s3://out/retry/part-0.jsonl"])
+    expect(failures).toBe(2)
+    expect(await keys("out", "retry/")).toEqual(["retry/part-0.jsonl"])
+    expect((await text("s3://out/retry/part-0.jsonl")).trim().split("\n")).toHaveLength(16_000)
+    const requests = server().requests.slice(before).filter((r) => r.key === "retry/part-0.jsonl")
+    const created = requests.filter((r) => r.method === "POST" && r.query.includes("uploads"))
+    const completed = requests.filter((r) => r.method === "POST" && r.query.includes("uploadId="))
+    expect(created).toHaveLength(2)
+    expect(completed).toHaveLength(1)
+    expect(requests.filter((r) => r.method === "DELETE" && r.query.includes("uploadId="))).toHaveLength(1)
+  })
+
   it("skipExisting skips a shard whose object exists, without running it", async () => {
     const ds = Dataset.fromList([1, 2, 3]).map((n) => ({ n })).writeJsonl("s3://out/skip/part-{shard}.jsonl", { skipExisting: true })
     await put("s3://out/skip/part-1.jsonl", "kept\n")

@@ -57,18 +57,20 @@ describe("globs over a bucket listing", () => {
 })
 
 describe("reading objects", () => {
-  it("streams JSONL, gzip'd JSONL and text objects, one GET each, no range", async () => {
+  it("streams JSONL, gzip'd JSONL, text and CSV objects, one GET each, no range", async () => {
     const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ i, text: `row ${i}` })).join("\n") + "\n"
     await put("s3://data/read/rows.jsonl", lines)
     await put("s3://data/read/rows.jsonl.gz", zlib.gzipSync(lines))
     await put("s3://data/read/lines.txt", "one\r\ntwo\n\nfour")
+    await put("s3://data/read/people.csv", "name,age\nann,31\nbob,42\n")
     const expected = Array.from({ length: 20_000 }, (_, i) => ({ i, text: `row ${i}` }))
     const counters = new CounterSet()
     expect(await readRows("s3://data/read/rows.jsonl", { counters })).toEqual(expected)
     expect(counters.snapshot()["zephyr/bytes_read"]?.value).toBe(Buffer.byteLength(lines))
     expect(await readRows("s3://data/read/rows.jsonl.gz")).toEqual(expected)
     expect(await readRows("s3://data/read/lines.txt", { kind: "loadText" })).toEqual(["one", "two", "", "four"])
-    for (const key of ["read/rows.jsonl", "read/rows.jsonl.gz", "read/lines.txt"]) {
+    expect(await readRows("s3://data/read/people.csv")).toEqual([{ name: "ann", age: "31" }, { name: "bob", age: "42" }])
+    for (const key of ["read/rows.jsonl", "read/rows.jsonl.gz", "read/lines.txt", "read/people.csv"]) {
       const gets = requestsFor("data", key).filter((r) => r.method === "GET")
       expect(gets).toHaveLength(1)
       expect(gets[0]!.range).toBeUndefined()
