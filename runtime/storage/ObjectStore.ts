@@ -68,7 +68,6 @@ export interface ObjectStore {
   readonly readFile: (file: string) => Promise<Uint8Array | undefined>
   /** Replaces a small file atomically (readers see the old or the new bytes, never a part). */
   readonly writeFile: (file: string, bytes: Uint8Array) => Promise<void>
-  readonly remove: (file: string) => Promise<void>
 }
 
 /**
@@ -202,8 +201,7 @@ export const local: ObjectStore = {
       throw e
     }
   },
-  writeFile: async (file, bytes) => AtomicWrite.writeFileSync(file, bytes),
-  remove: (file) => fs.promises.rm(file, { force: true })
+  writeFile: async (file, bytes) => AtomicWrite.writeFileSync(file, bytes)
 }
 
 // ---- S3 ----------------------------------------------------------------------------------
@@ -246,8 +244,7 @@ const remote: ObjectStore = {
   output: async (target, staged) => (await s3()).output(target, staged !== undefined),
   stat: async (file) => (await s3()).stat(file),
   readFile: async (file) => (await s3()).readFile(file),
-  writeFile: async (file, bytes) => (await s3()).writeFile(file, bytes),
-  remove: async (file) => (await s3()).remove(file)
+  writeFile: async (file, bytes) => (await s3()).writeFile(file, bytes)
 }
 
 /** The store of the place `file` names. */
