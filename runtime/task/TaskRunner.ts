@@ -112,13 +112,14 @@ const reduce = (
   input: Extract<ShardInput, { kind: "shuffle" }>,
   fetched: { readonly segments: ReadonlyArray<Segment>; readonly sorted: boolean } | undefined
 ): Stream.ChunkStream => {
+  const manifests = fetched === undefined ? readManifestList(input.manifests) : undefined
   const reducer = op.kind === "groupBy" ? scope.impl(op.id, "groupBy").reducer : undefined
   const options = { tmpDir: () => `${scope.scratch()}/merge`, memoryBudgetBytes: scope.env.memoryBudgetBytes, counters: scope.ctx.counters }
   return Stream.fromSync(function* () {
     let out: Array<unknown> = []
-    const groups = fetched === undefined
-      ? ShuffleReader.groups(readManifestList(input.manifests), input.target, options)
-      : ShuffleReader.merged(fetched.segments, fetched.sorted, options)
+    const groups = manifests !== undefined
+      ? ShuffleReader.groups(manifests, input.target, options)
+      : ShuffleReader.merged(fetched!.segments, fetched!.sorted, options)
     for (const [key, items] of groups) {
       if (!reducer) {
         const first = items[Symbol.iterator]().next()
