@@ -19,6 +19,7 @@ import * as WorkerProcesses from "./runtime/launcher/WorkerProcesses.ts"
 import * as RunOptionsModule from "./runtime/RunOptions.ts"
 import * as RunSummaryModule from "./runtime/RunSummary.ts"
 import * as StderrLogger from "./runtime/StderrLogger.ts"
+import * as ObjectStore from "./runtime/storage/ObjectStore.ts"
 
 export type RunOptions = RunOptionsModule.RunOptions
 export type CompiledPlanOf<A> = CompiledPlan<A, unknown, never>
@@ -85,6 +86,8 @@ export const execute = <A, E, R, ROut = never>(
     const plan = yield* Effect.try({ try: () => compile(dataset), catch: (e) => asZephyrError(e) })
     // In-process unless asked otherwise (runModule and the CLI ask for local worker processes).
     const resolved = yield* Effect.try({ try: () => RunOptionsModule.resolve(options, "in-process"), catch: (e) => asZephyrError(e) })
+    // How this process reaches object storage (workers get the same settings in their job spec).
+    ObjectStore.configure(resolved.s3)
     if (resolved.dryRun) {
       yield* Effect.logInfo(`dry run: nothing executed\n${plan.explain("text")}`)
       return { results: [], counters: {}, executionId: "", summary: RunSummaryModule.empty("") }

@@ -1,8 +1,9 @@
-import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { Effect, Option } from "effect"
 import * as RunOptions from "../runtime/RunOptions.ts"
+import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as ChunkDir from "../runtime/storage/ChunkDir.ts"
+import * as StoragePath from "../runtime/storage/StoragePath.ts"
 import * as GarbageCollection from "../runtime/storage/GarbageCollection.ts"
 
 const chunkDir = Options.text("chunk-dir").pipe(Options.optional, Options.map(Option.getOrUndefined),
@@ -19,7 +20,13 @@ const labels = { removed: "removed", "would-remove": "would remove", kept: "kept
  */
 export const command = Command.make("gc", { chunkDir, olderThan, dryRun }, (o) =>
   Effect.gen(function* () {
-    const dir = o.chunkDir ? path.resolve(o.chunkDir) : ChunkDir.defaultPath()
+    const dir = o.chunkDir ? StoragePath.resolve(o.chunkDir) : ChunkDir.defaultPath()
+    if (StoragePath.isS3(dir)) {
+      return yield* Effect.fail(new ZephyrPlanError({
+        reason: "invalid-option",
+        message: `zephyr gc cleans local chunk directories only; ${dir} is in object storage: expire kept executions there with a lifecycle rule on the prefix (e.g. delete objects older than 7 days), or remove one with your store's tools.`
+      }))
+    }
     const olderThanMs = yield* Effect.try({
       try: () => (o.olderThan === undefined ? RunOptions.defaults.gcOlderThanMs : RunOptions.parseDuration("older-than", o.olderThan)),
       catch: (e) => e

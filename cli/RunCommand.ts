@@ -1,5 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { Effect, LogLevel, Option } from "effect"
+import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as Pipeline from "../Pipeline.ts"
 import { defaults, type RunOptions, TOKEN_ENV } from "../runtime/RunOptions.ts"
 import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
@@ -52,6 +53,14 @@ const options = {
   slurmSbatchArgs: Options.text("slurm-sbatch-arg").pipe(Options.repeated, Options.withDescription("backend slurm: one more sbatch argument, e.g. --slurm-sbatch-arg=--account=proj (repeatable)")),
   maxMessageSize: optionalText("max-message-size", `the largest message the coordinator accepts from a worker (default ${defaults.maxMessageBytes / 1024 ** 2}MiB)`),
   maxConnections: optionalInt("max-connections", `connections the coordinator accepts at once (default ${defaults.maxConnections})`),
+  s3Endpoint: optionalText("s3-endpoint", "object storage (s3:// paths): the endpoint of an S3-compatible store, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL, else AWS)"),
+  s3Region: optionalText("s3-region", "object storage: the region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)"),
+  s3ForcePathStyle: Options.boolean("s3-force-path-style").pipe(
+    Options.withDescription("object storage: path-style requests (endpoint/bucket/key), the default with a custom endpoint")
+  ),
+  s3VirtualHostedStyle: Options.boolean("s3-virtual-hosted-style").pipe(
+    Options.withDescription("object storage: virtual-hosted-style requests (bucket.endpoint/key), the default on AWS")
+  ),
   printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
   noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no live progress (on a terminal) nor status lines on stderr; the summary at the end stays (--log-level warning hides it)")),
   progressInterval: optionalText("progress-interval", `between two status lines when stderr is not a terminal (default ${seconds(defaults.progressIntervalMs)})`),
@@ -94,6 +103,9 @@ const slurmOptions = (o: { readonly slurmPartition?: string | undefined; readonl
 /** `zephyr run <module>`: results as JSON lines on stdout (with --print-results), everything else on stderr. */
 export const command = Command.make("run", options, (o) =>
   Effect.gen(function* () {
+    if (o.s3ForcePathStyle && o.s3VirtualHostedStyle) {
+      return yield* Effect.fail(new ZephyrPlanError({ reason: "invalid-option", message: "Pass --s3-force-path-style or --s3-virtual-hosted-style, not both." }))
+    }
     if (!o.dryRun) Zephyr.prestartWorkers(o.module, defined({ backend: o.backend ?? "local", workers: o.workers, memoryBudget: o.memoryBudget }))
     const checks = CheckCommand.start(o.module, o.noCheck)
     const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
@@ -124,6 +136,10 @@ export const command = Command.make("run", options, (o) =>
       maxConnections: o.maxConnections,
       kubernetes: KubernetesFlags.toRunOption(o),
       slurm: slurmOptions(o),
+      s3Endpoint: o.s3Endpoint,
+      s3Region: o.s3Region,
+      // Neither flag: path style with a custom endpoint, virtual-hosted style on AWS.
+      s3ForcePathStyle: o.s3ForcePathStyle ? true : o.s3VirtualHostedStyle ? false : undefined,
       // worker processes build the module's layer themselves; in-process workers get it here
       layer: o.backend === "in-process" ? loaded.layer : undefined,
       progress: !o.noProgress,

@@ -42,7 +42,9 @@ export const PlanReason = Schema.Literal(
   /** `--resume` names no execution in the chunk directory (or a directory Zephyr did not create). */
   "unknown-execution",
   /** The module's static checks found errors (see compiler/analysis/): nothing was started. */
-  "failed-checks"
+  "failed-checks",
+  /** An object storage URL (`s3://bucket/key`) that names no bucket or is malformed. */
+  "invalid-url"
 )
 export type PlanReason = typeof PlanReason.Type
 
@@ -74,7 +76,12 @@ export const WorkerReason = Schema.Literal(
    */
   "no-workers",
   /** A bug in Zephyr itself, or a failure of its machinery (a disk error in chunk storage, retried as an infrastructure failure). */
-  "internal"
+  "internal",
+  /**
+   * Object storage refused a request or could not be reached: access denied, a missing
+   * bucket, no credentials, a bad endpoint. The message names the URL and the option to fix.
+   */
+  "storage-access"
 )
 export type WorkerReason = typeof WorkerReason.Type
 

@@ -79,9 +79,15 @@ const reportHead = {
 /**
  * A final output file written by one attempt under its own hidden name (`pending`, beside
  * `target`): the coordinator renames it over `target` only if it accepts the report, and
- * removes it otherwise, so a late attempt never overwrites the accepted one.
+ * removes it otherwise, so a late attempt never overwrites the accepted one. For an object
+ * storage target (`s3://`), `pending` is the id of the attempt's incomplete multipart upload
+ * and `parts` its parts (number and ETag): the coordinator completes it or aborts it.
  */
-export const OutputCommit = Schema.Struct({ pending: Schema.String, target: Schema.String })
+export const OutputCommit = Schema.Struct({
+  pending: Schema.String,
+  target: Schema.String,
+  parts: Schema.optional(Schema.Array(Schema.Tuple(Schema.Number, Schema.String)))
+})
 export type OutputCommit = typeof OutputCommit.Type
 
 export const Report = Schema.Union(
@@ -108,7 +114,9 @@ export const JobSpec = Schema.Struct({
   memoryBudgetBytes: Schema.Number,
   sharedNames: Schema.Array(Schema.String),
   /** The largest message the coordinator accepts: workers send their reports in pulls below it. */
-  maxMessageBytes: Schema.optional(Schema.Number)
+  maxMessageBytes: Schema.optional(Schema.Number),
+  /** How the driver reaches object storage (endpoint, region, path style; never credentials). */
+  s3: Schema.optional(Schema.Struct({ endpoint: Schema.optional(Schema.String), region: Schema.String, forcePathStyle: Schema.Boolean }))
 })
 export type JobSpec = typeof JobSpec.Type
 

@@ -20,12 +20,11 @@ import type { Launcher } from "./launcher/Launcher.ts"
 import * as RunOptions from "./RunOptions.ts"
 import type { Resolved } from "./RunOptions.ts"
 import type * as RunSummary from "./RunSummary.ts"
-import * as AtomicWrite from "./storage/AtomicWrite.ts"
-import * as BlockFile from "./storage/BlockFile.ts"
 import * as ChunkDir from "./storage/ChunkDir.ts"
 import * as ExecutionDir from "./storage/ExecutionDir.ts"
-import * as ExecutionLock from "./storage/ExecutionLock.ts"
-import * as StageRecord from "./storage/StageRecord.ts"
+import * as ExecutionStorage from "./storage/ExecutionStorage.ts"
+import * as S3Options from "./storage/S3Options.ts"
+import type * as StageRecord from "./storage/StageRecord.ts"
 import * as TaskRunner from "./task/TaskRunner.ts"
 
 export interface Result<A> {
@@ -66,13 +65,13 @@ const storageError = (what: string, e: unknown): Failure | ZephyrPlanError =>
  */
 export const execute = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher): Effect.Effect<Result<A>, Failure | ZephyrPlanError> =>
   Effect.gen(function* () {
-    const chunkDir = yield* Effect.try({ try: () => ChunkDir.ensure(options.chunkDir), catch: (e) => storageError(`Could not use the chunk directory ${options.chunkDir}`, e) })
-    const opened = yield* Effect.try({
-      try: () => ExecutionDir.open(chunkDir, { executionId: options.executionId, resume: options.resume, module: exe.module && markerModule(exe.module) }, () => newExecutionId(exe)),
+    const chunkDir = yield* Effect.tryPromise({ try: () => ExecutionStorage.prepare(options.chunkDir), catch: (e) => storageError(`Could not use the chunk directory ${options.chunkDir}`, e) })
+    const opened = yield* Effect.tryPromise({
+      try: () => ExecutionStorage.open(chunkDir, { executionId: options.executionId, resume: options.resume, module: exe.module && markerModule(exe.module) }, () => newExecutionId(exe)),
       catch: (e) => storageError(`Could not create an execution directory in ${chunkDir}`, e)
     })
     return yield* Effect.acquireUseRelease(
-      Effect.try({ try: () => ExecutionLock.acquire(opened.dir), catch: (e) => storageError(`Could not lock ${opened.dir}`, e) }),
+      Effect.tryPromise({ try: () => ExecutionStorage.lock(opened.dir), catch: (e) => storageError(`Could not lock ${opened.dir}`, e) }),
       (lock) => Effect.zipRight(
         lock.tookOverFrom ? Effect.logInfo(`took over the lock of ${opened.executionId} from pid ${lock.tookOverFrom.pid}, which is no longer running`) : Effect.void,
         attempts<A>(exe, options, launcher, opened).pipe(Effect.annotateLogs("execution", opened.executionId))
@@ -81,12 +80,12 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
         const { executionId, dir } = opened
         if (Exit.isSuccess(exit)) {
           // Only a directory carrying Zephyr's marker is removed (its lock goes with it).
-          if (ExecutionDir.removeIfMarked(dir, executionId)) return
-          lock.release()
+          if (yield* Effect.promise(() => ExecutionStorage.removeIfMarked(dir, executionId))) return
+          yield* Effect.promise(() => lock.release())
           yield* Effect.logWarning(`execution ${executionId} succeeded; its directory ${dir} is kept because it no longer carries the ${path.basename(ExecutionDir.markerFile(dir))} marker`)
           return
         }
-        lock.release()
+        yield* Effect.promise(() => lock.release())
         const how = Cause.isInterruptedOnly(exit.cause) ? "was interrupted" : "failed"
         yield* Effect.logWarning(`execution ${executionId} ${how}; its completed stages are kept in ${dir}. Resume it with: ${resumeCommand(exe, options, executionId)}`)
       })
@@ -114,7 +113,7 @@ export const resumeCommand = (exe: Executable.Executable, options: Resolved, exe
 const attempts = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, opened: ExecutionDir.Opened): Effect.Effect<Result<A>, Failure | ZephyrPlanError> =>
   Effect.gen(function* () {
     const { executionId, dir } = opened
-    ExecutionDir.touch(dir)
+    yield* Effect.promise(() => ExecutionStorage.touch(dir))
     yield* Effect.logInfo(`execution ${executionId}${opened.resumed ? " (resumed)" : ""}: ${exe.plan.stages.length} stage(s), ${poolSize(exe, options.workers)} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
     let attempt = 0
     while (true) {
@@ -133,7 +132,7 @@ const attempts = <A>(exe: Executable.Executable, options: Resolved, launcher: La
 const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, executionId: string, dir: string, attempt: number) =>
   Effect.gen(function* () {
     const name = `${executionId}-a${attempt}`
-    writeShared(dir, options.shared)
+    yield* Effect.promise(() => ExecutionStorage.writeShared(dir, options.shared))
     const spec: JobSpec = {
       executionId,
       ...(exe.module ? { module: { path: exe.module.path, ...(exe.module.export !== undefined ? { export: exe.module.export } : {}), args: { ...exe.module.args } } } : {}),
@@ -142,7 +141,8 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       memoryBudgetBytes: options.memoryBudgetBytes,
       sharedNames: Object.keys(options.shared),
-      maxMessageBytes: options.maxMessageBytes
+      maxMessageBytes: options.maxMessageBytes,
+      s3: S3Options.share(options.s3)
     }
     const stages = exe.plan.stages
     const lastWorkerStage = [...stages].reverse().find((s) => s.input.kind !== "reshard")?.id ?? -1
@@ -184,8 +184,8 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         yield* coordinator.skipStage(stage.id, n, "the coordinator re-deals references")
         continue
       }
-      const origin = yield* Effect.try({ try: () => originOf(exe, stage, records), catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e) })
-      const recorded = StageRecord.check(dir, stage.id, origin)
+      const origin = yield* Effect.tryPromise({ try: () => originOf(exe, stage, records), catch: (e) => storageFailure(`Could not list the input files of stage ${stage.id}`, e) })
+      const recorded = yield* Effect.promise(() => ExecutionStorage.checkStage(dir, stage.id, origin))
       if (recorded.kind === "valid") {
         yield* Effect.logInfo(`stage ${stage.id} (${stageLabel(stage)}) already completed in ${executionId}; skipping it`)
         outputs.set(stage.id, recorded.outputs)
@@ -202,11 +202,11 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       const out = yield* coordinator.runStage(stage.id, inputs, stage.id === lastWorkerStage)
       yield* Effect.logDebug(`stage ${stage.id} (${stage.kind}) done: ${out.length} shard(s) in ${Date.now() - started} ms`)
       outputs.set(stage.id, out)
-      const id = yield* Effect.try({ try: () => StageRecord.write(dir, stage.id, origin, out), catch: (e) => storageFailure(`Could not record stage ${stage.id} in ${dir}`, e) })
+      const id = yield* Effect.tryPromise({ try: () => ExecutionStorage.recordStage(dir, stage.id, origin, out), catch: (e) => storageFailure(`Could not record stage ${stage.id} in ${dir}`, e) })
       records.set(stage.id, id)
     }
     const last = stages[stages.length - 1]
-    const results = last ? readResults(outputs.get(last.id) ?? []) : []
+    const results = last ? yield* Effect.tryPromise({ try: () => readResults(outputs.get(last.id) ?? []), catch: (e) => storageFailure(`Could not read the results in ${dir}`, e) }) : []
     return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId, summary: yield* progress.finish }
   })
 
@@ -218,14 +218,14 @@ const recordedReads = (plan: Plan.Plan, stage: Stage.Stage): Array<number> =>
   })
 
 /** What a stage's outputs are computed from, recorded with them and checked on resume. */
-const originOf = (exe: Executable.Executable, stage: Stage.Stage, records: ReadonlyMap<number, string>): StageRecord.Origin => {
+const originOf = async (exe: Executable.Executable, stage: Stage.Stage, records: ReadonlyMap<number, string>): Promise<StageRecord.Origin> => {
   const reads = recordedReads(exe.plan, stage)
   return {
     fingerprint: stage.fingerprint,
     reads: Object.fromEntries(reads.map((r) => [String(r), exe.plan.stages[r]!.fingerprint])),
     upstream: Object.fromEntries(reads.map((r) => [String(r), records.get(r) ?? ""])),
     entry: exe.module ? { export: exe.module.export ?? null, args: { ...exe.module.args } } : null,
-    inputs: StageRecord.inputsOf(stage)
+    inputs: await ExecutionStorage.inputsOf(stage)
   }
 }
 
@@ -246,17 +246,19 @@ export const poolSize = (exe: Executable.Executable, workers: number): number =>
   return Math.max(1, Math.min(workers, widest))
 }
 
-const readResults = (outputs: ReadonlyArray<ShardOutput>): Array<unknown> => {
-  const out: Array<unknown> = []
-  for (const o of outputs) {
-    if (o.kind !== "chunks") continue
-    const stream = TaskRunner.readRefs(o.refs)
-    const it = stream.chunks()
-    for (let r = it.next(); !r.done; r = it.next()) for (const x of r.value) out.push(x)
+const readResults = async (outputs: ReadonlyArray<ShardOutput>): Promise<Array<unknown>> => {
+  // Chunk files in object storage are fetched first.
+  const local = await ExecutionStorage.localOutputs(outputs)
+  try {
+    const out: Array<unknown> = []
+    for (const o of local.outputs) {
+      if (o.kind !== "chunks") continue
+      const stream = TaskRunner.readRefs(o.refs)
+      const it = stream.chunks()
+      for (let r = it.next(); !r.done; r = it.next()) for (const x of r.value) out.push(x)
+    }
+    return out
+  } finally {
+    local.cleanup()
   }
-  return out
-}
-
-const writeShared = (dir: string, shared: Readonly<Record<string, unknown>>) => {
-  for (const [name, value] of Object.entries(shared)) AtomicWrite.writeFileSync(ExecutionDir.sharedFile(dir, name), BlockFile.encode(value))
 }

@@ -4,6 +4,8 @@ import picomatch from "picomatch"
 import { type FileSystemAdapter, glob as crawlAsync, type GlobOptions, globSync as crawlSync } from "tinyglobby"
 import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as Source from "../plan/Source.ts"
+import * as ObjectStore from "./storage/ObjectStore.ts"
+import * as StoragePath from "./storage/StoragePath.ts"
 
 /**
  * Glob expansion for file sources (`fromFiles`, `readJsonl`, ...) on tinyglobby (fdir to
@@ -221,6 +223,7 @@ export const glob = (pattern: string, cwd: string = process.cwd()): Array<string
 export const globAsync = (pattern: string, cwd: string = process.cwd()): Promise<Array<string>> => globAsyncWith(pattern, cwd)
 
 const globWith = (pattern: string, cwd: string, source?: Source.Source): Array<string> => {
+  if (StoragePath.isS3(pattern)) throw new Error(`Internal: ${pattern} is in object storage; list it with sourceFiles or listObjects`)
   const walk = walkOf(pattern, cwd, source)
   if (walk.rest === undefined) {
     let isFile = false
@@ -231,6 +234,7 @@ const globWith = (pattern: string, cwd: string, source?: Source.Source): Array<s
 }
 
 const globAsyncWith = async (pattern: string, cwd: string, source?: Source.Source): Promise<Array<string>> => {
+  if (StoragePath.isS3(pattern)) return (await listObjects(pattern, source)).map((o) => o.path)
   const walk = walkOf(pattern, cwd, source)
   if (walk.rest === undefined) {
     const isFile = await fs.promises.stat(path.resolve(cwd, pattern)).then((s) => s.isFile(), () => false)
@@ -239,16 +243,97 @@ const globAsyncWith = async (pattern: string, cwd: string, source?: Source.Sourc
   return finish(walk, pattern, cwd, await crawlAsync(walk.rest, crawlOptions(walk, asyncFs(walk))))
 }
 
+// ---- object storage ----------------------------------------------------------------------
+
+/**
+ * A glob over object storage (`s3://bucket/key-pattern`): the bucket is listed from the
+ * literal beginning of the key pattern (every character before the first wildcard, escapes
+ * undone, which need not end at a `/`), and each listed key is matched against the whole
+ * key pattern with the same rules as local files (picomatch; `*` never crosses a `/`,
+ * hidden segments only match a pattern segment starting with a dot). Keys ending in `/`
+ * (the empty "folder" objects some consoles create) are not files.
+ */
+export interface ObjectGlob {
+  readonly bucket: string
+  /** The literal beginning of the key pattern: what to list. */
+  readonly prefix: string
+  /** The whole key when the pattern has no wildcard (one object), else undefined. */
+  readonly exact: string | undefined
+  readonly matches: (key: string) => boolean
+}
+
+/** The literal beginning of a key pattern: up to its first unescaped wildcard, escapes undone. */
+export const literalPrefix = (keyPattern: string): string => {
+  let out = ""
+  for (let i = 0; i < keyPattern.length; i++) {
+    const c = keyPattern[i]!
+    if (c === "\\") {
+      if (i + 1 < keyPattern.length) out += keyPattern[++i]
+      continue
+    }
+    if ("*?[{".includes(c)) return out
+    out += c
+  }
+  return out
+}
+
+export const objectGlob = (pattern: string, source?: Source.Source): ObjectGlob => {
+  const { bucket, key } = StoragePath.parse(pattern, source ? `${Source.describe(source)} at ${source.source.file}:${source.source.line}` : undefined)
+  if (key === "") throw invalid(pattern, "it names a bucket but no key pattern (write s3://bucket/** for every object)", source)
+  if (!isMagic(key)) return { bucket, prefix: key, exact: key, matches: (k) => k === key }
+  const literal = literalize(key)
+  const problem = problemOf(literal)
+  if (problem !== undefined) throw invalid(pattern, problem, source)
+  const re = picomatch.makeRe(literal, matchOptions)
+  return { bucket, prefix: literalPrefix(key), exact: undefined, matches: (k) => !k.endsWith("/") && re.test(k) }
+}
+
+export interface ListedObject {
+  readonly path: string
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** The objects matching an `s3://` pattern, sorted by URL, with their sizes and modification times. */
+export const listObjects = async (pattern: string, source?: Source.Source): Promise<Array<ListedObject>> => {
+  const g = objectGlob(pattern, source)
+  const store = await ObjectStore.s3()
+  const out: Array<ListedObject> = []
+  if (g.exact !== undefined) {
+    const url = StoragePath.format({ bucket: g.bucket, key: g.exact })
+    const stat = await store.stat(url)
+    return stat === undefined || g.exact.endsWith("/") ? [] : [{ path: url, ...stat }]
+  }
+  for await (const o of store.list(g.bucket, g.prefix)) {
+    if (g.matches(o.key)) out.push({ path: StoragePath.format({ bucket: g.bucket, key: o.key }), size: o.size, mtimeMs: o.mtimeMs })
+  }
+  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+  return out
+}
+
 /**
  * The files of a file source, listed without blocking (the coordinator's event loop
- * serves heartbeats meanwhile). An invalid pattern names the DSL call and its line.
+ * serves heartbeats meanwhile). An invalid pattern names the DSL call and its line; a
+ * listing that object storage refuses names the URL and the option to fix.
  */
-export const sourceFiles = (source: Extract<Source.Source, { kind: "files" }>): Promise<Array<string>> => globAsyncWith(source.pattern, process.cwd(), source)
+export const sourceFiles = async (source: Extract<Source.Source, { kind: "files" }>): Promise<Array<string>> => {
+  if (!StoragePath.isS3(source.pattern)) return globAsyncWith(source.pattern, process.cwd(), source)
+  return (await listObjects(source.pattern, source)).map((o) => o.path)
+}
 
 /**
  * The shards of a source as the driver and every worker count them when they compile: a
  * file source has one per file listed now (a default shard count derived from it is baked
  * into the plan, so both sides must resolve it the same way, or their fingerprints differ).
+ * An object-storage source is not listed while compiling (that would take requests, and
+ * the SDK, in every process that compiles): its count stays unknown until the coordinator
+ * lists it when the stage starts, and its pattern is only checked.
  */
-export const countSourceShards = (source: Source.Source): number | null =>
-  source.kind === "list" ? source.count : globWith(source.pattern, process.cwd(), source).length
+export const countSourceShards = (source: Source.Source): number | null => {
+  if (source.kind === "list") return source.count
+  if (StoragePath.isS3(source.pattern)) {
+    objectGlob(source.pattern, source)
+    return null
+  }
+  return globWith(source.pattern, process.cwd(), source).length
+}

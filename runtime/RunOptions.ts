@@ -1,5 +1,4 @@
 import * as os from "node:os"
-import * as path from "node:path"
 import { Duration, type Layer } from "effect"
 import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as Transport from "../rpc/Transport.ts"
@@ -9,6 +8,8 @@ import * as WorkerProcesses from "./launcher/WorkerProcesses.ts"
 import * as MemoryBudget from "./MemoryBudget.ts"
 import * as ChunkDir from "./storage/ChunkDir.ts"
 import * as ExecutionDir from "./storage/ExecutionDir.ts"
+import * as S3Options from "./storage/S3Options.ts"
+import * as StoragePath from "./storage/StoragePath.ts"
 
 /**
  * The defaults of every run option, in one place: `resolve` applies them, the coordinator's
@@ -130,6 +131,16 @@ export interface RunOptions {
   readonly maxConnections?: number | undefined
   /** backend "kubernetes": the image, how pods reach the coordinator, resources (README "Running on a cluster"). */
   readonly kubernetes?: KubernetesOptions.KubernetesOptions | undefined
+  /**
+   * Object storage (`s3://` inputs, outputs and chunkDir): the endpoint of an S3-compatible
+   * store, e.g. http://127.0.0.1:9000 (default $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL,
+   * else AWS). Workers get the driver's endpoint, region and path style; never credentials.
+   */
+  readonly s3Endpoint?: string | undefined
+  /** Default $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1. */
+  readonly s3Region?: string | undefined
+  /** Path-style requests (endpoint/bucket/key); default: on with a custom endpoint. */
+  readonly s3ForcePathStyle?: boolean | undefined
 }
 
 export interface Resolved {
@@ -160,6 +171,7 @@ export interface Resolved {
   /** Backend "kubernetes" only. */
   readonly kubernetes: KubernetesOptions.Resolved | undefined
   readonly slurm: SlurmOptions.Resolved
+  readonly s3: S3Options.Settings
 }
 
 const bad = (option: string, value: unknown, expected: string): never => {
@@ -259,11 +271,12 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) bad("heartbeatTimeout", options.heartbeatTimeout, `a duration longer than heartbeatInterval (${heartbeatIntervalMs} ms)`)
   const backend = options.backend ?? defaultBackend
   if (typeof backend !== "string" || backend.length === 0) bad("backend", backend, '"in-process" or "local"')
-  const chunkDir = options.chunkDir ? path.resolve(options.chunkDir) : ChunkDir.defaultPath()
+  const chunkDir = options.chunkDir ? StoragePath.resolve(options.chunkDir) : ChunkDir.defaultPath()
+  if (StoragePath.isS3(chunkDir)) StoragePath.parse(chunkDir, options.chunkDir ? "--chunk-dir / option chunkDir" : "$ZEPHYR_CHUNK_DIR")
   if (dialledIn(backend) && !options.chunkDir && !process.env.ZEPHYR_CHUNK_DIR) {
     throw new ZephyrPlanError({
       reason: "invalid-option",
-      message: `The ${backend} backend needs --chunk-dir (option chunkDir): a directory that the driver and every worker reach at the same path (a network file system); a temp dir on this machine is invisible to workers elsewhere.`
+      message: `The ${backend} backend needs --chunk-dir (option chunkDir): a directory that the driver and every worker reach at the same path (a network file system), or object storage (s3://bucket/prefix); a temp dir on this machine is invisible to workers elsewhere.`
     })
   }
   if (options.kubernetes !== undefined && backend !== "kubernetes") {
@@ -307,6 +320,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
         defaults: defaults.kubernetes
       })
       : undefined,
-    slurm: SlurmOptions.resolve(options.slurm, backend, WorkerProcesses.heapMegabytes(memoryBudgetBytes))
+    slurm: SlurmOptions.resolve(options.slurm, backend, WorkerProcesses.heapMegabytes(memoryBudgetBytes)),
+    s3: S3Options.resolve({ endpoint: options.s3Endpoint, region: options.s3Region, forcePathStyle: options.s3ForcePathStyle })
   }
 }

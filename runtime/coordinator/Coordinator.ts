@@ -126,7 +126,7 @@ export const make = (options: Options) =>
     const commit = (workerId: string, reports: ReadonlyArray<Report>): ReadonlyArray<Report> =>
       reports.some((r) => r.kind === "done" && r.commit !== undefined)
         ? reports.map((report) => {
-          if (report.kind !== "done" || report.commit === undefined) return report
+          if (report.kind !== "done" || report.commit === undefined || OutputCommit.isRemote(report.commit)) return report
           if (!scheduler.accepts(workerId, report)) {
             OutputCommit.discard(report.commit)
             return report
@@ -135,6 +135,24 @@ export const make = (options: Options) =>
           return problem === undefined ? report : notPublished(report, workerId, problem)
         })
         : reports
+
+    /**
+     * An object-storage output is published by a request to the store, which cannot run
+     * inside a step: the accepted attempt's upload is completed before the step that records
+     * its report (an upload that cannot be is an infrastructure failure of that attempt), and
+     * the others' uploads are aborted. Should the worker lose its shard meanwhile (declared
+     * dead during the request), the report is then ignored and the next attempt completes its
+     * own upload over the same key: the object under the target is always a complete one.
+     */
+    const commitRemote = (workerId: string, reports: ReadonlyArray<Report>): Effect.Effect<ReadonlyArray<Report>> =>
+      reports.some((r) => r.kind === "done" && r.commit !== undefined && OutputCommit.isRemote(r.commit))
+        ? Effect.forEach(reports, (report) => {
+          if (report.kind !== "done" || report.commit === undefined || !OutputCommit.isRemote(report.commit)) return Effect.succeed(report)
+          const target = report.commit
+          if (!scheduler.accepts(workerId, report)) return Effect.as(Effect.forkDaemon(Effect.promise(() => OutputCommit.discardRemote(target))), report)
+          return Effect.map(Effect.promise(() => OutputCommit.publishRemote(target)), (problem): Report => problem === undefined ? report : notPublished(report, workerId, problem))
+        }, { concurrency: 8 })
+        : Effect.succeed(reports)
 
     const runStage: Coordinator["runStage"] = (stage, inputs, isLast) =>
       Effect.gen(function* () {
@@ -154,7 +172,8 @@ export const make = (options: Options) =>
         const entry = scheduler.workers.get(workerId)
         if (entry) entry.activeRequests++
         try {
-          let response = yield* step((now) => scheduler.pull(workerId, commit(workerId, reports), max, now))
+          const published = yield* commitRemote(workerId, reports)
+          let response = yield* step((now) => scheduler.pull(workerId, commit(workerId, published), max, now))
           // Long poll: hold an idle worker until there is work (or a while has passed). A
           // worker that asked for nothing is delivering reports mid-batch: answer at once.
           while (response.kind === "backoff" && max > 0) {

@@ -1,13 +1,16 @@
 import * as Plan from "../../plan/Plan.ts"
 import type * as Stage from "../../plan/Stage.ts"
-import { ZephyrPlanError, ZephyrWorkerError } from "../../plan/Errors.ts"
+import { withMessage, ZephyrPlanError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import * as Source from "../../plan/Source.ts"
 import type * as Executable from "../../executable/Executable.ts"
 import type { ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
 import * as FileGlob from "../FileGlob.ts"
+import * as DataError from "../formats/DataError.ts"
 import * as Readers from "../formats/Readers.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
+import * as ObjectStore from "../storage/ObjectStore.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 
 export interface ShardSpec {
   readonly input: ShardInput
@@ -59,12 +62,16 @@ const leftInputs = async (
       const scatter = Plan.scatterOp(scatterStage)
       const targets = scatter?.numOutputShards ?? mappers.length
       const list = ExecutionDir.manifestList(executionDir, input.stage)
-      const writer = new BlockFile.BlockWriter(list)
-      writer.write(mappers.map((m) => {
+      const manifests = mappers.map((m) => {
         if (m.kind !== "scatter") throw new Error("Internal: a shuffle reads scatter outputs")
         return m.manifest
-      }))
-      writer.close()
+      })
+      if (StoragePath.isS3(list)) await ObjectStore.of(list).writeFile(list, BlockFile.encodeFile(manifests))
+      else {
+        const writer = new BlockFile.BlockWriter(list)
+        writer.write(manifests)
+        writer.close()
+      }
       return Array.from({ length: targets }, (_, target) => ({ kind: "shuffle" as const, manifests: list, target }))
     }
   }
@@ -75,9 +82,13 @@ const sourceInputs = async (exe: Executable.Executable, stage: Stage.Stage, sour
   // Listed asynchronously: the coordinator answers heartbeats and pulls meanwhile. A plan
   // compiled with a file counter has had its pattern checked already.
   const files = await FileGlob.sourceFiles(source).catch((e) => {
-    throw e instanceof ZephyrPlanError
-      ? new ZephyrWorkerError({ reason: "invalid-input", message: e.message, stage: stage.id, file: source.source.file, line: source.source.line })
-      : e
+    if (e instanceof ZephyrPlanError) throw new ZephyrWorkerError({ reason: "invalid-input", message: e.message, stage: stage.id, file: source.source.file, line: source.source.line })
+    // A listing that object storage refused (no bucket, no access, no endpoint): the user's to fix.
+    const mapped = DataError.fromObjectStore(e)
+    if (mapped instanceof ZephyrWorkerError) {
+      throw withMessage(mapped, `Cannot list the input ${JSON.stringify(source.pattern)} of ${Source.describe(source)} at ${where(source.source)}: ${mapped.message}`)
+    }
+    throw mapped
   })
   if (files.length === 0 && !source.emptyGlobOk) {
     throw new ZephyrWorkerError({

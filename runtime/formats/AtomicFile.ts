@@ -1,45 +1,40 @@
-import { randomUUID } from "node:crypto"
-import * as fs from "node:fs"
-import * as path from "node:path"
 import { once } from "node:events"
 import type { Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as AtomicWrite from "../storage/AtomicWrite.ts"
+import * as ObjectStore from "../storage/ObjectStore.ts"
 import { compressor, loadZstd } from "./Compression.ts"
 import type { Codec } from "./FileType.ts"
 
 /**
  * An output file that appears under its final name only when complete: bytes go (through
- * the codec's compressor) to a hidden temporary file in the same directory, which is
- * renamed over the target on `commit` (flushed to disk first, its directory after: a
- * published output survives a machine crash) and removed on `abort`. Parent directories
- * are created. Writes respect back-pressure. With `staged`, bytes go to that file instead and
- * `commit` flushes it and leaves it there: someone else publishes it (see OutputCommit).
+ * the codec's compressor) to the store's output sink: locally a hidden temporary file in
+ * the same directory, renamed over the target on `commit` (flushed to disk first, its
+ * directory after: a published output survives a machine crash) and removed on `abort`
+ * (parent directories are created); in object storage a multipart upload, completed on
+ * `commit` and aborted on `abort`. Writes respect back-pressure. With `staged`, the
+ * complete file is left for someone else to publish (see OutputCommit): locally under the
+ * `staged` path, flushed; in object storage as an incomplete upload (`pendingUpload`).
  */
 export class AtomicFile {
   private failure: unknown = undefined
   private closed = false
   private draining: Promise<void> | undefined = undefined
+  private pending: ObjectStore.PendingUpload | undefined = undefined
 
   private constructor(
     readonly path: string,
-    private readonly tmp: string,
     private readonly head: Writable,
-    private readonly file: fs.WriteStream,
-    private readonly done: Promise<void>,
-    private readonly rename: boolean
+    private readonly sink: ObjectStore.OutputSink,
+    private readonly done: Promise<void>
   ) {}
 
   static async open(target: string, codec: Codec, level: number, staged?: string): Promise<AtomicFile> {
-    const dir = path.dirname(target)
-    await fs.promises.mkdir(dir, { recursive: true })
     if (codec === "zstd") await loadZstd()
-    const tmp = staged ?? path.join(dir, `.${path.basename(target)}.tmp-${randomUUID().slice(0, 8)}`)
-    const file = fs.createWriteStream(tmp, { highWaterMark: 1 << 20 })
-    await once(file, "open")
+    const sink = await ObjectStore.of(target).output(target, staged)
     const transform = compressor(codec, level)
-    const done = transform === null ? pipelineless(file) : pipeline(transform, file)
-    const out = new AtomicFile(target, tmp, transform ?? file, file, done, staged === undefined)
+    const done = transform === null ? sink.finished : pipeline(transform, sink.stream)
+    const out = new AtomicFile(target, transform ?? sink.stream, sink, done)
     done.catch((e) => { out.failure = e })
     return out
   }
@@ -68,30 +63,21 @@ export class AtomicFile {
     this.head.end()
     await this.done
     this.closed = true
-    try {
-      if (this.rename) await AtomicWrite.publish(this.tmp, this.path, io)
-      else await AtomicWrite.flushFile(this.tmp, io)
-    } catch (e) {
-      await fs.promises.rm(this.tmp, { force: true })
-      throw e
-    }
-    return this.file.bytesWritten
+    this.pending = await this.sink.publish(io)
+    return this.sink.bytesWritten()
   }
 
-  /** Drops the temporary file (after a failure). */
+  /** A staged object-storage output after `commit`: the upload the driver completes or aborts. */
+  get pendingUpload(): ObjectStore.PendingUpload | undefined {
+    return this.pending
+  }
+
+  /** Drops the temporary file or upload (after a failure). */
   async abort(): Promise<void> {
     if (this.closed) return
     this.closed = true
     this.head.destroy()
-    this.file.destroy()
     await this.done.catch(() => {})
-    await fs.promises.rm(this.tmp, { force: true })
+    await this.sink.discard()
   }
 }
-
-/** Completion of a bare file stream, like `pipeline` gives for a chain. */
-const pipelineless = (file: fs.WriteStream): Promise<void> =>
-  new Promise((resolve, reject) => {
-    file.once("close", () => (file.writableFinished ? resolve() : reject(new Error(`${file.path} closed before it finished`))))
-    file.once("error", reject)
-  })

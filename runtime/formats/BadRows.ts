@@ -4,6 +4,9 @@ import * as path from "node:path"
 import type { CounterSet } from "../task/CounterSet.ts"
 import type * as Op from "../../plan/Op.ts"
 import type { CorruptInput } from "./Compression.ts"
+import * as ChunkDir from "../storage/ChunkDir.ts"
+import * as ObjectStore from "../storage/ObjectStore.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 import { dataError } from "./DataError.ts"
 
 export const ROWS_DROPPED = "zephyr/rows_dropped"
@@ -71,8 +74,10 @@ export class BadRows {
   private drain(): void {
     if (this.pending.length === 0) return
     if (this.fd === undefined) {
-      fs.mkdirSync(this.quarantineDir, { recursive: true })
-      this.tmp = path.join(this.quarantineDir, `.${this.sideFileName()}.tmp-${randomUUID().slice(0, 8)}`)
+      // A quarantine folder in object storage gets the side file uploaded whole on commit; it is written in private temp space till then.
+      const dir = StoragePath.isS3(this.quarantineDir) ? ChunkDir.privateUserRoot() : this.quarantineDir
+      fs.mkdirSync(dir, { recursive: true })
+      this.tmp = path.join(dir, `.${this.sideFileName()}.tmp-${randomUUID().slice(0, 8)}`)
       this.fd = fs.openSync(this.tmp, "w")
     }
     fs.writeSync(this.fd, this.pending.join(""))
@@ -81,12 +86,20 @@ export class BadRows {
   }
 
   /** Publishes the side file, if any row was quarantined. */
-  commit(): void {
+  async commit(): Promise<void> {
     this.drain()
     if (this.fd === undefined) return
     fs.closeSync(this.fd)
     this.fd = undefined
-    fs.renameSync(this.tmp!, path.join(this.quarantineDir, this.sideFileName()))
+    if (!StoragePath.isS3(this.quarantineDir)) {
+      fs.renameSync(this.tmp!, path.join(this.quarantineDir, this.sideFileName()))
+      return
+    }
+    try {
+      await (await ObjectStore.s3()).upload(this.tmp!, StoragePath.join(this.quarantineDir, this.sideFileName()))
+    } finally {
+      fs.rmSync(this.tmp!, { force: true })
+    }
   }
 
   /** Drops the side file of a read that failed (its attempt will be retried or reported). */

@@ -1,9 +1,9 @@
-import * as fs from "node:fs"
 import { Readable, Transform, type TransformCallback } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
 import { compress as zstdCompress, init as zstdInit } from "@bokuweb/zstd-wasm"
 import { Decompress as ZstdDecompress } from "fzstd"
+import * as ObjectStore from "../storage/ObjectStore.ts"
 import { dataError, errorMessage } from "./DataError.ts"
 import type { Codec } from "./FileType.ts"
 
@@ -17,7 +17,7 @@ import type { Codec } from "./FileType.ts"
  */
 
 /** Raw reads are this size: 64 KiB string chunks split and parse fastest here. */
-export const READ_CHUNK = 1 << 16
+export const READ_CHUNK = ObjectStore.READ_CHUNK
 
 /** A file's bytes stopped decoding (a truncated or corrupt .gz/.zst, bytes that are not UTF-8): nothing after can be read. */
 export class CorruptInput extends Error {
@@ -35,45 +35,14 @@ const codecFailure = (file: string, codec: Codec, state: { read: number; size: n
   new CorruptInput(file, `Corrupt or truncated ${codec} data in ${file} (after ${state.read} of ${state.size} compressed bytes): ${errorMessage(e)}`)
 
 /**
- * The raw bytes of a file in `READ_CHUNK` pieces (fresh buffers; consumers may keep them).
- * The next piece is read while the consumer works on this one: a read waits for the thread
- * pool, and without read-ahead the data loop sits idle for every piece.
- */
-async function* rawChunks(file: string, onRead: (n: number) => void, state: { read: number; size: number }): AsyncGenerator<Buffer> {
-  const handle = await fs.promises.open(file, "r")
-  const readPiece = async (): Promise<Buffer | undefined> => {
-    const buf = Buffer.allocUnsafe(READ_CHUNK)
-    const { bytesRead } = await handle.read(buf, 0, READ_CHUNK, null)
-    if (bytesRead === 0) return undefined
-    state.read += bytesRead
-    onRead(bytesRead)
-    return bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead)
-  }
-  let ahead: Promise<Buffer | undefined> | undefined
-  try {
-    state.size = (await handle.stat()).size
-    ahead = readPiece()
-    for (;;) {
-      const piece = await ahead
-      ahead = undefined
-      if (piece === undefined) return
-      ahead = readPiece()
-      yield piece
-    }
-  } finally {
-    // A consumer that stops early leaves one read in flight: let it settle before closing.
-    if (ahead !== undefined) await ahead.catch(() => undefined)
-    await handle.close()
-  }
-}
-
-/**
  * The decompressed bytes of `file`. Decoding failures throw `CorruptInput` after every
  * byte decoded before them was yielded; I/O errors are thrown as they are.
  */
 export async function* decompressed(file: string, codec: Codec, onRead: (n: number) => void = () => {}): AsyncGenerator<Uint8Array> {
   const state = { read: 0, size: 0 }
-  const raw = rawChunks(file, onRead, state)
+  // The raw bytes in READ_CHUNK pieces (fresh buffers; consumers may keep them), read ahead
+  // of the consumer: a local file's handle, or an object's streamed GET.
+  const raw = ObjectStore.of(file).chunks(file, onRead, state)
   if (codec === "none") {
     yield* raw
     return

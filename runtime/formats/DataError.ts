@@ -1,4 +1,6 @@
 import { type WorkerReason, ZephyrWorkerError } from "../../plan/Errors.ts"
+import { isObjectStoreError } from "../storage/ObjectStore.ts"
+import { StorageError } from "../storage/StorageError.ts"
 
 /**
  * A deterministic problem with a file's data or with the options it is read or written
@@ -34,4 +36,26 @@ export const isIoError = (e: unknown): boolean =>
 export const isMissingFile = (e: unknown): boolean => {
   const code = (e as NodeJS.ErrnoException | undefined)?.code
   return isIoError(e) && (code === "ENOENT" || code === "EISDIR" || code === "ENOTDIR")
+}
+
+/**
+ * A failed request to object storage, as the runtime handles it: a missing object or bucket
+ * is missing input, refused access, missing credentials and an unreachable endpoint are the
+ * user's to fix (not retried; the message names the URL and the option), and a store that
+ * keeps failing after the SDK's own retries is the machine's (StorageError: retried as an
+ * infrastructure failure). Anything else is returned as it is.
+ */
+export const fromObjectStore = (e: unknown): unknown => {
+  if (!isObjectStoreError(e)) return e
+  switch (e.kind) {
+    case "not-found":
+    case "no-bucket":
+      return dataError(e.message, { file: e.url, reason: "missing-input" })
+    case "access":
+    case "credentials":
+    case "unreachable":
+      return dataError(e.message, { file: e.url, reason: "storage-access" })
+    case "unavailable":
+      return new StorageError(e.message)
+  }
 }

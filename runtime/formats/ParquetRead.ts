@@ -1,9 +1,9 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { SchemaAST as AST, type Schema } from "effect"
 import { parquetMetadataAsync, parquetReadObjects, parquetSchema, type AsyncBuffer, type FileMetaData, type SchemaTree } from "hyparquet"
 import { compressors } from "hyparquet-compressors"
 import type { CounterSet } from "../task/CounterSet.ts"
+import * as ObjectStore from "../storage/ObjectStore.ts"
 import type * as Expr from "../../plan/Expr.ts"
 import type { BadRows } from "./BadRows.ts"
 import { CHUNK_ROWS } from "./Chunks.ts"
@@ -22,36 +22,22 @@ import { DROPPED, type RowDecoder } from "./RowDecoder.ts"
 export const ROW_GROUPS_READ = "zephyr/row_groups_read"
 export const ROW_GROUPS_SKIPPED = "zephyr/row_groups_skipped"
 
-/** A file opened for hyparquet's random reads, counting the bytes it reads. */
+/** A file opened for hyparquet's random reads (a local file's handle, an object's ranged GETs), counting the bytes it reads. */
 interface Source {
   readonly buffer: AsyncBuffer
   readonly close: () => Promise<void>
 }
 
+const asArrayBuffer = (bytes: Uint8Array): ArrayBuffer =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer)
+
 const open = async (file: string, onRead: (n: number) => void): Promise<Source> => {
-  const handle = await fs.promises.open(file, "r")
-  try {
-    const size = (await handle.stat()).size
-    const buffer: AsyncBuffer = {
-      byteLength: size,
-      slice: async (start: number, end: number = size) => {
-        const length = Math.max(0, Math.min(end, size) - start)
-        const out = new Uint8Array(length)
-        let done = 0
-        while (done < length) {
-          const { bytesRead } = await handle.read(out, done, length - done, start + done)
-          if (bytesRead === 0) break
-          done += bytesRead
-        }
-        onRead(done)
-        return done === length ? out.buffer : out.buffer.slice(0, done)
-      }
-    }
-    return { buffer, close: () => handle.close() }
-  } catch (e) {
-    await handle.close()
-    throw e
+  const access = await ObjectStore.of(file).random(file, onRead)
+  const buffer: AsyncBuffer = {
+    byteLength: access.size,
+    slice: async (start: number, end: number = access.size) => asArrayBuffer(await access.read(start, end))
   }
+  return { buffer, close: access.close }
 }
 
 const metadataOf = async (source: Source, file: string): Promise<FileMetaData> => {
@@ -206,13 +192,11 @@ const MAGIC = Buffer.from("PAR1")
 /** Parquet by extension, or by its leading magic bytes. */
 const isParquet = async (file: string): Promise<boolean> => {
   if (path.extname(file).toLowerCase() === ".parquet") return true
-  const handle = await fs.promises.open(file, "r")
+  const access = await ObjectStore.of(file).random(file, () => {})
   try {
-    const head = Buffer.alloc(4)
-    const { bytesRead } = await handle.read(head, 0, 4, 0)
-    return bytesRead === 4 && head.equals(MAGIC)
+    return Buffer.from(await access.read(0, 4)).equals(MAGIC)
   } finally {
-    await handle.close()
+    await access.close()
   }
 }
 

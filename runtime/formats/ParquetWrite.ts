@@ -5,6 +5,9 @@ import * as zlib from "node:zlib"
 import type { CompressionCodec } from "hyparquet"
 import { ByteWriter, ParquetWriter } from "hyparquet-writer"
 import { BlockWriter, read as readBlocks } from "../storage/BlockFile.ts"
+import * as ChunkDir from "../storage/ChunkDir.ts"
+import type { PendingUpload } from "../storage/ObjectStore.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 import { AtomicFile } from "./AtomicFile.ts"
 import { compressionLevel, loadZstd, zstdFrame } from "./Compression.ts"
 import { dataError } from "./DataError.ts"
@@ -74,11 +77,13 @@ export const write = async (
   options: Readonly<Record<string, unknown>>,
   onRows: (n: number) => void,
   staged?: string
-): Promise<{ readonly rows: number; readonly bytes: number }> => {
+): Promise<{ readonly rows: number; readonly bytes: number; readonly upload?: PendingUpload | undefined }> => {
   const opts = parseOptions(file, options)
   if (opts.codec === "ZSTD") await loadZstd()
   const out = await AtomicFile.open(file, "none", 0, staged)
-  const spoolPath = path.join(path.dirname(file), `.${path.basename(file)}.spool-${randomUUID().slice(0, 8)}`)
+  // Beside the output, or in the user's private temp space when the output goes to object storage.
+  const spoolDir = StoragePath.isS3(file) ? ChunkDir.privateUserRoot() : path.dirname(file)
+  const spoolPath = path.join(spoolDir, `.${StoragePath.basename(file)}.spool-${randomUUID().slice(0, 8)}`)
   let spool: BlockWriter | undefined
   try {
     const sink = new FileByteWriter(out)
@@ -141,7 +146,8 @@ export const write = async (
     }
     if (group.length > 0) await writeGroup(group, groupFirstRow)
     await writer.finish()
-    return { rows, bytes: await out.commit() }
+    const bytes = await out.commit()
+    return { rows, bytes, upload: out.pendingUpload }
   } catch (e) {
     await out.abort()
     throw e

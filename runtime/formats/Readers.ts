@@ -4,7 +4,7 @@ import type * as Expr from "../../plan/Expr.ts"
 import type * as Op from "../../plan/Op.ts"
 import { type LoadKind, OpKind } from "../../plan/OpKind.ts"
 import { BadRows } from "./BadRows.ts"
-import { dataError, isMissingFile } from "./DataError.ts"
+import { dataError, fromObjectStore, isMissingFile } from "./DataError.ts"
 import { codecOf, formatOf } from "./FileType.ts"
 import * as Jsonl from "./Jsonl.ts"
 import { RowDecoder } from "./RowDecoder.ts"
@@ -80,10 +80,10 @@ export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<
   } catch (e) {
     failed = true
     if (isMissingFile(e)) throw dataError(`Cannot read ${file}: ${(e as Error).message}`, { file, cause: e, reason: "missing-input" })
-    throw e
+    throw fromObjectStore(e)
   } finally {
     if (failed) bad.abort()
-    else bad.commit()
+    else await bad.commit().catch((e) => { throw fromObjectStore(e) })
   }
 }
 
@@ -96,6 +96,6 @@ export const splitFile = async (path: string, approxShardBytes: number): Promise
     return await (await parquet()).splitFile(path, approxShardBytes)
   } catch (e) {
     if (isMissingFile(e)) throw dataError(`Cannot read ${path}: ${(e as Error).message}`, { file: path, cause: e, reason: "missing-input" })
-    throw e
+    throw fromObjectStore(e)
   }
 }

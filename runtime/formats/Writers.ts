@@ -2,7 +2,8 @@ import type { CounterSet } from "../task/CounterSet.ts"
 import type * as Op from "../../plan/Op.ts"
 import { AtomicFile } from "./AtomicFile.ts"
 import { compressionLevel } from "./Compression.ts"
-import { dataError } from "./DataError.ts"
+import type { PendingUpload } from "../storage/ObjectStore.ts"
+import { dataError, fromObjectStore } from "./DataError.ts"
 import { codecOf } from "./FileType.ts"
 import * as Jsonl from "./Jsonl.ts"
 import * as Text from "./Text.ts"
@@ -14,7 +15,11 @@ export interface WriteRequest {
   /** User options: parquet `schema`, `rowGroupSize`, `compression`; csv `columns`; `level` for gzip/zstd. */
   readonly options: Readonly<Record<string, unknown>>
   readonly counters: CounterSet
-  /** Write the complete file here instead of renaming it over `path`: the coordinator publishes it (OutputCommit). */
+  /**
+   * Leave the complete file for the coordinator to publish (OutputCommit) instead of making
+   * it appear under `path`: locally under this name; in object storage as an incomplete
+   * upload, returned as `upload`.
+   */
   readonly staged?: string | undefined
 }
 
@@ -25,16 +30,33 @@ const parquet = () => import("./ParquetWrite.ts")
 export const RECORDS_OUT = "zephyr/records_out"
 export const BYTES_WRITTEN = "zephyr/bytes_written"
 
+export interface Written {
+  readonly path: string
+  readonly rows: number
+  readonly bytes: number
+  /** A staged object-storage output: the upload to complete. */
+  readonly upload?: PendingUpload | undefined
+}
+
 /**
- * Writes one file atomically (a hidden temporary name in the same directory, renamed at the
- * end, or left under `staged` for the coordinator to publish) from chunks of items. Empty
- * input still produces a valid file.
+ * Writes one file atomically (locally a hidden temporary name in the same directory, renamed
+ * at the end; in object storage a multipart upload, completed at the end; or either left
+ * staged for the coordinator to publish) from chunks of items. Empty input still produces a
+ * valid file.
  */
-export const write = async (request: WriteRequest, chunks: AsyncIterable<ReadonlyArray<unknown>>): Promise<{ readonly path: string; readonly rows: number; readonly bytes: number }> => {
+export const write = async (request: WriteRequest, chunks: AsyncIterable<ReadonlyArray<unknown>>): Promise<Written> => {
+  try {
+    return await writeFile(request, chunks)
+  } catch (e) {
+    throw fromObjectStore(e)
+  }
+}
+
+const writeFile = async (request: WriteRequest, chunks: AsyncIterable<ReadonlyArray<unknown>>): Promise<Written> => {
   const file = request.path
   const codec = codecOf(file)
   const counted = (n: number) => request.counters.increment(RECORDS_OUT, n)
-  let result: { rows: number; bytes: number }
+  let result: { rows: number; bytes: number; upload?: PendingUpload | undefined }
   if (request.format === "parquet") {
     if (codec !== "none") {
       throw dataError(`Cannot write Parquet to ${file}: Parquet compresses its pages itself; drop the .gz/.zst extension and use the compression option`, { file })
@@ -54,7 +76,8 @@ export const write = async (request: WriteRequest, chunks: AsyncIterable<Readonl
         counted(items.length)
       }
       if (csvEncoder !== undefined) await out.write(Buffer.from(csvEncoder.end()))
-      result = { rows, bytes: await out.commit() }
+      const bytes = await out.commit()
+      result = { rows, bytes, upload: out.pendingUpload }
     } catch (e) {
       await out.abort()
       throw e

@@ -1,8 +1,8 @@
 import * as fs from "node:fs"
-import * as path from "node:path"
 import * as AtomicWrite from "../storage/AtomicWrite.ts"
 import { type BlockWriter, read } from "../storage/BlockFile.ts"
 import { StorageError } from "../storage/StorageError.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 
 /**
  * The on-disk format of shuffle runs and of the manifest (sidecar) that describes them.
@@ -64,8 +64,10 @@ export interface Manifest {
  */
 export const writeManifest = (file: string, manifest: Manifest): void => AtomicWrite.writeFileSync(file, JSON.stringify(manifest), { durable: false })
 
-export const readManifest = (file: string): Manifest => {
-  const m = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest
+export const readManifest = (file: string): Manifest => parseManifest(fs.readFileSync(file, "utf8"), file)
+
+export const parseManifest = (text: string, file: string): Manifest => {
+  const m = JSON.parse(text) as Manifest
   if (m === null || typeof m !== "object" || m.format !== FORMAT || !Array.isArray(m.runs)) {
     throw new StorageError(`Not a ${FORMAT} shuffle manifest: ${file}`)
   }
@@ -77,12 +79,13 @@ export const segmentsOf = (manifestFile: string, manifest: Manifest, target: num
   if (!Number.isInteger(target) || target < 0 || target >= manifest.numTargets) {
     throw new RangeError(`Shuffle target ${target} out of range: ${manifestFile} has ${manifest.numTargets} targets`)
   }
-  const dir = path.dirname(manifestFile)
+  // Run files are named relative to their manifest, in a local directory or under a URL.
+  const dir = StoragePath.dirname(manifestFile)
   const out: Array<Segment> = []
   for (const run of manifest.runs) {
     for (const [t, offset, length, count] of run.segments) {
       if (t === target) {
-        if (count > 0) out.push({ file: path.join(dir, run.file), offset, length, count, maxBlock: run.maxBlock, sorted: manifest.sorted })
+        if (count > 0) out.push({ file: StoragePath.join(dir, run.file), offset, length, count, maxBlock: run.maxBlock, sorted: manifest.sorted })
         break
       }
       if (t > target) break

@@ -63,9 +63,18 @@ class GroupItems implements IterableIterator<unknown> {
   [Symbol.iterator](): IterableIterator<unknown> { return this }
 }
 
-/** The groups of target shard `target`, in key order (KeyOrder.compare); inside a group items come in sortBy order when the mappers had a sortBy. */
-export function* groups(manifests: ReadonlyArray<string>, target: number, options: ShuffleReadOptions): Generator<readonly [key: unknown, items: Iterable<unknown>]> {
+/**
+ * The groups of target shard `target`, in key order (KeyOrder.compare); inside a group items
+ * come in sortBy order when the mappers had a sortBy. (The manifests are read at the call; the
+ * merge's own generator is returned, not wrapped, so no group pays for a second generator.)
+ */
+export const groups = (manifests: ReadonlyArray<string>, target: number, options: ShuffleReadOptions): Generator<readonly [key: unknown, items: Iterable<unknown>]> => {
   const { segments, sorted } = segmentsFor(manifests, target)
+  return merged(segments, sorted, options)
+}
+
+/** The groups of sorted segments, merged (for segments already found: fetched from object storage into local files). */
+export function* merged(segments: ReadonlyArray<Segment>, sorted: boolean, options: ShuffleReadOptions): Generator<readonly [key: unknown, items: Iterable<unknown>]> {
   if (options.onInput) {
     let items = 0, bytes = 0
     for (const s of segments) { items += s.count; bytes += s.length }

@@ -116,3 +116,27 @@ export function* read(file: string, options: { readonly offset?: number; readonl
     fs.closeSync(fd)
   }
 }
+
+/** The bytes of a file holding `items` as one block, for a file written whole (to object storage). */
+export const encodeFile = (items: ReadonlyArray<unknown>): Buffer => {
+  if (items.length === 0) return Buffer.alloc(0)
+  const body = packr.pack(items)
+  const head = Buffer.allocUnsafe(HEADER)
+  head.writeUInt32LE(body.length, 0)
+  head.writeUInt32LE(items.length, 4)
+  return Buffer.concat([head, body])
+}
+
+/** The blocks of a whole file's bytes (a small file read whole from object storage). */
+export function* decodeBlocks(bytes: Uint8Array): Generator<Array<unknown>> {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  let pos = 0
+  while (pos < buf.length) {
+    if (pos + HEADER > buf.length) throw new StorageError(`Truncated block header at byte ${pos}`)
+    const len = buf.readUInt32LE(pos)
+    pos += HEADER
+    if (pos + len > buf.length) throw new StorageError(`Truncated block at byte ${pos}`)
+    yield unpackr.unpack(buf.subarray(pos, pos + len)) as Array<unknown>
+    pos += len
+  }
+}

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ZephyrInfraError } from "../../plan/Errors.ts"
+import * as StoragePath from "./StoragePath.ts"
 
 /**
  * The chunk directory: where executions keep their stage outputs. The default is private
@@ -27,7 +28,7 @@ export const userRoot = (): string => path.join(os.tmpdir(), `zephyr-${owner()}`
 /** The chunk directory when none is named: `$ZEPHYR_CHUNK_DIR`, else `<tmp>/zephyr-<uid>/chunks`. */
 export const defaultPath = (): string => {
   const fromEnv = process.env.ZEPHYR_CHUNK_DIR
-  return fromEnv ? path.resolve(fromEnv) : path.join(userRoot(), "chunks")
+  return fromEnv ? StoragePath.resolve(fromEnv) : path.join(userRoot(), "chunks")
 }
 
 const unsafe = (dir: string, problem: string): ZephyrInfraError =>
@@ -68,6 +69,21 @@ const storageError = (dir: string, e: unknown): ZephyrInfraError =>
     message: `Could not create the chunk directory ${dir}: ${(e as Error)?.message ?? String(e)}. Pass --chunk-dir (chunkDir) to use another directory.`,
     retryable: false
   })
+
+let privateRoot: string | undefined
+
+/**
+ * `<tmp>/zephyr-<uid>`, created 0700 and checked once per process: the local scratch space
+ * of tasks whose execution lives in object storage (downloaded inputs, spills).
+ */
+export const privateUserRoot = (): string => {
+  if (privateRoot === undefined) {
+    const root = userRoot()
+    ensurePrivate(root)
+    privateRoot = root
+  }
+  return privateRoot
+}
 
 /**
  * Makes the chunk directory ready and returns it. The per-user default (and its parent)

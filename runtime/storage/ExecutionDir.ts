@@ -4,6 +4,8 @@ import * as path from "node:path"
 import { ZephyrPlanError } from "../../plan/Errors.ts"
 import type { ModuleRef } from "../../plan/ModuleRef.ts"
 import * as AtomicWrite from "./AtomicWrite.ts"
+import * as ChunkDir from "./ChunkDir.ts"
+import * as StoragePath from "./StoragePath.ts"
 
 /**
  * The layout of an execution's directory in chunk storage. Everything a run writes lives
@@ -29,6 +31,7 @@ export const isValidId = (id: string): boolean => idPattern.test(id)
 
 /** Whether `<chunkDir>/<id>` resolves to a direct child of `chunkDir`. */
 export const isInside = (chunkDir: string, id: string): boolean => {
+  if (StoragePath.isS3(chunkDir)) return isValidId(id)
   const root = path.resolve(chunkDir)
   const dir = path.resolve(root, id)
   return path.dirname(dir) === root && path.basename(dir) === id
@@ -36,28 +39,39 @@ export const isInside = (chunkDir: string, id: string): boolean => {
 
 export const of = (chunkDir: string, executionId: string): string => {
   if (!isValidId(executionId) || !isInside(chunkDir, executionId)) throw new Error(`Internal: invalid execution id ${JSON.stringify(executionId)}`)
-  return path.join(chunkDir, executionId)
+  return StoragePath.join(chunkDir, executionId)
 }
 
-export const shardDir = (dir: string, t: TaskPosition): string => path.join(dir, `stage-${t.stage}`, `shard-${t.shard}`)
+export const shardDir = (dir: string, t: TaskPosition): string => StoragePath.join(dir, `stage-${t.stage}`, `shard-${t.shard}`)
 
 export const scatterDir = (dir: string, t: TaskPosition): string =>
-  path.join(dir, `stage-${t.stage}`, "scatter", `shard-${t.shard}-a${t.attempt}-${randomUUID().slice(0, 8)}`)
+  StoragePath.join(dir, `stage-${t.stage}`, "scatter", `shard-${t.shard}-a${t.attempt}-${randomUUID().slice(0, 8)}`)
 
-export const manifestList = (dir: string, stage: number): string => path.join(dir, `stage-${stage}`, "manifests.blk")
+export const manifestList = (dir: string, stage: number): string => StoragePath.join(dir, `stage-${stage}`, "manifests.blk")
 
+/**
+ * A task's scratch directory: inside the execution's directory when that is local, on
+ * this machine's private temp space when it is in object storage (spills and downloaded
+ * inputs are local files either way).
+ */
 export const scratchDir = (dir: string, workerId: string, t: TaskPosition): string =>
-  path.join(dir, "scratch", `${workerId.replace(/[^\w.-]/g, "_")}-s${t.stage}-${t.shard}-a${t.attempt}`)
+  path.join(StoragePath.isS3(dir) ? localScratchRoot(dir) : dir, "scratch", `${workerId.replace(/[^\w.-]/g, "_")}-s${t.stage}-${t.shard}-a${t.attempt}`)
 
-export const sharedFile = (dir: string, name: string): string => path.join(dir, "shared", `${encodeURIComponent(name)}.msgpack`)
+/** `<tmp>/zephyr-<uid>/remote/<bucket>/<key with / as _>`: where tasks of an execution in object storage keep local files. */
+export const localScratchRoot = (dir: string): string => {
+  const { bucket, key } = StoragePath.parse(dir)
+  return path.join(ChunkDir.privateUserRoot(), "remote", bucket, key.replace(/[^\w.-]/g, "_"))
+}
 
-export const stageRecord = (dir: string, stage: number): string => path.join(dir, "stages", `stage-${stage}.json`)
+export const sharedFile = (dir: string, name: string): string => StoragePath.join(dir, "shared", `${encodeURIComponent(name)}.msgpack`)
 
-export const lockFile = (dir: string): string => path.join(dir, "lock")
+export const stageRecord = (dir: string, stage: number): string => StoragePath.join(dir, "stages", `stage-${stage}.json`)
 
-export const markerFile = (dir: string): string => path.join(dir, "zephyr-execution.json")
+export const lockFile = (dir: string): string => StoragePath.join(dir, "lock")
 
-const MARKER_FORMAT = "zephyr-execution/1"
+export const markerFile = (dir: string): string => StoragePath.join(dir, "zephyr-execution.json")
+
+export const MARKER_FORMAT = "zephyr-execution/1"
 
 /** What the marker says: the directory is an execution Zephyr created, and which. */
 export interface Marker {

@@ -8,6 +8,7 @@ import * as RunFile from "../shuffle/RunFile.ts"
 import * as AtomicWrite from "./AtomicWrite.ts"
 import * as BlockFile from "./BlockFile.ts"
 import * as ExecutionDir from "./ExecutionDir.ts"
+import * as StoragePath from "./StoragePath.ts"
 
 /**
  * The record of a completed stage, which lets a resumed execution skip it. Next to the
@@ -61,11 +62,17 @@ export const inputsOf = (stage: Stage.Stage): ReadonlyArray<InputFile> | null =>
   })
 }
 
+/** The bytes of a stage's record, and the record's id. */
+export const encode = (origin: Origin, outputs: ReadonlyArray<ShardOutput>): { readonly id: string; readonly bytes: Uint8Array } => {
+  const stored: Stored = { format: FORMAT, id: randomUUID(), ...origin, outputs }
+  return { id: stored.id, bytes: BlockFile.encode(stored) }
+}
+
 /** Records a completed stage, durably (the record is the promise that its outputs exist); returns the record's id. */
 export const write = (dir: string, stage: number, origin: Origin, outputs: ReadonlyArray<ShardOutput>): string => {
-  const stored: Stored = { format: FORMAT, id: randomUUID(), ...origin, outputs }
-  AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), BlockFile.encode(stored))
-  return stored.id
+  const { id, bytes } = encode(origin, outputs)
+  AtomicWrite.writeFileSync(ExecutionDir.stageRecord(dir, stage), bytes)
+  return id
 }
 
 export type Check =
@@ -83,6 +90,14 @@ export const check = (dir: string, stage: number, origin: Origin): Check => {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { kind: "absent" }
     return { kind: "stale", reason: `its record ${file} cannot be read (${(e as Error).message})` }
   }
+  const read = fromBytes(file, bytes, origin)
+  if (read.kind !== "valid") return read
+  const reason = missingChunks(read.outputs)
+  return reason === undefined ? read : { kind: "stale", reason }
+}
+
+/** What a record's bytes say for `origin`, before its chunk files are checked: valid (its outputs) or stale. */
+export const fromBytes = (file: string, bytes: Uint8Array, origin: Origin): Exclude<Check, { kind: "absent" }> => {
   let stored: Stored
   try {
     stored = BlockFile.decode(bytes) as Stored
@@ -92,7 +107,7 @@ export const check = (dir: string, stage: number, origin: Origin): Check => {
   if (stored === null || typeof stored !== "object" || stored.format !== FORMAT || typeof stored.id !== "string" || !Array.isArray(stored.outputs)) {
     return { kind: "stale", reason: `its record ${file} was written by another version of Zephyr` }
   }
-  const reason = difference(stored, origin) ?? missingChunks(stored.outputs)
+  const reason = difference(stored, origin)
   return reason === undefined ? { kind: "valid", outputs: stored.outputs, id: stored.id } : { kind: "stale", reason }
 }
 
@@ -145,6 +160,7 @@ const changedKeys = <V>(a: Readonly<Record<string, V>>, b: Readonly<Record<strin
 }
 
 const shown = (file: string): string => {
+  if (StoragePath.isS3(file)) return file
   const rel = path.relative(process.cwd(), file)
   return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : file
 }

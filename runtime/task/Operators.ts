@@ -7,6 +7,7 @@ import * as TaskContext from "./TaskContext.ts"
 import { type ChunkRef, refCount } from "../../rpc/Protocol.ts"
 import * as Readers from "../formats/Readers.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 import * as Stream from "./ChunkStream.ts"
 import * as ElementOps from "./ElementOps.ts"
 import * as Gather from "./Gather.ts"
@@ -50,7 +51,7 @@ const boundary = (op: Op.Op, scope: TaskScope): never => {
 
 const load = (op: Op.OfKind<LoadKind>, scope: TaskScope, upstream: Stream.ChunkStream): Stream.ChunkStream => {
   const impl = scope.impl(op)
-  const input = scope.task.input
+  const input = scope.input
   const quarantineDir = typeof impl.options.quarantineDir === "string" ? impl.options.quarantineDir : quarantineDirOf(scope)
   return Stream.expandAsync(upstream, (item) => {
     if (typeof item !== "string") throw new UserCodeError(op, new TypeError(`${op.kind} expects file paths (strings), got ${item === null ? "null" : typeof item}`))
@@ -78,8 +79,8 @@ const quarantineDirOf = (scope: TaskScope): string => {
   for (const stage of scope.exe.plan.stages) {
     for (const op of stage.ops) {
       if (op.kind === OpKind.write && op.pattern !== null) {
-        const dir = path.dirname(op.pattern.replace(/\{[^}]*\}.*$/, "x"))
-        return path.join(dir, "_quarantine")
+        const dir = StoragePath.dirname(op.pattern.replace(/\{[^}]*\}.*$/, "x"))
+        return StoragePath.join(dir, "_quarantine")
       }
     }
   }
@@ -198,7 +199,7 @@ const fold = (op: Op.OfKind<"reduce" | "count">, scope: TaskScope, upstream: Str
 
 const join: Operator<"sortedMergeJoin"> = (op, scope, upstream) => {
   const impl = scope.impl(op)
-  const right = scope.task.right
+  const right = scope.right
   if (!right || right.kind !== "chunks") throw new Error(`Internal: stage ${scope.stage.id} joins but its task has no right side`)
   const rightItems = Stream.items(readRefs(right.refs, scope.io).chunks())
   return transducer<"sortedMergeJoin">(() => mergeJoin({

@@ -3,12 +3,16 @@ import * as path from "node:path"
 import type * as Op from "../../plan/Op.ts"
 import { OpKind } from "../../plan/OpKind.ts"
 import type { ChunkRef, OutputCommit as Commit, ShardOutput } from "../../rpc/Protocol.ts"
+import * as DataError from "../formats/DataError.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as OutputPath from "../formats/OutputPath.ts"
 import * as Writers from "../formats/Writers.ts"
 import { ScatterWriter } from "../shuffle/ScatterWriter.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
+import * as ObjectStore from "../storage/ObjectStore.ts"
+import * as RemoteChunks from "../storage/RemoteChunks.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 import * as Stream from "./ChunkStream.ts"
 import type { TaskScope } from "./TaskScope.ts"
 import { attributeAsync } from "./UserCodeError.ts"
@@ -45,10 +49,13 @@ export const outputPath = (scope: TaskScope, op: Op.OfKind<"write">): string => 
 }
 
 /** A `write` with `skipExisting` whose file is there: the shard's output, without running it. */
-export const existing = (scope: TaskScope, op: Op.OfKind<"write">): ShardOutput | undefined => {
+export const existing = async (scope: TaskScope, op: Op.OfKind<"write">): Promise<ShardOutput | undefined> => {
   if (!op.skipExisting) return undefined
   const target = outputPath(scope, op)
-  if (!fs.existsSync(target)) return undefined
+  const present = StoragePath.isS3(target)
+    ? await ObjectStore.of(target).stat(target).then((s) => s !== undefined, (e) => { throw DataError.fromObjectStore(e) })
+    : fs.existsSync(target)
+  if (!present) return undefined
   scope.ctx.counters.increment("zephyr/shards_skipped")
   return { kind: "chunks", refs: [BlockFile.inline([target])] }
 }
@@ -76,14 +83,17 @@ const write = async (scope: TaskScope, op: Op.OfKind<"write">, stream: Stream.Ch
   const written = await attributeAsync(op, () => Writers.write({ path: target, format: op.format, options: impl.options, counters: scope.ctx.counters, staged: pending }, Stream.asAsync(stream)))
   scope.io.recordsOut += written.rows
   scope.io.bytesOut += written.bytes
-  return { output: { kind: "chunks", refs: [BlockFile.inline([target])] }, commit: { pending, target: path.resolve(target) } }
+  return { output: { kind: "chunks", refs: [BlockFile.inline([target])] }, commit: OutputCommit.of(target, pending, written.upload) }
 }
 
 const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, stream: Stream.ChunkStream): Promise<ShardOutput> => {
   const group = op.kind === OpKind.groupBy ? scope.impl(op) : undefined
   const key = group !== undefined ? group.key : scope.impl(op).key
+  // With chunks in object storage, runs are written to the scratch directory and uploaded at the end.
+  const remote = RemoteChunks.isRemote(scope.env.executionDir)
+  const dir = ExecutionDir.scatterDir(scope.env.executionDir, scope.task)
   const writer = new ScatterWriter({
-    dir: ExecutionDir.scatterDir(scope.env.executionDir, scope.task),
+    dir: remote ? path.join(scope.scratch(), StoragePath.basename(dir)) : dir,
     numTargets: op.numOutputShards ?? scope.task.totalShards,
     key,
     sortBy: group?.sortBy,
@@ -96,7 +106,8 @@ const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate"
     const out = scope.user(op, () => writer.finish())
     for (const n of out.itemsPerTarget) scope.io.recordsOut += n
     scope.io.bytesOut += out.bytes
-    return { kind: "scatter", manifest: out.manifest, itemsPerTarget: [...out.itemsPerTarget] }
+    const manifest = remote ? await RemoteChunks.uploadScatter(path.dirname(out.manifest), out.manifest, dir) : out.manifest
+    return { kind: "scatter", manifest, itemsPerTarget: [...out.itemsPerTarget] }
   } catch (e) {
     writer.abort()
     throw e
@@ -114,7 +125,9 @@ const collect = async (scope: TaskScope, stream: Stream.ChunkStream): Promise<Ar
   let pending: Array<unknown> = []
   let writer: BlockFile.BlockWriter | undefined
   const task = scope.task
-  const open = () => new BlockFile.BlockWriter(BlockFile.uniqueName(ExecutionDir.shardDir(scope.env.executionDir, task), `a${task.attempt}`, ".blk"))
+  // With chunks in object storage, the file is written to the scratch directory and uploaded once closed.
+  const remote = RemoteChunks.isRemote(scope.env.executionDir)
+  const open = () => new BlockFile.BlockWriter(BlockFile.uniqueName(remote ? scope.scratch() : ExecutionDir.shardDir(scope.env.executionDir, task), `a${task.attempt}`, ".blk"))
   try {
     await Stream.drain(stream, (chunk) => {
       if (inline) {
@@ -144,7 +157,12 @@ const collect = async (scope: TaskScope, stream: Stream.ChunkStream): Promise<Ar
     scope.ctx.counters.increment("zephyr/chunk_bytes_written", written.bytes)
     scope.io.recordsOut += written.count
     scope.io.bytesOut += written.bytes
-    return [{ kind: "file", path: written.path, count: written.count, skip: 0, take: written.count }]
+    let file = written.path
+    if (remote) {
+      file = StoragePath.join(ExecutionDir.shardDir(scope.env.executionDir, task), path.basename(written.path))
+      await RemoteChunks.upload(written.path, file)
+    }
+    return [{ kind: "file", path: file, count: written.count, skip: 0, take: written.count }]
   } catch (e) {
     writer?.abort()
     throw e

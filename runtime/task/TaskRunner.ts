@@ -8,8 +8,10 @@ import type * as Stage from "../../plan/Stage.ts"
 import * as TaskContext from "./TaskContext.ts"
 import { type OutputCommit, refCount, type ShardInput, type ShardOutput, type StageIo, type Task } from "../../rpc/Protocol.ts"
 import * as Readers from "../formats/Readers.ts"
+import type { Segment } from "../shuffle/RunFile.ts"
 import * as ShuffleReader from "../shuffle/ShuffleReader.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
+import * as RemoteChunks from "../storage/RemoteChunks.ts"
 import * as StorageError from "../storage/StorageError.ts"
 import * as Stream from "./ChunkStream.ts"
 import { JoinOrderError } from "./MergeJoin.ts"
@@ -79,14 +81,20 @@ const ioOf = (scope: TaskScope, stage: Stage.Stage): StageIo => {
   }
 }
 
-const runStage = (scope: TaskScope): Promise<Outputs.Produced> => {
+const runStage = async (scope: TaskScope): Promise<Outputs.Produced> => {
   const ops = scope.stage.ops
   const terminal = Outputs.terminalOf(ops)
   if (terminal?.kind === OpKind.write) {
-    const skipped = Outputs.existing(scope, terminal)
-    if (skipped) return Promise.resolve({ output: skipped })
+    const skipped = await Outputs.existing(scope, terminal)
+    if (skipped) return { output: skipped }
   }
-  const input = scope.task.input
+  // Chunks in object storage are fetched into local files first: the loops below read local files.
+  const remote = RemoteChunks.isRemote(scope.env.executionDir)
+  if (remote) {
+    scope.input = await RemoteChunks.fetchInput(scope.input, scope.scratch())
+    if (scope.right !== undefined) scope.right = await RemoteChunks.fetchInput(scope.right, scope.scratch())
+  }
+  const input = scope.input
   let stream: Stream.ChunkStream
   let from = 0
   if (input.kind === "shuffle") {
@@ -94,7 +102,8 @@ const runStage = (scope: TaskScope): Promise<Outputs.Produced> => {
     if (!first || (first.kind !== OpKind.groupBy && first.kind !== OpKind.deduplicate) || first.role !== "reduce") {
       throw new Error(`Internal: stage ${scope.stage.id} reads a shuffle but does not start with a reduce`)
     }
-    stream = reduce(scope, first, input)
+    const fetched = remote ? await RemoteChunks.fetchShuffle(input.manifests, input.target, scope.scratch()) : undefined
+    stream = reduce(scope, first, input, fetched)
     from = 1
   } else {
     stream = open(scope, input)
@@ -122,8 +131,13 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
 }
 
 /** The groups of this shard's shuffle target, through the groupBy's reducer (or deduplication), pulled lazily. */
-const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, input: Extract<ShardInput, { kind: "shuffle" }>): Stream.ChunkStream => {
-  const manifests = readManifestList(input.manifests)
+const reduce = (
+  scope: TaskScope,
+  op: Op.OfKind<"groupBy" | "deduplicate">,
+  input: Extract<ShardInput, { kind: "shuffle" }>,
+  fetched: { readonly segments: ReadonlyArray<Segment>; readonly sorted: boolean } | undefined
+): Stream.ChunkStream => {
+  const manifests = fetched === undefined ? readManifestList(input.manifests) : undefined
   const reducer = op.kind === OpKind.groupBy ? scope.impl(op).reducer : undefined
   const io = scope.io
   const options = {
@@ -132,7 +146,10 @@ const reduce = (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate">, inpu
   }
   return Stream.fromSync(function* () {
     let out: Array<unknown> = []
-    for (const [key, items] of ShuffleReader.groups(manifests, input.target, options)) {
+    const groups = manifests !== undefined
+      ? ShuffleReader.groups(manifests, input.target, options)
+      : ShuffleReader.merged(fetched!.segments, fetched!.sorted, options)
+    for (const [key, items] of groups) {
       if (!reducer) {
         const first = items[Symbol.iterator]().next()
         if (!first.done) out.push(first.value)

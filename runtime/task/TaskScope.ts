@@ -6,7 +6,7 @@ import type * as Op from "../../plan/Op.ts"
 import type { OpKind } from "../../plan/OpKind.ts"
 import type * as Stage from "../../plan/Stage.ts"
 import * as TaskContext from "./TaskContext.ts"
-import type { Task } from "../../rpc/Protocol.ts"
+import type { ShardInput, Task } from "../../rpc/Protocol.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
 import { attribute } from "./UserCodeError.ts"
 
@@ -30,6 +30,9 @@ export class TaskScope {
   private scratchPath: string | undefined
   /** The task's built-in counters (Protocol.StageIo), filled in by its input and its output. */
   readonly io = { recordsIn: 0, bytesIn: 0, recordsOut: 0, bytesOut: 0 }
+  /** The task's input and join side; with chunks in object storage, as local copies once fetched (TaskRunner). */
+  input: ShardInput
+  right: ShardInput | undefined
 
   constructor(
     readonly exe: Executable.Executable,
@@ -37,7 +40,10 @@ export class TaskScope {
     readonly task: Task,
     readonly env: TaskEnv,
     readonly ctx: TaskContext.TaskContext
-  ) {}
+  ) {
+    this.input = task.input
+    this.right = task.right
+  }
 
   /** The user functions of `op`, found by the link from its kind (Implementation.linkOf). */
   impl<K extends OpKind>(op: { readonly id: string; readonly kind: K }): Implementation.For<K> {

@@ -8,6 +8,9 @@ import * as Transport from "../../rpc/Transport.ts"
 import * as FileGlob from "../FileGlob.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
+import * as ObjectStore from "../storage/ObjectStore.ts"
+import * as S3Options from "../storage/S3Options.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
 import * as Worker from "./Worker.ts"
 
 /**
@@ -19,14 +22,36 @@ export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, Zephyr
   Effect.tryPromise({
     try: async () => {
       if (!spec.module) throw new ZephyrPlanError({ reason: "no-module", message: `Execution ${spec.executionId} has no pipeline module; a worker process cannot rebuild its plan.` })
+      // The driver's way to object storage; credentials stay this process's own.
+      if (spec.s3 !== undefined) ObjectStore.configure(S3Options.fromDriver(spec.s3))
       const loaded = await ModuleLoader.load(spec.module.path, { export: spec.module.export, args: spec.module.args })
+      await fetchShared(spec)
       return { executable: compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards }), layer: loaded.layer }
     },
     catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ reason: "module-import-failed", message: (e as Error)?.message ?? String(e) }))
   })
 
+/**
+ * `Shared.get` is synchronous: values in object storage are fetched before the first task
+ * (they are meant to be small), local ones read when first asked for.
+ */
+const fetched = new Map<string, Map<string, unknown>>()
+
+const fetchShared = async (spec: JobSpec): Promise<void> => {
+  if (!StoragePath.isS3(spec.executionDir) || spec.sharedNames.length === 0) return
+  const values = new Map<string, unknown>()
+  const store = ObjectStore.of(spec.executionDir)
+  for (const name of spec.sharedNames) {
+    const file = ExecutionDir.sharedFile(spec.executionDir, name)
+    const bytes = await store.readFile(file)
+    if (bytes === undefined) throw new Error(`The shared value ${JSON.stringify(name)} is missing from ${file}`)
+    values.set(name, BlockFile.decode(bytes))
+  }
+  fetched.set(spec.executionDir, values)
+}
+
 export const sharedFromStorage = (spec: JobSpec) => {
-  const cache = new Map<string, unknown>()
+  const cache = fetched.get(spec.executionDir) ?? new Map<string, unknown>()
   return (name: string): unknown => {
     if (cache.has(name)) return cache.get(name)
     if (!spec.sharedNames.includes(name)) {

@@ -57,6 +57,8 @@ export const reportBytes = (report: Report): number => {
   let n = report.io ? 320 : 256
   for (const name in report.counters) n += textBytes(name) + 40
   if (report.kind === "failed") return n + textBytes(report.error.message) + textBytes(report.error.cause ?? "") + textBytes(report.error.file ?? "")
+  // A write's commit: its pending file, or an object-storage upload's id and parts.
+  if (report.commit !== undefined) n += textBytes(report.commit.pending) + textBytes(report.commit.target) + 80 * (report.commit.parts?.length ?? 0)
   if (report.output.kind === "scatter") return n + textBytes(report.output.manifest) + 9 * report.output.itemsPerTarget.length
   for (const ref of report.output.refs) n += ref.kind === "inline" ? ref.bytes.byteLength + 32 : 64 + textBytes(ref.path)
   return n

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { glob, globAsync } from "../../runtime/FileGlob.ts"
+import { countSourceShards, glob, globAsync, literalPrefix, objectGlob } from "../../runtime/FileGlob.ts"
 import { ticksDuring } from "../EventLoopTicks.ts"
 import { useTempDirs } from "../TempDirs.ts"
 
@@ -87,5 +87,47 @@ describe("FileGlob", () => {
     expect(result).toHaveLength(400)
     expect(result).toEqual(glob(`${root}/**/*.jsonl`))
     expect(ticks).toBeGreaterThan(0)
+  })
+})
+
+describe("FileGlob over object storage (s3://): the listing's prefix and the key matching", () => {
+  it.each<[string, string]>([
+    ["data/part-*.jsonl", "data/part-"],
+    ["data/**/*.parquet", "data/"],
+    ["data/{a,b}/x.txt", "data/"],
+    ["data/x?.txt", "data/x"],
+    ["data/[ab].txt", "data/"],
+    ["**", ""],
+    ["logs/2024-01-0\\[1\\]/*.gz", "logs/2024-01-0[1]/"],
+    ["exact/key.jsonl", "exact/key.jsonl"]
+  ])("lists %s from the prefix %s", (keyPattern, prefix) => {
+    expect(literalPrefix(keyPattern)).toBe(prefix)
+    expect(objectGlob(`s3://bucket/${keyPattern}`)).toMatchObject({ bucket: "bucket", prefix })
+  })
+
+  it("matches keys with the rules of local files: * within a segment, ** across, hidden segments only by a dot, no folder markers", () => {
+    const keys = ["data/a.jsonl", "data/b.jsonl", "data/.hidden.jsonl", "data/sub/c.jsonl", "data/sub/", "data/x (1)+@!.jsonl", "database.jsonl", "data/d.txt"]
+    const matching = (pattern: string) => keys.filter(objectGlob(`s3://b/${pattern}`).matches)
+    expect(matching("data/*.jsonl")).toEqual(["data/a.jsonl", "data/b.jsonl", "data/x (1)+@!.jsonl"])
+    expect(matching("data/**/*.jsonl")).toEqual(["data/a.jsonl", "data/b.jsonl", "data/sub/c.jsonl", "data/x (1)+@!.jsonl"])
+    expect(matching("data/**")).toEqual(["data/a.jsonl", "data/b.jsonl", "data/sub/c.jsonl", "data/x (1)+@!.jsonl", "data/d.txt"])
+    expect(matching("data/.h*")).toEqual(["data/.hidden.jsonl"])
+    expect(matching("data/{a,d}.*")).toEqual(["data/a.jsonl", "data/d.txt"])
+    expect(matching("data/[!a].jsonl")).toEqual(["data/b.jsonl"])
+    // A key without wildcards names one object; the prefix "data" alone must not match "database.jsonl".
+    expect(objectGlob("s3://b/data/a.jsonl")).toMatchObject({ exact: "data/a.jsonl" })
+    expect(matching("data*")).toEqual(["database.jsonl"])
+  })
+
+  it("refuses a pattern without a key, a bucket with wildcards, and a pattern picomatch cannot compile", () => {
+    expect(() => objectGlob("s3://bucket")).toThrow(/names a bucket but no key pattern/)
+    expect(() => objectGlob("s3://buck*/x")).toThrow(expect.objectContaining({ reason: "invalid-url" }))
+    expect(() => objectGlob("s3://b/[z-a].jsonl")).toThrow(expect.objectContaining({ reason: "invalid-glob" }))
+  })
+
+  it("does not list object storage while compiling: the count stays unknown, the pattern is checked", () => {
+    const source = { kind: "files", id: "o0", method: "readJsonl", pattern: "s3://b/data/*.jsonl", emptyGlobOk: false, source: { file: "pipe.ts", line: 3, column: 1 } } as const
+    expect(countSourceShards(source as never)).toBeNull()
+    expect(() => countSourceShards({ ...source, pattern: "s3://b/[z-a]" } as never)).toThrow(expect.objectContaining({ reason: "invalid-glob" }))
   })
 })

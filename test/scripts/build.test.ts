@@ -23,6 +23,25 @@ describe("the built engine", () => {
     expect(chunksOf(cli)).toEqual(expect.arrayContaining(chunksOf(index)))
   })
 
+  it("loads the AWS SDK only when an s3:// path is used: its chunk is reached by a dynamic import, never from an entry's static imports", () => {
+    const chunks = path.join(root, "dist", "chunks")
+    const sdk = fs.readdirSync(chunks).filter((f) => f.startsWith("S3Store-"))
+    expect(sdk).toHaveLength(1)
+    expect(fs.readFileSync(path.join(chunks, sdk[0]!), "utf8")).toMatch(/\bS3Client\d* = class\b/)
+    const loaded = new Set<string>()
+    const visit = (file: string) => {
+      if (loaded.has(file)) return
+      loaded.add(file)
+      const code = fs.readFileSync(file, "utf8")
+      for (const m of code.matchAll(/^import\s(?:[^;]*?\sfrom\s*)?"(\.\.?\/[^"]+)"/gm)) visit(path.resolve(path.dirname(file), m[1]!))
+    }
+    for (const entry of ["index.js", "cli.js", "worker.js", "early-workers.js"]) visit(path.join(root, "dist", entry))
+    expect(loaded.size).toBeGreaterThan(4)
+    for (const file of loaded) expect(fs.readFileSync(file, "utf8"), path.relative(root, file)).not.toMatch(/\bS3Client\d* = class\b/)
+    const dynamic = [...loaded].filter((f) => fs.readFileSync(f, "utf8").includes(`import("./${sdk[0]}")`))
+    expect(dynamic).toHaveLength(1)
+  })
+
   it("the engine's own modules never go through the TypeScript loader", () => {
     for (const file of ["index.js", "cli.js"]) {
       expect(fs.readFileSync(path.join(root, "dist", file), "utf8")).not.toMatch(/from\s*"[^"]+\.ts"/)
