@@ -94,7 +94,7 @@ describe("zephyr run on object storage", { timeout: 240_000 }, () => {
     expect(await keys("chunks", "resume/exec-s3/stages/")).toEqual(["resume/exec-s3/stages/stage-0.json"])
     expect(fs.readFileSync(path.join(dir, "stage0.log"), "utf8").trim().split("\n")).toHaveLength(6)
     const { stdout, stderr } = await zephyr(["run", ...common, "--resume", "exec-s3", "--print-results"], { ...credentials, ZEPHYR_LOG_LEVEL: "info" })
-    expect(stderr).toContain("stage 0 (map) already completed in exec-s3; skipping it")
+    expect(stderr).toContain("stage 0 (fromList at test/cli/fixtures/fails-once.ts:10) already completed in exec-s3; skipping it")
     expect(stdout.trim().split("\n").map((l) => JSON.parse(l))).toEqual([{ key: 0, sum: 3 }, { key: 1, sum: 5 }, { key: 2, sum: 7 }])
     expect(fs.readFileSync(path.join(dir, "stage0.log"), "utf8").trim().split("\n")).toHaveLength(6)
     expect(await keys("chunks", "resume/")).toEqual([])
