@@ -184,17 +184,21 @@ export const make = (entries: ReadonlyArray<string>, mode: Mode): ModuleProgram 
     if (replacement !== undefined) usedStandIns = true
     return replacement
   }
+  // One resolution cache for the program: without it every import re-reads and re-parses the
+  // package.json files on its way (Effect's, with its large exports map, over a thousand times).
+  let cache: ts.ModuleResolutionCache | undefined
   const project = new Project({
     compilerOptions: options,
     skipAddingFilesFromTsConfig: true,
     resolutionHost: (host, getOptions) => ({
       resolveModuleNames: (names, containingFile, _reused, redirected, _options, containingSourceFile) => {
         const opts = getOptions()
+        cache ??= ts.createModuleResolutionCache(process.cwd(), (f) => (ts.sys.useCaseSensitiveFileNames ? f : f.toLowerCase()), opts)
         return names.map((name) => {
           const replacement = standIn(name, containingFile)
           if (replacement !== undefined) return { resolvedFileName: replacement, extension: ts.Extension.Dts, isExternalLibraryImport: false }
           const format = containingSourceFile?.impliedNodeFormat
-          const resolved = ts.resolveModuleName(name, containingFile, opts, host, undefined, redirected, format).resolvedModule
+          const resolved = ts.resolveModuleName(name, containingFile, opts, host, cache, redirected, format).resolvedModule
           // "zephyr" (from anywhere) is typed by the engine's declarations, not its sources.
           if (resolved && haveDeclarations && resolved.resolvedFileName === path.join(PackageRoot.root, "index.ts")) {
             return { resolvedFileName: engineDeclarations, extension: ts.Extension.Dts, isExternalLibraryImport: false }
