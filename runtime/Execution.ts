@@ -26,6 +26,7 @@ import * as ExecutionStorage from "./storage/ExecutionStorage.ts"
 import * as S3Options from "./storage/S3Options.ts"
 import type * as StageRecord from "./storage/StageRecord.ts"
 import * as TaskRunner from "./task/TaskRunner.ts"
+import { OpKind } from "../plan/OpKind.ts"
 
 export interface Result<A> {
   readonly results: Array<A>
@@ -179,7 +180,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     for (const stage of stages) {
       if (stage.input.kind === "reshard") {
         // The coordinator only re-deals references: nothing to run or record.
-        const n = stage.ops[0]?.kind === "reshard" ? stage.ops[0].n : 1
+        const n = stage.ops[0]?.kind === OpKind.reshard ? stage.ops[0].n : 1
         outputs.set(stage.id, Reshard.split(outputs.get(stage.input.stage) ?? [], n))
         yield* coordinator.skipStage(stage.id, n, "the coordinator re-deals references")
         continue

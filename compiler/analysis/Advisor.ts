@@ -4,6 +4,7 @@ import type * as Plan from "../../plan/Plan.ts"
 import type * as Stage from "../../plan/Stage.ts"
 import type * as Advice from "./Advice.ts"
 import * as CodeFact from "./CodeFact.ts"
+import { OpKind } from "../../plan/OpKind.ts"
 
 /**
  * The rules of explain's advice: pure functions of the plan and of what the analyzer read
@@ -75,7 +76,7 @@ const combinerFix = (fact: CodeFact.ReducerAccumulates): string => {
 
 const groupByWithoutCombiner = (stage: Stage.Stage, facts: Facts): Array<Advice.Advice> =>
   stage.ops.flatMap((op) => {
-    if (op.kind !== "groupBy" || op.role !== "scatter" || op.combiner !== null) return []
+    if (op.kind !== OpKind.groupBy || op.role !== "scatter" || op.combiner !== null) return []
     const fact = factOf(facts, op, "reducer-accumulates")
     if (!fact) return []
     const reducer = fact.reducer ?? "of this groupBy"
@@ -102,7 +103,7 @@ const reshardAfterRead = (plan: Plan.Plan, stage: Stage.Stage): Array<Advice.Adv
   // No file matches yet (0): they may exist when the run starts.
   const files = read.shards.in || null
   const n = reshard.n
-  const parquet = load.kind === "loadParquet" || (load.kind === "loadFile" && /\.parquet$/i.test(source.pattern))
+  const parquet = load.kind === OpKind.loadParquet || (load.kind === OpKind.loadFile && /\.parquet$/i.test(source.pattern))
   const options = load.schema !== null || load.columns !== null || load.onBadRow !== "fail" || load.includeFilePaths ? "{ ...the read's options }" : ""
   const readCall = source.method === "fromFiles" ? `fromFiles(${JSON.stringify(source.pattern)}).${load.kind}()` : `${source.method}(${JSON.stringify(source.pattern)})`
   const pathsFirst = `\`Dataset.fromFiles(${JSON.stringify(source.pattern)}).reshard(${n}).${load.kind}(${options})\``
@@ -112,7 +113,7 @@ const reshardAfterRead = (plan: Plan.Plan, stage: Stage.Stage): Array<Advice.Adv
       `Reshard the file paths before they are read, ${pathsFirst}: it deals ${files} paths instead of every row (each shard then reads about ${Math.ceil(files / n)} whole files; keep the row reshard if the files differ much in size).`)]
   }
   if (parquet) {
-    const readWith = load.kind === "loadParquet" && source.method === "readParquet"
+    const readWith = load.kind === OpKind.loadParquet && source.method === "readParquet"
       ? `\`Dataset.readParquet(${JSON.stringify(source.pattern)}, { approxShardBytes: 128 * 1024 * 1024 })\``
       : `\`.${load.kind}({ approxShardBytes: 128 * 1024 * 1024 })\``
     return [at("reshard-after-read", stage, reshard, message,
@@ -130,7 +131,7 @@ const filterAfterMap = (stage: Stage.Stage, facts: Facts): Array<Advice.Advice> 
   const out: Array<Advice.Advice> = []
   stage.ops.forEach((map, i) => {
     const filter = stage.ops[i + 1]
-    if (map.kind !== "map" || filter?.kind !== "filter") return
+    if (map.kind !== OpKind.map || filter?.kind !== OpKind.filter) return
     const copies = factOf(facts, map, "map-copies")
     const fields = filter.expr !== null ? [...Expr.columns(filter.expr)].sort() : factOf(facts, filter, "predicate-reads")?.fields
     if (!copies || fields === undefined || fields.length === 0 || !fields.every((f) => CodeFact.copies(copies, f))) return
@@ -153,8 +154,8 @@ const gatherAfterAsync = (stage: Stage.Stage): Array<Advice.Advice> => {
   const out: Array<Advice.Advice> = []
   let async: Op.OfKind<"mapEffect"> | undefined
   for (const op of stage.ops) {
-    if (op.kind === "mapEffect") async = op
-    else if (op.kind === "mapShard" && async !== undefined) {
+    if (op.kind === OpKind.mapEffect) async = op
+    else if (op.kind === OpKind.mapShard && async !== undefined) {
       out.push(at(
         "gather-after-async", stage, op,
         `${Op.label(op)} takes the whole shard, and after ${Op.label(async)} at line ${async.source.line} (asynchronous, ${async.concurrency} at a time) the shard is gathered first: every item is held, in memory up to half the task's memory budget and then on disk, instead of streaming past the mapEffect.`,

@@ -5,6 +5,7 @@ import type * as Plan from "../../plan/Plan.ts"
 import type * as SourceLocation from "../../plan/SourceLocation.ts"
 import * as Stage from "../../plan/Stage.ts"
 import type { PartitionedStage } from "./partition.ts"
+import { OpKind } from "../../plan/OpKind.ts"
 
 const shardText = (n: number | null) => (n === null ? "one shard per input shard" : `${n} shard${n === 1 ? "" : "s"}`)
 
@@ -15,7 +16,7 @@ const boundaryDetail = (stage: PartitionedStage): string => {
     case "reshard": return op?.kind === "reshard" ? `reshard(${op.n})` : `reshard(1) for ${op ? Op.label(op) : "fold"}`
     case "fold": return `fold: ${op ? Op.label(op) : "reduce"} → reshard(1)`
     case "join": return stage.joinedBy === undefined ? "join" : `join: right side of the sortedMergeJoin in stage ${stage.joinedBy}`
-    case "end": return op?.kind === "write" ? `end: ${Op.label(op)}` : "end"
+    case "end": return op?.kind === OpKind.write ? `end: ${Op.label(op)}` : "end"
   }
 }
 
@@ -51,7 +52,7 @@ export type StageCode = (stages: ReadonlyArray<ReadonlyArray<StageCall>>) => Rea
 // reduce's global reducer never runs in its local stage (its local one may run in its
 // global stage: it is the default global reducer).
 const skipped = (op: Op.Op): ReadonlyArray<number> =>
-  op.kind === "groupBy" ? (op.role === "scatter" ? [1] : [0]) : op.kind === "reduce" && op.role === "local" ? [1] : []
+  op.kind === OpKind.groupBy ? (op.role === "scatter" ? [1] : [0]) : op.kind === OpKind.reduce && op.role === "local" ? [1] : []
 
 const callsOf = (stage: PartitionedStage): Array<StageCall> => [
   ...(stage.input.kind === "source" ? [{ id: stage.input.source.id, source: stage.input.source.source, skip: [] }] : []),
@@ -68,7 +69,7 @@ const stageView = (stage: PartitionedStage, implementations: Implementation.Tabl
   ops: stage.ops.map(({ id: _id, source: _source, ...op }) => ({
     ...op,
     ...("pushedInto" in op ? { pushedInto: op.pushedInto !== undefined } : {}),
-    ...(op.kind === "sortedMergeJoin" ? { rightStage: null } : {})
+    ...(op.kind === OpKind.sortedMergeJoin ? { rightStage: null } : {})
   })),
   boundary: stage.boundary.reason,
   data: callsOf(stage).map(({ id }) => {

@@ -11,6 +11,7 @@ import * as BlockFile from "../storage/BlockFile.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
 import * as StoragePath from "../storage/StoragePath.ts"
+import { OpKind } from "../../plan/OpKind.ts"
 
 export interface ShardSpec {
   readonly input: ShardInput
@@ -27,8 +28,8 @@ export const of = async (
   executionDir: string
 ): Promise<Array<ShardSpec>> => {
   const left = await leftInputs(exe, stage, outputs, executionDir)
-  const join = stage.ops.find((o) => o.kind === "sortedMergeJoin")
-  if (!join || join.kind !== "sortedMergeJoin") return left.map((input) => ({ input }))
+  const join = stage.ops.find((o) => o.kind === OpKind.sortedMergeJoin)
+  if (!join || join.kind !== OpKind.sortedMergeJoin) return left.map((input) => ({ input }))
   const right = outputs.get(join.rightStage) ?? []
   if (right.length !== left.length) {
     throw new ZephyrWorkerError({
