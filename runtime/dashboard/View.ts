@@ -1,5 +1,6 @@
 import * as path from "node:path"
 import * as Describe from "../../compiler/explain/Describe.ts"
+import { OpKind } from "../../plan/OpKind.ts"
 import type * as Plan from "../../plan/Plan.ts"
 import type * as Stage from "../../plan/Stage.ts"
 import type * as StatusSnapshot from "../coordinator/StatusSnapshot.ts"
@@ -67,7 +68,7 @@ export const graphOf = (plan: Plan.Plan, cwd: string): Graph => {
     const incoming: Array<GraphEdge> = []
     const input = stage.input
     if (input.kind !== "source") incoming.push({ from: input.stage, to: stage.id, label: input.kind === "stage" ? "" : input.kind })
-    for (const op of stage.ops) if (op.kind === "sortedMergeJoin") incoming.push({ from: op.rightStage, to: stage.id, label: "join" })
+    for (const op of stage.ops) if (op.kind === OpKind.sortedMergeJoin) incoming.push({ from: op.rightStage, to: stage.id, label: "join" })
     edges.push(...incoming)
     const column = incoming.length === 0 ? 0 : 1 + Math.max(...incoming.map((e) => columns.get(e.from) ?? 0))
     columns.set(stage.id, column)
