@@ -2,7 +2,7 @@ import { Command, Options } from "@effect/cli"
 import { Effect, LogLevel, Option } from "effect"
 import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as Pipeline from "../Pipeline.ts"
-import { defaults, type RunOptions, TOKEN_ENV } from "../runtime/RunOptions.ts"
+import { DASHBOARD_TOKEN_ENV, defaults, type RunOptions, TOKEN_ENV } from "../runtime/RunOptions.ts"
 import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CheckCommand from "./CheckCommand.ts"
@@ -43,7 +43,7 @@ const options = {
   memoryBudget: optionalText("memory-budget", `per task, e.g. 512MB: the shuffle spills past it (default ${defaults.memoryBudgetBytes / 1024 ** 2}MiB)`),
   resume: optionalText("resume", "resume the execution with this id (printed when a run starts or fails): its unchanged completed stages are skipped"),
   executionId: optionalText("execution-id", "name a new run (letters, digits, _ and -); an existing execution of that id is resumed"),
-  dashboard: optionalInt("dashboard", `serve a read-only dashboard on 127.0.0.1 (--dashboard or --dashboard=PORT; default port ${defaults.dashboardPort})`),
+  dashboard: optionalInt("dashboard", `serve a live, read-only dashboard and Prometheus /metrics on 127.0.0.1 (--dashboard or --dashboard=PORT; 0: any free port; default ${defaults.dashboardPort}); requests need its token: $${DASHBOARD_TOKEN_ENV}, else a random one printed in its URL`),
   listen: optionalText("listen", `backends external and slurm: HOST:PORT to accept workers on (default ${defaults.listen}); an address off loopback needs a token`),
   token: optionalText("token", `backends external and slurm: the token workers must present (default: $${TOKEN_ENV}, which is better: arguments show in ps)`),
   slurmPartition: optionalText("slurm-partition", "backend slurm: the partition(s) the workers run in (sbatch --partition)"),

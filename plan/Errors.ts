@@ -154,9 +154,9 @@ export class ZephyrFingerprintError extends Schema.TaggedError<ZephyrFingerprint
 export const ZephyrError = Schema.Union(ZephyrBuildError, ZephyrPlanError, ZephyrWorkerError, ZephyrInfraError, ZephyrFingerprintError)
 export type ZephyrError = typeof ZephyrError.Type
 
-/** The same worker error with another message (keeps stage, shard, op, file, line, cause). */
-export const withMessage = (e: ZephyrWorkerError, message: string): ZephyrWorkerError => {
+/** The same worker error with another message (keeps stage, shard, op, file, line, cause), and `extra` fields (the worker, say). */
+export const withMessage = (e: ZephyrWorkerError, message: string, extra: Partial<Omit<ConstructorParameters<typeof ZephyrWorkerError>[0], "message">> = {}): ZephyrWorkerError => {
   const { _tag: _t, message: _m, ...fields } = { ...e } as ZephyrWorkerError & Record<string, unknown>
   void _t; void _m
-  return new ZephyrWorkerError({ ...(fields as Omit<ConstructorParameters<typeof ZephyrWorkerError>[0], "message">), message })
+  return new ZephyrWorkerError({ ...(fields as Omit<ConstructorParameters<typeof ZephyrWorkerError>[0], "message">), ...extra, message })
 }

@@ -11,7 +11,7 @@ import * as SourceLocation from "../plan/SourceLocation.ts"
 import * as Stage from "../plan/Stage.ts"
 import type { JobSpec, ShardOutput } from "../rpc/Protocol.ts"
 import * as Coordinator from "./coordinator/Coordinator.ts"
-import * as Dashboard from "./Dashboard.ts"
+import type * as Dashboard from "./Dashboard.ts"
 import * as Progress from "./Progress.ts"
 import * as Reshard from "./coordinator/Reshard.ts"
 import type * as Scheduler from "./coordinator/Scheduler.ts"
@@ -111,14 +111,38 @@ export const resumeCommand = (exe: Executable.Executable, options: Resolved, exe
   return words.map(shellWord).join(" ")
 }
 
+/**
+ * The dashboard, when asked for: its module (and the HTTP server) loads only then. It lasts
+ * for the whole run, across pipeline retries; one that cannot listen is a warning, not a
+ * failure. A token it made up is printed once, in its URL, on stderr and outside the logs
+ * (as the external backend's); one the user chose is never printed.
+ */
+const startDashboard = (exe: Executable.Executable, port: number, chosenToken: string | undefined) =>
+  Effect.promise(() => import("./Dashboard.ts")).pipe(
+    Effect.flatMap((D) => {
+      const token = chosenToken ?? D.newToken()
+      return D.serve(exe.plan, port, token).pipe(Effect.tap((d) => Effect.sync(() => process.stderr.write(chosenToken === undefined
+        ? `zephyr: dashboard on ${d.url}?token=${token} (a token made up for this run, printed once; Prometheus metrics on ${d.url}metrics with "Authorization: Bearer" and the token)\n`
+        : `zephyr: dashboard on ${d.url}?token=<$${RunOptions.DASHBOARD_TOKEN_ENV}> (Prometheus metrics on ${d.url}metrics with "Authorization: Bearer" and the token)\n`))))
+    }),
+    Effect.catchAll((e) => Effect.as(Effect.logWarning(`dashboard not started on 127.0.0.1:${port}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`), undefined))
+  )
+
 const attempts = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, opened: ExecutionDir.Opened): Effect.Effect<Result<A>, Failure | ZephyrPlanError> =>
+  Effect.scoped(Effect.gen(function* () {
+    const dashboard = options.dashboard === undefined ? undefined : yield* startDashboard(exe, options.dashboard, options.dashboardToken)
+    const run = runAttempts<A>(exe, options, launcher, opened, dashboard)
+    return yield* (dashboard ? Effect.onExit(run, (exit) => dashboard.finish(exit)) : run)
+  }))
+
+const runAttempts = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, opened: ExecutionDir.Opened, dashboard: Dashboard.Dashboard | undefined): Effect.Effect<Result<A>, Failure | ZephyrPlanError> =>
   Effect.gen(function* () {
     const { executionId, dir } = opened
     yield* Effect.promise(() => ExecutionStorage.touch(dir))
     yield* Effect.logInfo(`execution ${executionId}${opened.resumed ? " (resumed)" : ""}: ${exe.plan.stages.length} stage(s), ${poolSize(exe, options.workers)} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
     let attempt = 0
     while (true) {
-      const exit = yield* Effect.exit(Effect.scoped(runAttempt<A>(exe, options, launcher, executionId, dir, attempt)))
+      const exit = yield* Effect.exit(Effect.scoped(runAttempt<A>(exe, options, launcher, executionId, dir, attempt, dashboard)))
       if (Exit.isSuccess(exit)) return exit.value
       const failure = Cause.failureOption(exit.cause)
       if (failure._tag === "None") return yield* Effect.failCause(exit.cause as Cause.Cause<never>)
@@ -130,7 +154,7 @@ const attempts = <A>(exe: Executable.Executable, options: Resolved, launcher: La
     }
   })
 
-const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, executionId: string, dir: string, attempt: number) =>
+const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, executionId: string, dir: string, attempt: number, dashboard: Dashboard.Dashboard | undefined) =>
   Effect.gen(function* () {
     const name = `${executionId}-a${attempt}`
     yield* Effect.promise(() => ExecutionStorage.writeShared(dir, options.shared))
@@ -168,11 +192,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
     })
     yield* Effect.forkScoped(pool.gone.pipe(Effect.zipRight(coordinator.poolGone)))
     const progress = yield* Progress.track(coordinator, { progress: options.progress, intervalMs: options.progressIntervalMs })
-    if (options.dashboard !== undefined) {
-      yield* Dashboard.serve(coordinator, exe, options.dashboard).pipe(
-        Effect.catchAll((e) => Effect.logWarning(`dashboard not started on port ${options.dashboard}: ${e.message}`))
-      )
-    }
+    if (dashboard) yield* dashboard.attach(coordinator, attempt)
 
     const outputs = new Map<number, ReadonlyArray<ShardOutput>>()
     // The record id of each completed stage's outputs: a stage that read other outputs of a stage that ran again is stale.

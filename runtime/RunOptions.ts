@@ -63,6 +63,8 @@ export const defaults = {
 
 /** The environment variable a worker (and the driver) takes the token from. */
 export const TOKEN_ENV = "ZEPHYR_TOKEN"
+/** The environment variable the dashboard's token comes from (when the option is not given). */
+export const DASHBOARD_TOKEN_ENV = "ZEPHYR_DASHBOARD_TOKEN"
 
 /** Options of `Zephyr.run`, `Zephyr.execute`, `Zephyr.runModule` and `zephyr run`. */
 export interface RunOptions {
@@ -111,6 +113,11 @@ export interface RunOptions {
   readonly progressInterval?: Duration.DurationInput | string | undefined
   /** Serve a read-only dashboard on 127.0.0.1:PORT (0: any free port). */
   readonly dashboard?: number | undefined
+  /**
+   * The token every request to the dashboard must carry (default: $ZEPHYR_DASHBOARD_TOKEN;
+   * without either, a random one, printed once on stderr in the dashboard's URL).
+   */
+  readonly dashboardToken?: string | undefined
   /**
    * backends "external" and "slurm": HOST:PORT the coordinator listens on for workers that
    * dial in (default 127.0.0.1:7070; port 0 takes any free one). An address off loopback
@@ -168,6 +175,8 @@ export interface Resolved {
   readonly maxMessageBytes: number
   readonly maxConnections: number
   readonly dashboard: number | undefined
+  /** The dashboard's token when the user chose one (else the dashboard makes one up). */
+  readonly dashboardToken: string | undefined
   /** Backend "kubernetes" only. */
   readonly kubernetes: KubernetesOptions.Resolved | undefined
   readonly slurm: SlurmOptions.Resolved
@@ -223,6 +232,18 @@ const count = (option: string, value: number | undefined, fallback: number, min:
 
 /** Backends whose workers dial the coordinator from other machines. */
 const dialledIn = (backend: string): boolean => backend === "external" || backend === "slurm"
+
+/** A chosen dashboard token goes into a URL and a cookie as it is: URL-safe characters, long enough not to guess. */
+const dashboardToken = (options: RunOptions): string | undefined => {
+  const given = options.dashboardToken ?? (process.env[DASHBOARD_TOKEN_ENV] || undefined)
+  if (given !== undefined && !/^[A-Za-z0-9._~-]{16,}$/.test(given)) {
+    throw new ZephyrPlanError({
+      reason: "invalid-option",
+      message: `Invalid option dashboardToken (or $${DASHBOARD_TOKEN_ENV}): expected at least 16 letters, digits, '.', '_', '~' or '-' (it goes into the dashboard's URL and cookie); leave it unset for a random one.`
+    })
+  }
+  return given
+}
 
 /**
  * Where the external and slurm backends listen, and with which token. Off loopback the token must
@@ -311,6 +332,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     maxMessageBytes: options.maxMessageSize === undefined ? defaults.maxMessageBytes : messageSize(options.maxMessageSize),
     maxConnections: count("maxConnections", options.maxConnections, defaults.maxConnections, 1),
     dashboard: options.dashboard === undefined ? undefined : count("dashboard", options.dashboard, 0, 0),
+    dashboardToken: options.dashboard === undefined ? undefined : dashboardToken(options),
     kubernetes: backend === "kubernetes"
       ? KubernetesOptions.resolve(options.kubernetes, {
         listen: options.listen ?? defaults.listen,

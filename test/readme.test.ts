@@ -1,6 +1,8 @@
 import * as fs from "node:fs"
 import { describe, expect, it } from "vitest"
-import { Pipeline, Zephyr } from "zephyr"
+import { Dataset, Pipeline, Zephyr } from "zephyr"
+import * as Prometheus from "../runtime/dashboard/Prometheus.ts"
+import * as View from "../runtime/dashboard/View.ts"
 
 // The README shows a newcomer the pipeline and its plan: both must stay true.
 const readme = fs.readFileSync("README.md", "utf8")
@@ -24,5 +26,13 @@ describe("README", () => {
   it("names the test command that CI runs", () => {
     expect(readme).toContain("npm test")
     expect(fs.readFileSync(".ci/run", "utf8")).toContain("npm test")
+  })
+
+  it("names every metric family /metrics serves, and no other", () => {
+    const plan = Zephyr.compile(Dataset.fromList([1])).plan
+    const view = View.fromStatus(undefined, { graph: View.graphOf(plan, process.cwd()), previous: undefined, elapsedMs: 0, attempt: 0, cwd: process.cwd() })
+    const served = [...Prometheus.render(view, { fingerprint: plan.fingerprint, streams: 0 }).matchAll(/^# TYPE (\w+) /gm)].map((m) => m[1]).sort()
+    const section = readme.slice(readme.indexOf("### Dashboard and metrics"), readme.indexOf("### On more machines"))
+    expect([...new Set([...section.matchAll(/`(zephyr_\w+)/g)].map((m) => m[1]))].sort()).toEqual(served)
   })
 })

@@ -636,11 +636,11 @@ export class Scheduler {
     shard.lastError = report.error
     shard.lastWorker = w.id
     if (report.permanent) {
-      this.fail(withMessage(report.error, `Stage ${run.stage}, shard ${report.shard}: ${report.error.message}`))
+      this.fail(withMessage(report.error, `Stage ${run.stage}, shard ${report.shard}: ${report.error.message}`, { worker: report.error.worker ?? w.id }))
       return
     }
     if (shard.failures >= this.config.maxShardFailures) {
-      this.fail(withMessage(report.error, `Shard ${report.shard} of stage ${run.stage} failed ${shard.failures} times (max ${this.config.maxShardFailures}); last failure on worker ${w.id}: ${report.error.message}`))
+      this.fail(withMessage(report.error, `Shard ${report.shard} of stage ${run.stage} failed ${shard.failures} times (max ${this.config.maxShardFailures}); last failure on worker ${w.id}: ${report.error.message}`, { worker: report.error.worker ?? w.id }))
       return
     }
     this.log("warn", `shard ${report.shard} of stage ${run.stage} failed on ${w.id} (attempt ${report.attempt}, failure ${shard.failures} of ${this.config.maxShardFailures}): ${report.error.message}`, fields)

@@ -107,3 +107,26 @@ describe("run options: where the coordinator listens, and its token", () => {
     expect(failure(() => resolve({ maxConnections: 0 })).message).toContain("Invalid option maxConnections")
   })
 })
+
+describe("run options: the dashboard's token", () => {
+  let savedToken: string | undefined
+  beforeEach(() => { savedToken = process.env.ZEPHYR_DASHBOARD_TOKEN; delete process.env.ZEPHYR_DASHBOARD_TOKEN })
+  afterEach(() => { if (savedToken === undefined) delete process.env.ZEPHYR_DASHBOARD_TOKEN; else process.env.ZEPHYR_DASHBOARD_TOKEN = savedToken })
+  it("comes from the option or $ZEPHYR_DASHBOARD_TOKEN (else the dashboard makes one up), URL-safe and long enough, and a bad one is never shown", () => {
+    expect(resolve({ dashboard: 0 }).dashboardToken).toBeUndefined()
+    expect(resolve({ dashboard: 0, dashboardToken: "from-option-0123456789" }).dashboardToken).toBe("from-option-0123456789")
+    process.env.ZEPHYR_DASHBOARD_TOKEN = "from-env-0123456789"
+    expect(resolve({ dashboard: 0 }).dashboardToken).toBe("from-env-0123456789")
+    expect(resolve({}).dashboardToken).toBeUndefined() // no dashboard, no token
+    for (const bad of ["short", "has space 0123456789", "semi;colon-0123456789", "plus+sign-0123456789"]) {
+      const e = failure(() => resolve({ dashboard: 0, dashboardToken: bad }))
+      expect(e).toBeInstanceOf(ZephyrPlanError)
+      expect(e.reason).toBe("invalid-option")
+      expect(e.message).toContain("ZEPHYR_DASHBOARD_TOKEN")
+      expect(e.message).not.toContain(bad)
+    }
+    process.env.ZEPHYR_DASHBOARD_TOKEN = "bad"
+    expect(resolve({}).dashboard).toBeUndefined() // checked only when a dashboard is asked for
+    expect(failure(() => resolve({ dashboard: 0 })).message).toContain("ZEPHYR_DASHBOARD_TOKEN")
+  })
+})

@@ -109,6 +109,21 @@ describe("StatusSnapshot: stages", () => {
     expect(end.fatalError).toContain("failed 3 times")
   })
 
+  it.each([
+    { how: "after maxShardFailures user errors", permanent: false, failures: 2 },
+    { how: "on a permanent user error", permanent: true, failures: 1 }
+  ])("the failure that ended the run names the worker of the attempt that failed last ($how), with its file:line", ({ permanent, failures }) => {
+    const s = new Scheduler(EXEC, { ...config, maxShardFailures: 2 })
+    s.register("w1", 0); s.register("w2", 0)
+    s.startStage(0, inputs(1), false, 0)
+    for (let i = 0; i < failures; i++) {
+      const worker = i === failures - 1 ? "w2" : "w1"
+      s.pull(worker, [], 1, 1 + i)
+      s.pull(worker, [{ ...failed(s, 0, 0, "parse failed", { file: "pipe.ts", line: 12 }), permanent } as Report], 0, 2 + i)
+    }
+    expect(snapshot(s, 10).failure).toMatchObject({ stage: 0, shard: 0, worker: "w2", file: "pipe.ts", line: 12 })
+  })
+
   it("counts the files a stage's writes published, by directory", () => {
     const s = new Scheduler(EXEC, config)
     s.register("w1", 0)
