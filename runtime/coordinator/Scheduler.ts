@@ -2,6 +2,7 @@ import * as path from "node:path"
 import * as CounterSet from "../task/CounterSet.ts"
 import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import type { PullResponse, Report, ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import { ShardQueue } from "./ShardQueue.ts"
 import * as RunOptions from "../RunOptions.ts"
 
@@ -199,6 +200,8 @@ export interface StageLog {
 }
 
 export const MAX_RETRY_GROUPS = 50
+/** A pull's batch stops growing once its tasks' inputs reach this many bytes (a quarter of Transport.limits.maxResponseBytes). */
+export const MAX_BATCH_INPUT_BYTES = 4 << 20
 export const MAX_RECENT_RETRIES = 50
 export const MAX_OUTPUT_DIRS = 20
 
@@ -561,7 +564,9 @@ export class Scheduler {
     // held by a worker that ran out of memory runs alone, so the next out-of-memory exit
     // charges it and not the innocent shards of the same batch.
     let passes = run.queue.length
-    while (tasks.length < n && run.queue.length > 0 && passes-- > 0) {
+    // Reduce tasks carry their segment lists (M entries each): a batch stays far below a worker's message limit.
+    let bytes = 0
+    while (tasks.length < n && run.queue.length > 0 && passes-- > 0 && bytes < MAX_BATCH_INPUT_BYTES) {
       const index = run.queue.shift()!
       const shard = run.shards[index]!
       if (shard.status !== "queued") continue
@@ -569,6 +574,7 @@ export class Scheduler {
       shard.status = "running"
       shard.worker = workerId
       w.inFlight.add(index)
+      bytes += SegmentIndex.inputBytes(shard.input)
       tasks.push({
         executionId: this.executionId, stage: run.stage, generation: run.generation, shard: index,
         totalShards: run.shards.length, attempt: shard.attempt, input: shard.input,

@@ -1,0 +1,98 @@
+import type { ScatterIndex, ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
+import * as StoragePath from "../storage/StoragePath.ts"
+import type { Manifest, ManifestRun, Segment } from "./RunFile.ts"
+
+/**
+ * Who reads which shuffle segment. A mapper reports where its segments are (its
+ * ScatterIndex, R numbers × 5 at most per run); the coordinator deals them out by target,
+ * so each reduce task is handed only its own segment list (M entries), and a reducer reads
+ * no manifest at all. Across a shuffle that is O(M·R) metadata in all, instead of every
+ * reducer reading every mapper's whole manifest (O(M·R²)).
+ */
+
+/** Numbers per segment in a ScatterIndex: `[run, target, offset, length, count]`. */
+export const INDEX_STRIDE = 5
+/** Numbers per segment in a reduce task's list: `[file, offset, length, count, maxBlock]`. */
+export const INPUT_STRIDE = 5
+
+/**
+ * A mapper with more segments than this (many spilled runs × many targets) does not
+ * report them: its report would near the coordinator's message limit. The coordinator
+ * reads its manifest instead (once per mapper, still O(R)).
+ */
+export const MAX_REPORTED_SEGMENTS = 16_384
+
+/** A mapper's runs as it reports them; undefined when there are too many segments to report. */
+export const ofRuns = (runs: ReadonlyArray<ManifestRun>, sorted: boolean): ScatterIndex | undefined => {
+  let n = 0
+  for (const run of runs) n += run.segments.length
+  if (n > MAX_REPORTED_SEGMENTS) return undefined
+  const segments: Array<number> = []
+  runs.forEach((run, r) => {
+    for (const [target, offset, length, count] of run.segments) if (count > 0) segments.push(r, target, offset, length, count)
+  })
+  return { sorted, runs: runs.map((run) => [run.file, run.maxBlock] as const), segments }
+}
+
+export const ofManifest = (manifest: Manifest): ScatterIndex => {
+  const segments: Array<number> = []
+  manifest.runs.forEach((run, r) => {
+    for (const [target, offset, length, count] of run.segments) if (count > 0) segments.push(r, target, offset, length, count)
+  })
+  return { sorted: manifest.sorted, runs: manifest.runs.map((run) => [run.file, run.maxBlock] as const), segments }
+}
+
+export type ShuffleInput = Extract<ShardInput, { kind: "shuffle" }>
+
+/**
+ * Each target's own segment list, from the mappers' outputs (in mapper order) with their
+ * indexes (`indexOf` gives the index of a mapper that did not report one: from its
+ * manifest). A run file's path is built once and shared by the lists that name it.
+ */
+export const byTarget = (
+  mappers: ReadonlyArray<Extract<ShardOutput, { kind: "scatter" }>>,
+  targets: number,
+  indexOf: (manifest: string) => ScatterIndex
+): Array<ShuffleInput> => {
+  const files: Array<Array<string>> = Array.from({ length: targets }, () => [])
+  const lists: Array<Array<number>> = Array.from({ length: targets }, () => [])
+  // Per target, the position in `files` of the run file last added (runs are visited in order).
+  const lastFile = new Array<string | undefined>(targets).fill(undefined)
+  let sorted = false
+  for (const mapper of mappers) {
+    const index = mapper.index ?? indexOf(mapper.manifest)
+    if (index.sorted) sorted = true
+    const dir = StoragePath.dirname(mapper.manifest)
+    const paths = index.runs.map(([file]) => StoragePath.join(dir, file))
+    const seg = index.segments
+    for (let i = 0; i + INDEX_STRIDE <= seg.length; i += INDEX_STRIDE) {
+      const run = seg[i]!, target = seg[i + 1]!
+      if (!Number.isInteger(target) || target < 0 || target >= targets) {
+        throw new RangeError(`Shuffle target ${target} out of range: ${mapper.manifest} names ${targets} targets at most`)
+      }
+      const file = paths[run]!
+      const own = files[target]!
+      if (lastFile[target] !== file) { own.push(file); lastFile[target] = file }
+      lists[target]!.push(own.length - 1, seg[i + 2]!, seg[i + 3]!, seg[i + 4]!, index.runs[run]![1])
+    }
+  }
+  return Array.from({ length: targets }, (_, target) => ({ kind: "shuffle" as const, target, sorted, files: files[target]!, segments: lists[target]! }))
+}
+
+/** A reduce task's segments, as the merge reads them. */
+export const segmentsOf = (input: ShuffleInput): Array<Segment> => {
+  const out: Array<Segment> = []
+  const s = input.segments
+  for (let i = 0; i + INPUT_STRIDE <= s.length; i += INPUT_STRIDE) {
+    out.push({ file: input.files[s[i]!]!, offset: s[i + 1]!, length: s[i + 2]!, count: s[i + 3]!, maxBlock: s[i + 4]!, sorted: input.sorted })
+  }
+  return out
+}
+
+/** About how many bytes a shard input adds to a message (a reduce task's list grows with the mappers). */
+export const inputBytes = (input: ShardInput): number => {
+  if (input.kind !== "shuffle") return 0
+  let n = 64 + 9 * input.segments.length
+  for (const f of input.files) n += f.length + 2
+  return n
+}
