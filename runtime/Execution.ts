@@ -158,6 +158,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         registrationTimeoutMs: Math.max(options.noWorkersTimeoutMs, 120_000),
         drainIdle: true,
         maxTasksPerPull: RunOptions.defaults.maxTasksPerPull,
+        idlePollMaxMs: RunOptions.defaults.idlePollMaxMs,
         sweepIntervalMs: Math.max(50, Math.min(1_000, Math.floor(options.heartbeatIntervalMs / 2)))
       }
     })
