@@ -54,26 +54,40 @@ export const byTarget = (
   targets: number,
   indexOf: (manifest: string) => ScatterIndex
 ): Array<ShuffleInput> => {
-  const files: Array<Array<string>> = Array.from({ length: targets }, () => [])
-  const lists: Array<Array<number>> = Array.from({ length: targets }, () => [])
-  // Per target, the position in `files` of the run file last added (runs are visited in order).
-  const lastFile = new Array<string | undefined>(targets).fill(undefined)
+  const indexes = mappers.map((m) => m.index ?? indexOf(m.manifest))
+  // Sized first, then filled in place: growing R arrays of M·5 numbers by push is what made this slow.
+  const sizes = new Array<number>(targets).fill(0)
+  for (const [m, index] of indexes.entries()) {
+    const seg = index.segments
+    for (let i = 1; i < seg.length; i += INDEX_STRIDE) {
+      const target = seg[i]!
+      if (!Number.isInteger(target) || target < 0 || target >= targets) {
+        throw new RangeError(`Shuffle target ${target} out of range: ${mappers[m]!.manifest} names ${targets} targets at most`)
+      }
+      sizes[target]!++
+    }
+  }
+  // A run holds at most one segment per target: each segment names its own file.
+  const files = sizes.map((n) => new Array<string>(n))
+  const lists = sizes.map((n) => new Array<number>(n * INPUT_STRIDE))
+  const at = new Array<number>(targets).fill(0)
   let sorted = false
-  for (const mapper of mappers) {
-    const index = mapper.index ?? indexOf(mapper.manifest)
+  for (const [m, index] of indexes.entries()) {
     if (index.sorted) sorted = true
-    const dir = StoragePath.dirname(mapper.manifest)
+    const dir = StoragePath.dirname(mappers[m]!.manifest)
     const paths = index.runs.map(([file]) => StoragePath.join(dir, file))
     const seg = index.segments
     for (let i = 0; i + INDEX_STRIDE <= seg.length; i += INDEX_STRIDE) {
       const run = seg[i]!, target = seg[i + 1]!
-      if (!Number.isInteger(target) || target < 0 || target >= targets) {
-        throw new RangeError(`Shuffle target ${target} out of range: ${mapper.manifest} names ${targets} targets at most`)
-      }
-      const file = paths[run]!
-      const own = files[target]!
-      if (lastFile[target] !== file) { own.push(file); lastFile[target] = file }
-      lists[target]!.push(own.length - 1, seg[i + 2]!, seg[i + 3]!, seg[i + 4]!, index.runs[run]![1])
+      const k = at[target]!++
+      files[target]![k] = paths[run]!
+      const list = lists[target]!
+      const o = k * INPUT_STRIDE
+      list[o] = k
+      list[o + 1] = seg[i + 2]!
+      list[o + 2] = seg[i + 3]!
+      list[o + 3] = seg[i + 4]!
+      list[o + 4] = index.runs[run]![1]
     }
   }
   return Array.from({ length: targets }, (_, target) => ({ kind: "shuffle" as const, target, sorted, files: files[target]!, segments: lists[target]! }))
