@@ -34,7 +34,7 @@ const mappers = Array.from({ length: M }, (_, m) => {
 })
 const reportsMB = heapMB() - before
 t = performance.now()
-const lists = SegmentIndex.byTarget(mappers, R, () => { throw new Error("unreported") })
+const lists = await SegmentIndex.byTarget(mappers, R, () => { throw new Error("unreported") })
 const byTargetMs = performance.now() - t
 const listsMB = heapMB() - before - reportsMB
 const packr = new Packr()

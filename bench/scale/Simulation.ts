@@ -136,7 +136,7 @@ export const run = (options: Options): Promise<Result> =>
       if (o.kind !== "scatter") throw new Error("a map task reported no scatter")
       return o
     })
-    const lists = SegmentIndex.byTarget(scatters, options.targets, (m) => { throw new Error(`mapper ${m} reported no segments`) })
+    const lists = yield* Effect.promise(() => SegmentIndex.byTarget(scatters, options.targets, (m) => { throw new Error(`mapper ${m} reported no segments`) }))
     yield* coordinator.runStage(1, lists.map((input) => ({ input })), true)
     const reduced = performance.now()
     log(`   reduce stage: ${options.targets} targets in ${((reduced - mapped) / 1000).toFixed(1)} s`)

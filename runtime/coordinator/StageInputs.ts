@@ -66,7 +66,7 @@ const leftInputs = async (
       const unreported = mappers.filter((m) => m.index === undefined).map((m) => m.manifest)
       const read = new Map<string, ScatterIndex>()
       for (const manifest of unreported) read.set(manifest, SegmentIndex.ofManifest(await manifestOf(manifest)))
-      return SegmentIndex.byTarget(mappers, targets, (manifest) => read.get(manifest)!)
+      return await SegmentIndex.byTarget(mappers, targets, (manifest) => read.get(manifest)!)
     }
   }
 }

@@ -42,6 +42,9 @@ export const ofManifest = (manifest: Manifest): ScatterIndex => {
   return { sorted: manifest.sorted, runs: manifest.runs.map((run) => [run.file, run.maxBlock] as const), segments }
 }
 
+/** Numbers dealt between two yields to the event loop (a few ms of work). */
+const YIELD_EVERY = 200_000
+
 export type ShuffleInput = Extract<ShardInput, { kind: "shuffle" }>
 
 /**
@@ -49,11 +52,11 @@ export type ShuffleInput = Extract<ShardInput, { kind: "shuffle" }>
  * indexes (`indexOf` gives the index of a mapper that did not report one: from its
  * manifest). A run file's path is built once and shared by the lists that name it.
  */
-export const byTarget = (
+export const byTarget = async (
   mappers: ReadonlyArray<Extract<ShardOutput, { kind: "scatter" }>>,
   targets: number,
   indexOf: (manifest: string) => ScatterIndex
-): Array<ShuffleInput> => {
+): Promise<Array<ShuffleInput>> => {
   const indexes = mappers.map((m) => m.index ?? indexOf(m.manifest))
   // Sized first, then filled in place: growing R arrays of M·5 numbers by push is what made this slow.
   const sizes = new Array<number>(targets).fill(0)
@@ -72,7 +75,12 @@ export const byTarget = (
   const lists = sizes.map((n) => new Array<number>(n * INPUT_STRIDE))
   const at = new Array<number>(targets).fill(0)
   let sorted = false
+  let dealt = 0
   for (const [m, index] of indexes.entries()) {
+    // The coordinator keeps answering (keep-alives, heartbeats) while it deals 10^7 segments:
+    // a stall past a client's 10 s keep-alive would drop every connection.
+    dealt += index.segments.length
+    if (dealt >= YIELD_EVERY) { dealt = 0; await new Promise<void>((resolve) => setImmediate(resolve)) }
     if (index.sorted) sorted = true
     const dir = StoragePath.dirname(mappers[m]!.manifest)
     const paths = index.runs.map(([file]) => StoragePath.join(dir, file))

@@ -30,7 +30,7 @@ const readOptions = (root: string) => ({ tmpDir: path.join(root, "merge"), memor
 const materialise = (g: Iterable<readonly [unknown, Iterable<unknown>]>) => [...g].map(([k, items]) => [k, [...items]] as const)
 
 describe("per-reducer segment lists", () => {
-  it("hand each reducer only its own target's segments: the lists add up to the mappers' segments, and no manifest is read", () => {
+  it("hand each reducer only its own target's segments: the lists add up to the mappers' segments, and no manifest is read", async () => {
     const root = tmp()
     const mappers = scatterAll(root)
     const manifests = mappers.map((m) => m.manifest)
@@ -43,7 +43,7 @@ describe("per-reducer segment lists", () => {
     }
     expect(mappers.some((m) => m.index.runs.length > 1)).toBe(true)
 
-    const inputs = SegmentIndex.byTarget(mappers, R, () => { throw new Error("a reported index needs no manifest") })
+    const inputs = await SegmentIndex.byTarget(mappers, R, () => { throw new Error("a reported index needs no manifest") })
     // Reducers need no manifest at all: remove them.
     for (const file of manifests) fs.rmSync(file)
     let listed = 0
@@ -58,12 +58,12 @@ describe("per-reducer segment lists", () => {
     expect(listed).toBe(all.size)
   })
 
-  it("a mapper that did not report its segments is read from its manifest, with the same lists", () => {
+  it("a mapper that did not report its segments is read from its manifest, with the same lists", async () => {
     const root = tmp()
     const mappers = scatterAll(root)
-    const reported = SegmentIndex.byTarget(mappers, R, () => { throw new Error("unused") })
+    const reported = await SegmentIndex.byTarget(mappers, R, () => { throw new Error("unused") })
     const reads: Array<string> = []
-    const fromManifests = SegmentIndex.byTarget(mappers.map(({ kind, manifest }) => ({ kind, manifest })), R, (file) => {
+    const fromManifests = await SegmentIndex.byTarget(mappers.map(({ kind, manifest }) => ({ kind, manifest })), R, (file) => {
       reads.push(file)
       return SegmentIndex.ofManifest(readManifest(file))
     })
@@ -77,8 +77,8 @@ describe("per-reducer segment lists", () => {
     expect(SegmentIndex.ofRuns([run(SegmentIndex.MAX_REPORTED_SEGMENTS), run(1)], false)).toBeUndefined()
   })
 
-  it("a target out of range is an error naming the manifest", () => {
+  it("a target out of range is an error naming the manifest", async () => {
     const bad = { kind: "scatter" as const, manifest: "/x/manifest.json", index: { sorted: false, runs: [["run-0.zrun", 1] as const], segments: [0, 7, 0, 1, 1] } }
-    expect(() => SegmentIndex.byTarget([bad], 3, () => bad.index)).toThrow(/target 7 out of range: \/x\/manifest\.json/)
+    await expect(SegmentIndex.byTarget([bad], 3, () => bad.index)).rejects.toThrow(/target 7 out of range: \/x\/manifest\.json/)
   })
 })
