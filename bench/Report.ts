@@ -24,10 +24,10 @@ export const machine = (): string => {
 const fixed = (x: number, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : "-")
 
 const formatValue = (t: Workload.Target): string =>
-  t.unit === "s" ? `${fixed(t.value)} s` : t.unit === "/s" ? `${fixed(t.value, 0)}/s` : t.unit === "MB" ? `${fixed(t.value, 0)} MB` : `${fixed(t.value)}x`
+  t.unit === "s" ? `${fixed(t.value)} s` : t.unit === "/s" ? `${fixed(t.value, 0)}/s` : t.unit === "MB" ? `${fixed(t.value, 0)} MB` : t.unit === "ms" ? `${fixed(t.value, 0)} ms` : t.unit === "" ? fixed(t.value, 0) : `${fixed(t.value)}x`
 
 const formatLimit = (t: Workload.Target): string =>
-  `${t.atMost ? "≤" : "≥"} ${t.unit === "s" ? `${t.limit} s` : t.unit === "/s" ? `${t.limit}/s` : t.unit === "MB" ? `${t.limit} MB` : `${t.limit}x`}`
+  `${t.atMost ? "≤" : "≥"} ${t.unit === "s" ? `${t.limit} s` : t.unit === "/s" ? `${t.limit}/s` : t.unit === "MB" ? `${t.limit} MB` : t.unit === "ms" ? `${t.limit} ms` : t.unit === "" ? `${t.limit}` : `${t.limit}x`}`
 
 /** The median of the first Zephyr contender over each baseline's, e.g. "5.60x". */
 const ratioToZephyr = (o: Outcome, contender: Workload.Contender): string => {

@@ -7,6 +7,7 @@
  * never by timed assertions in tests.
  *
  *   npm run bench -- [--rounds 3] [--mb 100] [--only tasks,wordcount] [--write-results] [--note TEXT] [--explicit-shards]
+ *   npm run bench -- --only scale --rounds 1     (the coordinator against 1,000 simulated workers)
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -22,8 +23,9 @@ import * as MapFilterWrite from "./workloads/mapFilterWrite.ts"
 import * as Dedup from "./workloads/dedup.ts"
 import * as Wordcount from "./workloads/wordcount.ts"
 import * as Memory from "./workloads/memory.ts"
+import * as Scale from "./workloads/scale.ts"
 
-const workloads: ReadonlyArray<{ readonly name: string; readonly make: Workload.Make }> = [Startup, Tasks, CpuMap, GroupByCount, MapFilterWrite, Dedup, Wordcount, Memory]
+const workloads: ReadonlyArray<{ readonly name: string; readonly make: Workload.Make }> = [Startup, Tasks, CpuMap, GroupByCount, MapFilterWrite, Dedup, Wordcount, Memory, Scale]
 
 const argv = process.argv.slice(2)
 const flag = (name: string): string | undefined => {

@@ -31,8 +31,19 @@ export const ShardInput = Schema.Union(
   Schema.Struct({ kind: Schema.Literal("file"), path: Schema.String, rows: Schema.optional(Schema.Struct({ start: Schema.Number, end: Schema.Number })) }),
   /** Items of a previous stage's output. */
   Schema.Struct({ kind: Schema.Literal("chunks"), refs: Schema.Array(ChunkRef) }),
-  /** Target shard `target` of a shuffle; `manifests` is a file listing the mappers' manifests. */
-  Schema.Struct({ kind: Schema.Literal("shuffle"), manifests: Schema.String, target: Schema.Number })
+  /**
+   * Target shard `target` of a shuffle, with its own segment list only (never the mappers'
+   * whole manifests): `files` are the run files that hold its segments and `segments` is
+   * flat, `[file, offset, length, count, maxBlock]` per segment (`file` indexes `files`),
+   * in mapper then run order (SegmentIndex).
+   */
+  Schema.Struct({
+    kind: Schema.Literal("shuffle"),
+    target: Schema.Number,
+    sorted: Schema.Boolean,
+    files: Schema.Array(Schema.String),
+    segments: Schema.Array(Schema.Number)
+  })
 )
 export type ShardInput = typeof ShardInput.Type
 
@@ -49,9 +60,23 @@ export const Task = Schema.Struct({
 })
 export type Task = typeof Task.Type
 
+/**
+ * What a mapper wrote for a shuffle, compact, so that the coordinator can hand each
+ * reducer its own segment list: the run files (names relative to the manifest's directory,
+ * with their largest block) and, flat, `[run, target, offset, length, count]` per non-empty
+ * segment, in run then target order. A mapper with too many segments to report leaves it
+ * out; the coordinator then reads its manifest (SegmentIndex).
+ */
+export const ScatterIndex = Schema.Struct({
+  sorted: Schema.Boolean,
+  runs: Schema.Array(Schema.Tuple(Schema.String, Schema.Number)),
+  segments: Schema.Array(Schema.Number)
+})
+export type ScatterIndex = typeof ScatterIndex.Type
+
 export const ShardOutput = Schema.Union(
   Schema.Struct({ kind: Schema.Literal("chunks"), refs: Schema.Array(ChunkRef) }),
-  Schema.Struct({ kind: Schema.Literal("scatter"), manifest: Schema.String, itemsPerTarget: Schema.Array(Schema.Number) })
+  Schema.Struct({ kind: Schema.Literal("scatter"), manifest: Schema.String, index: Schema.optional(ScatterIndex) })
 )
 export type ShardOutput = typeof ShardOutput.Type
 

@@ -154,8 +154,11 @@ export const listen = (options: Options): Effect.Effect<Listening, ListenError, 
         c.helloId = String(message.id)
         return true
       }
-      // A client's keep-alive may come while its Hello is being answered.
-      if (c.state === "hello" && message._tag === "Ping") return true
+      // A client's keep-alive may come while its Hello is being answered, or before it is
+      // sent (a client too busy to send it for 10 s, as in a registration storm of 1,000
+      // workers; or one that reconnected and has not retried it yet). A Pong tells nothing,
+      // and the Hello timeout still closes a connection that never says Hello.
+      if ((c.state === "hello" || c.state === "fresh") && message._tag === "Ping") return true
       const what = message._tag === "Request" ? `a call of ${quote(message.tag)}` : `a ${message._tag} message`
       if (message._tag === "Request") write(c, refusal(String(message.id), quote(message.tag)))
       close(c, `${what} before its Hello was answered`, true)

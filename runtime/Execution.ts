@@ -183,6 +183,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
         registrationTimeoutMs: Math.max(options.noWorkersTimeoutMs, 120_000),
         drainIdle: true,
         maxTasksPerPull: RunOptions.defaults.maxTasksPerPull,
+        idlePollMaxMs: RunOptions.defaults.idlePollMaxMs,
         sweepIntervalMs: Math.max(50, Math.min(1_000, Math.floor(options.heartbeatIntervalMs / 2)))
       }
     })
@@ -216,7 +217,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       }
       if (recorded.kind === "stale") yield* Effect.logWarning(`stage ${stage.id} (${stageLabel(stage)}) of ${executionId} runs again: ${recorded.reason}`)
       const inputs = yield* Effect.tryPromise({
-        try: () => StageInputs.of(exe, stage, outputs, dir),
+        try: () => StageInputs.of(exe, stage, outputs),
         catch: (e) => e instanceof ZephyrWorkerError ? e : new ZephyrInfraError({ reason: "storage", message: `Could not prepare stage ${stage.id}: ${(e as Error)?.message ?? String(e)}`, stage: stage.id, retryable: false })
       })
       const started = Date.now()

@@ -36,6 +36,8 @@ export const defaults = {
   dashboardPort: 8686,
   /** Tasks one pull may hand out. */
   maxTasksPerPull: 1024,
+  /** The longest an idle worker's pull is held at the coordinator (its holds double up to this). */
+  idlePollMaxMs: 10_000,
   /** Backend "external": where the coordinator listens (this machine only, unless told otherwise). */
   listen: "127.0.0.1:7070",
   /** The largest message the coordinator accepts; a bigger one closes its connection. */

@@ -174,12 +174,14 @@ export const make = (options: Options) =>
         try {
           const published = yield* commitRemote(workerId, reports)
           let response = yield* step((now) => scheduler.pull(workerId, commit(workerId, published), max, now))
-          // Long poll: hold an idle worker until there is work (or a while has passed). A
-          // worker that asked for nothing is delivering reports mid-batch: answer at once.
+          // Long poll: hold an idle worker until there is work (or a while has passed; longer
+          // each time it stays idle, so an idle pool does not flood the coordinator with
+          // pulls). A worker that asked for nothing is delivering reports mid-batch: answer at once.
+          const hold = response.kind === "backoff" && max > 0 ? scheduler.idleHold(workerId, longPoll) : 0
           while (response.kind === "backoff" && max > 0) {
             const now = yield* Clock.currentTimeMillis
-            if (now - start >= longPoll) break
-            yield* waitForChange(longPoll - (now - start))
+            if (now - start >= hold) break
+            yield* waitForChange(hold - (now - start))
             response = yield* step((t) => scheduler.pull(workerId, [], max, t))
           }
           return response

@@ -2,6 +2,7 @@ import * as path from "node:path"
 import * as CounterSet from "../task/CounterSet.ts"
 import { withMessage, ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import type { PullResponse, Report, ShardInput, ShardOutput, Task } from "../../rpc/Protocol.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import { ShardQueue } from "./ShardQueue.ts"
 import * as RunOptions from "../RunOptions.ts"
 
@@ -46,6 +47,8 @@ export interface Config {
   /** Give idle workers `shutdown` once the last stage has nothing left to hand out. */
   readonly drainIdle: boolean
   readonly maxTasksPerPull: number
+  /** The longest an idle worker's pull is held (idleHoldMs). */
+  readonly idlePollMaxMs: number
   /** A sweep that runs this much later than scheduled means the coordinator itself stalled. */
   readonly sweepIntervalMs: number
 }
@@ -59,6 +62,7 @@ export const defaults: Config = {
   registrationTimeoutMs: RunOptions.defaults.noWorkersTimeoutMs,
   drainIdle: true,
   maxTasksPerPull: RunOptions.defaults.maxTasksPerPull,
+  idlePollMaxMs: RunOptions.defaults.idlePollMaxMs,
   sweepIntervalMs: 1_000
 }
 
@@ -83,6 +87,8 @@ export interface WorkerEntry {
   inFlight: Set<number>
   /** Requests of this worker the coordinator is handling right now (a held Pull, say). */
   activeRequests: number
+  /** Its pulls held idle since it last had work or reported (idleHoldMs). */
+  idlePulls: number
   tasksDone: number
   deaths: number
   /** Its process was started again after it died and has not registered yet. */
@@ -199,6 +205,8 @@ export interface StageLog {
 }
 
 export const MAX_RETRY_GROUPS = 50
+/** A pull's batch stops growing once its tasks' inputs reach this many bytes (a quarter of Transport.limits.maxResponseBytes). */
+export const MAX_BATCH_INPUT_BYTES = 4 << 20
 export const MAX_RECENT_RETRIES = 50
 export const MAX_OUTPUT_DIRS = 20
 
@@ -243,6 +251,30 @@ export const isExpired = (w: WorkerEntry, now: number, config: Config, recovered
  */
 export const batchSize = (asked: number, queued: number, alive: number, cap: number): number =>
   Math.max(0, Math.min(asked, cap, Math.max(1, Math.floor(queued / Math.max(1, alive)))))
+
+/**
+ * How long the coordinator holds the pull of a worker that has nothing to do, the
+ * `idlePulls`-th time in a row: the long poll (`longPollMs`) doubled each time, up to a cap,
+ * times a jitter in [0.75, 1] drawn from the worker's id and the count (so a pool that went
+ * idle together does not come back together). A held pull answers at once when work
+ * appears, so holding longer costs no latency; it only spares idle pulls. The cap is
+ * `idlePollMaxMs`, and at most a quarter of the heartbeat timeout: a held pull keeps its
+ * worker from being declared dead (isExpired), so holds must stay short beside it. Pure.
+ */
+export const idleHoldMs = (idlePulls: number, workerId: string, longPollMs: number, config: Pick<Config, "idlePollMaxMs" | "heartbeatTimeoutMs">): number => {
+  const cap = Math.max(longPollMs, Math.min(config.idlePollMaxMs, Math.floor(config.heartbeatTimeoutMs / 4)))
+  if (idlePulls <= 0) return Math.min(longPollMs, cap)
+  const grown = Math.min(cap, longPollMs * 2 ** Math.min(idlePulls, 30))
+  return Math.max(longPollMs, Math.floor(grown * (0.75 + 0.25 * unitHash(workerId, idlePulls))))
+}
+
+/** A number in [0, 1) from a string and a count (FNV-1a): deterministic jitter. */
+const unitHash = (text: string, n: number): number => {
+  let h = 0x811c9dc5 ^ n
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+  h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d)
+  return ((h ^ (h >>> 13)) >>> 0) / 4294967296
+}
 
 const percentile = (sorted: ReadonlyArray<number>, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
@@ -393,7 +425,7 @@ export class Scheduler {
     if (!existing) {
       if (this.workers.size === 0) this.noAliveSince = undefined
       this.workers.set(workerId, {
-        id: workerId, state: "alive", lastSeen: now, registeredAt: now, started: false, inFlight: new Set(), activeRequests: 0, tasksDone: 0, deaths: 0,
+        id: workerId, state: "alive", lastSeen: now, registeredAt: now, started: false, inFlight: new Set(), activeRequests: 0, idlePulls: 0, tasksDone: 0, deaths: 0,
         relaunched: false, phase: "starting", phaseSince: now
       })
       this.alive++
@@ -548,7 +580,7 @@ export class Scheduler {
     const w = this.seen(workerId, now)
     if (!w) return { kind: "shutdown", reason: `unknown worker ${workerId}: register first` }
     for (const report of reports) this.record(w, report)
-    if (reports.length > 0) this.touch(w)
+    if (reports.length > 0) { this.touch(w); w.idlePulls = 0 }
     if (w.state === "gone") return { kind: "shutdown", reason: "released" }
     if (this.fatal) return { kind: "shutdown", reason: "the execution failed" }
     const run = this.run
@@ -561,7 +593,9 @@ export class Scheduler {
     // held by a worker that ran out of memory runs alone, so the next out-of-memory exit
     // charges it and not the innocent shards of the same batch.
     let passes = run.queue.length
-    while (tasks.length < n && run.queue.length > 0 && passes-- > 0) {
+    // Reduce tasks carry their segment lists (M entries each): a batch stays far below a worker's message limit.
+    let bytes = 0
+    while (tasks.length < n && run.queue.length > 0 && passes-- > 0 && bytes < MAX_BATCH_INPUT_BYTES) {
       const index = run.queue.shift()!
       const shard = run.shards[index]!
       if (shard.status !== "queued") continue
@@ -569,6 +603,7 @@ export class Scheduler {
       shard.status = "running"
       shard.worker = workerId
       w.inFlight.add(index)
+      bytes += SegmentIndex.inputBytes(shard.input)
       tasks.push({
         executionId: this.executionId, stage: run.stage, generation: run.generation, shard: index,
         totalShards: run.shards.length, attempt: shard.attempt, input: shard.input,
@@ -578,6 +613,7 @@ export class Scheduler {
     }
     if (tasks.length > 0) {
       this.touch(w)
+      w.idlePulls = 0
       if (run.queue.length === 0) this.version++ // the queue emptied: idle workers may now be released
       return { kind: "tasks", tasks }
     }
@@ -587,6 +623,17 @@ export class Scheduler {
       return { kind: "shutdown", reason: "the last stage has no more work" }
     }
     return { kind: "backoff", ms: w.inFlight.size > 0 ? 50 : 200 }
+  }
+
+  /**
+   * How long to hold the pull of `workerId`, which got nothing (idleHoldMs); counts the
+   * hold when the worker holds no shard (one waiting on its last tasks' stragglers polls
+   * at the plain long poll).
+   */
+  idleHold(workerId: string, longPollMs: number): number {
+    const w = this.workers.get(workerId)
+    if (!w || w.inFlight.size > 0) return longPollMs
+    return idleHoldMs(w.idlePulls++, workerId, longPollMs, this.config)
   }
 
   /** Whether `report` from `workerId` would count if it were delivered now. */

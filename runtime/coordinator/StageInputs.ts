@@ -3,13 +3,14 @@ import type * as Stage from "../../plan/Stage.ts"
 import { withMessage, ZephyrPlanError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import * as Source from "../../plan/Source.ts"
 import type * as Executable from "../../executable/Executable.ts"
-import type { ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
+import type { ScatterIndex, ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
 import * as FileGlob from "../FileGlob.ts"
 import * as DataError from "../formats/DataError.ts"
 import * as Readers from "../formats/Readers.ts"
-import * as BlockFile from "../storage/BlockFile.ts"
-import * as ExecutionDir from "../storage/ExecutionDir.ts"
+import * as RunFile from "../shuffle/RunFile.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
+import { StorageError } from "../storage/StorageError.ts"
 import * as StoragePath from "../storage/StoragePath.ts"
 import { OpKind } from "../../plan/OpKind.ts"
 
@@ -24,10 +25,9 @@ const where = (loc: { readonly file: string; readonly line: number }) => `${loc.
 export const of = async (
   exe: Executable.Executable,
   stage: Stage.Stage,
-  outputs: ReadonlyMap<number, ReadonlyArray<ShardOutput>>,
-  executionDir: string
+  outputs: ReadonlyMap<number, ReadonlyArray<ShardOutput>>
 ): Promise<Array<ShardSpec>> => {
-  const left = await leftInputs(exe, stage, outputs, executionDir)
+  const left = await leftInputs(exe, stage, outputs)
   const join = stage.ops.find((o) => o.kind === OpKind.sortedMergeJoin)
   if (!join || join.kind !== OpKind.sortedMergeJoin) return left.map((input) => ({ input }))
   const right = outputs.get(join.rightStage) ?? []
@@ -49,8 +49,7 @@ const chunksOf = (o: ShardOutput): ShardInput => {
 const leftInputs = async (
   exe: Executable.Executable,
   stage: Stage.Stage,
-  outputs: ReadonlyMap<number, ReadonlyArray<ShardOutput>>,
-  executionDir: string
+  outputs: ReadonlyMap<number, ReadonlyArray<ShardOutput>>
 ): Promise<Array<ShardInput>> => {
   const input = stage.input
   switch (input.kind) {
@@ -58,24 +57,26 @@ const leftInputs = async (
     case "stage": return (outputs.get(input.stage) ?? []).map(chunksOf)
     case "reshard": throw new Error("Internal: a reshard stage has no tasks")
     case "shuffle": {
-      const mappers = outputs.get(input.stage) ?? []
-      const scatterStage = exe.plan.stages[input.stage]!
-      const scatter = Plan.scatterOp(scatterStage)
-      const targets = scatter?.numOutputShards ?? mappers.length
-      const list = ExecutionDir.manifestList(executionDir, input.stage)
-      const manifests = mappers.map((m) => {
+      const mappers = (outputs.get(input.stage) ?? []).map((m) => {
         if (m.kind !== "scatter") throw new Error("Internal: a shuffle reads scatter outputs")
-        return m.manifest
+        return m
       })
-      if (StoragePath.isS3(list)) await ObjectStore.of(list).writeFile(list, BlockFile.encodeFile(manifests))
-      else {
-        const writer = new BlockFile.BlockWriter(list)
-        writer.write(manifests)
-        writer.close()
-      }
-      return Array.from({ length: targets }, (_, target) => ({ kind: "shuffle" as const, manifests: list, target }))
+      const scatter = Plan.scatterOp(exe.plan.stages[input.stage]!)
+      const targets = scatter?.numOutputShards ?? mappers.length
+      // A mapper that did not report its segments (too many; or recorded by an older version): its manifest, once.
+      const unreported = mappers.filter((m) => m.index === undefined).map((m) => m.manifest)
+      const read = new Map<string, ScatterIndex>()
+      for (const manifest of unreported) read.set(manifest, SegmentIndex.ofManifest(await manifestOf(manifest)))
+      return await SegmentIndex.byTarget(mappers, targets, (manifest) => read.get(manifest)!)
     }
   }
+}
+
+const manifestOf = async (file: string): Promise<RunFile.Manifest> => {
+  if (!StoragePath.isS3(file)) return RunFile.readManifest(file)
+  const bytes = await ObjectStore.of(file).readFile(file)
+  if (bytes === undefined) throw new StorageError(`The shuffle manifest ${file} is missing`)
+  return RunFile.parseManifest(Buffer.from(bytes).toString("utf8"), file)
 }
 
 const sourceInputs = async (exe: Executable.Executable, stage: Stage.Stage, source: Source.Source): Promise<Array<ShardInput>> => {

@@ -20,6 +20,9 @@ export interface ScatterOutput {
   readonly manifest: string            // path of a small sidecar file describing all run files and per-target segments
   readonly itemsPerTarget: ReadonlyArray<number>
   readonly bytes: number
+  /** The manifest's runs and whether records carry a sort key (what the mapper reports: SegmentIndex). */
+  readonly runs: ReadonlyArray<ManifestRun>
+  readonly sorted: boolean
 }
 
 /**
@@ -190,7 +193,7 @@ export class ScatterWriter {
         counters.increment("zephyr/shuffle_items_out", this.items)
       }
       this.state = "finished"
-      this.output = { manifest, itemsPerTarget: this.itemsPerTarget.slice(), bytes: this.bytes }
+      this.output = { manifest, itemsPerTarget: this.itemsPerTarget.slice(), bytes: this.bytes, runs: this.runs.slice(), sorted: this.sorted }
       return this.output
     } catch (e) {
       this.abort()

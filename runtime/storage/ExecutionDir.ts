@@ -47,8 +47,6 @@ export const shardDir = (dir: string, t: TaskPosition): string => StoragePath.jo
 export const scatterDir = (dir: string, t: TaskPosition): string =>
   StoragePath.join(dir, `stage-${t.stage}`, "scatter", `shard-${t.shard}-a${t.attempt}-${randomUUID().slice(0, 8)}`)
 
-export const manifestList = (dir: string, stage: number): string => StoragePath.join(dir, `stage-${stage}`, "manifests.blk")
-
 /**
  * A task's scratch directory: inside the execution's directory when that is local, on
  * this machine's private temp space when it is in object storage (spills and downloaded

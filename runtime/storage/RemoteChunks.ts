@@ -1,8 +1,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { ChunkRef, ShardInput } from "../../rpc/Protocol.ts"
-import * as RunFile from "../shuffle/RunFile.ts"
-import * as BlockFile from "./BlockFile.ts"
+import type * as RunFile from "../shuffle/RunFile.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import * as ChunkDir from "./ChunkDir.ts"
 import * as ObjectStore from "./ObjectStore.ts"
 import { StorageError } from "./StorageError.ts"
@@ -76,49 +76,24 @@ export const fetchRefs = async (refs: ReadonlyArray<ChunkRef>, scratch: string):
 export const fetchInput = async (input: ShardInput, scratch: string): Promise<ShardInput> =>
   input.kind === "chunks" ? { kind: "chunks", refs: await fetchRefs(input.refs, scratch) } : input
 
-const readText = async (url: string): Promise<string> => {
-  const bytes = await (await ObjectStore.s3()).readFile(url)
-  if (bytes === undefined) throw new StorageError(`The chunk file ${url} is missing`)
-  return Buffer.from(bytes).toString("utf8")
-}
-
-/** The manifests a reduce stage reads, listed in one file (see StageInputs). */
-export const manifestList = async (url: string): Promise<Array<string>> => {
-  const bytes = await (await ObjectStore.s3()).readFile(url)
-  if (bytes === undefined) throw new StorageError(`The shuffle manifest list ${url} is missing`)
-  const out: Array<string> = []
-  for (const block of BlockFile.decodeBlocks(bytes)) for (const m of block) out.push(m as string)
-  return out
-}
-
 /**
- * Target `target`'s segments of every mapper listed in `manifestsUrl`, each fetched with a
- * ranged GET into a local file, as local segments for the merge (in manifest then run order,
- * as ShuffleReader.segmentsFor gives them).
+ * A reduce task's segments (its own list: SegmentIndex), each fetched with a ranged GET
+ * into a local file, as local segments for the merge, in the list's order.
  */
-export const fetchShuffle = async (manifestsUrl: string, target: number, scratch: string): Promise<{ readonly segments: Array<RunFile.Segment>; readonly sorted: boolean }> => {
+export const fetchShuffle = async (input: SegmentIndex.ShuffleInput, scratch: string): Promise<Array<RunFile.Segment>> => {
   try {
-    const manifests = await manifestList(manifestsUrl)
-    const parsed = await pool(manifests, async (url) => RunFile.parseManifest(await readText(url), url))
-    const remote: Array<RunFile.Segment> = []
-    let sorted = false
-    manifests.forEach((url, i) => {
-      const m = parsed[i]!
-      if (m.sorted) sorted = true
-      for (const s of RunFile.segmentsOf(url, m, target)) remote.push(s)
-    })
-    if (remote.length === 0) return { segments: [], sorted }
+    const remote = SegmentIndex.segmentsOf(input)
+    if (remote.length === 0) return []
     const dir = localDir(scratch, "segments")
     const store = await ObjectStore.s3()
-    const segments = await pool(remote, async (s, i) => {
+    return await pool(remote, async (s, i) => {
       const file = path.join(dir, `segment-${i}.zrun`)
       const got = await store.download(s.file, file, { start: s.offset, end: s.offset + s.length })
       if (got !== s.length) throw new StorageError(`The shuffle run ${s.file} is truncated: ${got} of the ${s.length} bytes at ${s.offset}`)
       return { ...s, file, offset: 0 }
     })
-    return { segments, sorted }
   } catch (e) {
-    throw failed(`Could not fetch shuffle target ${target} listed in ${manifestsUrl}`, e)
+    throw failed(`Could not fetch the segments of shuffle target ${input.target}`, e)
   }
 }
 

@@ -7,6 +7,7 @@ import * as DataError from "../formats/DataError.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as OutputPath from "../formats/OutputPath.ts"
 import * as Writers from "../formats/Writers.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import { ScatterWriter } from "../shuffle/ScatterWriter.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
@@ -107,7 +108,8 @@ const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate"
     for (const n of out.itemsPerTarget) scope.io.recordsOut += n
     scope.io.bytesOut += out.bytes
     const manifest = remote ? await RemoteChunks.uploadScatter(path.dirname(out.manifest), out.manifest, dir) : out.manifest
-    return { kind: "scatter", manifest, itemsPerTarget: [...out.itemsPerTarget] }
+    const index = SegmentIndex.ofRuns(out.runs, out.sorted)
+    return { kind: "scatter", manifest, ...(index !== undefined ? { index } : {}) }
   } catch (e) {
     writer.abort()
     throw e

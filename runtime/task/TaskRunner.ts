@@ -9,8 +9,8 @@ import * as TaskContext from "./TaskContext.ts"
 import { type OutputCommit, refCount, type ShardInput, type ShardOutput, type StageIo, type Task } from "../../rpc/Protocol.ts"
 import * as Readers from "../formats/Readers.ts"
 import type { Segment } from "../shuffle/RunFile.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import * as ShuffleReader from "../shuffle/ShuffleReader.ts"
-import * as BlockFile from "../storage/BlockFile.ts"
 import * as RemoteChunks from "../storage/RemoteChunks.ts"
 import * as StorageError from "../storage/StorageError.ts"
 import * as Stream from "./ChunkStream.ts"
@@ -102,8 +102,9 @@ const runStage = async (scope: TaskScope): Promise<Outputs.Produced> => {
     if (!first || (first.kind !== OpKind.groupBy && first.kind !== OpKind.deduplicate) || first.role !== "reduce") {
       throw new Error(`Internal: stage ${scope.stage.id} reads a shuffle but does not start with a reduce`)
     }
-    const fetched = remote ? await RemoteChunks.fetchShuffle(input.manifests, input.target, scope.scratch()) : undefined
-    stream = reduce(scope, first, input, fetched)
+    // Only this target's own segment list: no manifest is read.
+    const segments = remote ? await RemoteChunks.fetchShuffle(input, scope.scratch()) : SegmentIndex.segmentsOf(input)
+    stream = reduce(scope, first, input, segments)
     from = 1
   } else {
     stream = open(scope, input)
@@ -134,10 +135,9 @@ const open = (scope: TaskScope, input: ShardInput): Stream.ChunkStream => {
 const reduce = (
   scope: TaskScope,
   op: Op.OfKind<"groupBy" | "deduplicate">,
-  input: Extract<ShardInput, { kind: "shuffle" }>,
-  fetched: { readonly segments: ReadonlyArray<Segment>; readonly sorted: boolean } | undefined
+  input: SegmentIndex.ShuffleInput,
+  segments: ReadonlyArray<Segment>
 ): Stream.ChunkStream => {
-  const manifests = fetched === undefined ? readManifestList(input.manifests) : undefined
   const reducer = op.kind === OpKind.groupBy ? scope.impl(op).reducer : undefined
   const io = scope.io
   const options = {
@@ -146,9 +146,7 @@ const reduce = (
   }
   return Stream.fromSync(function* () {
     let out: Array<unknown> = []
-    const groups = manifests !== undefined
-      ? ShuffleReader.groups(manifests, input.target, options)
-      : ShuffleReader.merged(fetched!.segments, fetched!.sorted, options)
+    const groups = ShuffleReader.merged(segments, input.sorted, options)
     for (const [key, items] of groups) {
       if (!reducer) {
         const first = items[Symbol.iterator]().next()
@@ -167,12 +165,6 @@ const reduce = (
     }
     if (out.length > 0) yield out
   })
-}
-
-export const readManifestList = (file: string): Array<string> => {
-  const out: Array<string> = []
-  for (const block of BlockFile.read(file)) for (const m of block) out.push(m as string)
-  return out
 }
 
 const describeFailure = (e: unknown, stage: Stage.Stage, task: Task, env: TaskEnv): { error: ZephyrWorkerError; permanent: boolean; infrastructure: boolean } => {

@@ -59,7 +59,12 @@ export const reportBytes = (report: Report): number => {
   if (report.kind === "failed") return n + textBytes(report.error.message) + textBytes(report.error.cause ?? "") + textBytes(report.error.file ?? "")
   // A write's commit: its pending file, or an object-storage upload's id and parts.
   if (report.commit !== undefined) n += textBytes(report.commit.pending) + textBytes(report.commit.target) + 80 * (report.commit.parts?.length ?? 0)
-  if (report.output.kind === "scatter") return n + textBytes(report.output.manifest) + 9 * report.output.itemsPerTarget.length
+  if (report.output.kind === "scatter") {
+    const index = report.output.index
+    if (index === undefined) return n + textBytes(report.output.manifest)
+    for (const [file] of index.runs) n += textBytes(file) + 12
+    return n + textBytes(report.output.manifest) + 9 * index.segments.length
+  }
   for (const ref of report.output.refs) n += ref.kind === "inline" ? ref.bytes.byteLength + 32 : 64 + textBytes(ref.path)
   return n
 }

@@ -38,7 +38,7 @@ describe("the Status RPC", () => {
       // The stages in order, as an execution runs them.
       const outputs = new Map<number, ReadonlyArray<ShardOutput>>()
       for (const stage of executable.plan.stages) {
-        const inputs = yield* Effect.promise(() => StageInputs.of(executable, stage, outputs, dir))
+        const inputs = yield* Effect.promise(() => StageInputs.of(executable, stage, outputs))
         outputs.set(stage.id, yield* coordinator.runStage(stage.id, inputs, stage.id === stages.length - 1))
       }
       yield* Fiber.join(worker)

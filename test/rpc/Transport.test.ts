@@ -93,6 +93,17 @@ describe("the coordinator's TCP transport", () => {
       expect(coordinator.scheduler.workers.size).toBe(0)
     })), 60_000)
 
+  it.live("a keep-alive before Hello (a busy or reconnected client) keeps the connection, tells nothing, and Hello still works", () =>
+    Effect.scoped(Effect.gen(function* () {
+      const { port } = yield* serve()
+      const c = yield* connect(port)
+      c.send({ _tag: "Ping" })
+      expect(yield* Effect.promise(() => c.next())).toEqual({ _tag: "Pong" })
+      c.send(hello(TOKEN, "w1"))
+      expect((RawClient.successOf(yield* Effect.promise(() => c.next())) as { fingerprint?: string }).fingerprint).toBe(FINGERPRINT)
+      expect(c.isClosed()).toBe(false)
+    })), 60_000)
+
   it.live("closes a connection that says no Hello within the timeout, and one that stops mid-frame", () =>
     Effect.scoped(Effect.gen(function* () {
       const { port } = yield* serve({ helloTimeoutMs: 200 })

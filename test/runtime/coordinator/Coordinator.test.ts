@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Cause, Duration, Effect, Exit, Fiber, Logger, LogLevel, Option, TestClock } from "effect"
 import type { OutputCommit, Report } from "../../../rpc/Protocol.ts"
 import * as Coordinator from "../../../runtime/coordinator/Coordinator.ts"
 import { defaults } from "../../../runtime/coordinator/Scheduler.ts"
@@ -210,5 +210,37 @@ describe("Coordinator: output commits", () => {
       expect(err._tag).toBe("ZephyrFingerprintError")
       const exit = yield* Fiber.await(stage)
       expect(Exit.isFailure(exit) && JSON.stringify(exit.cause)).toContain("fingerprint")
+    }))
+
+  it.scoped("an idle pool backs off: a few pulls per worker per idle minute, no log lines, and work still reaches a held pull at once", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const c = yield* make({ heartbeatTimeoutMs: 120_000, noWorkersTimeoutMs: 600_000 }).pipe(
+        Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => { lines.push(String(message)) }))),
+        Logger.withMinimumLogLevel(LogLevel.All)
+      )
+      const workers = ["w1", "w2", "w3", "w4"]
+      for (const w of workers) yield* register(c, w)
+      const pulls = new Map(workers.map((w) => [w, 0]))
+      let tasks = 0
+      // What Worker.run does with a pull's answer: sleep `ms` after a backoff, then ask again.
+      const loop = (workerId: string) => Effect.forever(Effect.gen(function* () {
+        pulls.set(workerId, pulls.get(workerId)! + 1)
+        const r = yield* c.handlers.Pull({ workerId, reports: [], max: 1 })
+        if (r.kind === "tasks") tasks += r.tasks.length
+        if (r.kind === "backoff") yield* Effect.sleep(Duration.millis(r.ms))
+      }))
+      for (const w of workers) yield* Effect.forkScoped(loop(w))
+      for (let s = 0; s < 60; s++) yield* TestClock.adjust("1 second")
+      // Before: a pull every 1.2 s (1 s long poll, then 200 ms), about 50 a minute each.
+      for (const w of workers) expect(pulls.get(w)!).toBeLessThanOrEqual(12)
+      const before = lines.length
+      for (let s = 0; s < 60; s++) yield* TestClock.adjust("1 second")
+      for (const w of workers) expect(pulls.get(w)!).toBeLessThanOrEqual(12 + 8)
+      expect(lines.slice(before)).toEqual([]) // an idle minute logs nothing, at any level
+      // Deep in their backoff, every worker is parked at the coordinator: new work wakes them without time passing.
+      yield* Effect.forkScoped(c.runStage(0, inputs(4), false))
+      for (let i = 0; i < 20 && tasks < 4; i++) yield* Effect.yieldNow()
+      expect(tasks).toBe(4)
     }))
 })

@@ -2,7 +2,8 @@ import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import { describe, expect, it } from "vitest"
 import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import type { Report, ShardOutput } from "../../../rpc/Protocol.ts"
-import { batchSize, classifyReport, defaults, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
+import fc from "fast-check"
+import { batchSize, classifyReport, defaults, idleHoldMs, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
 import { ShardQueue } from "../../../runtime/coordinator/ShardQueue.ts"
 
 const config: Config = { ...defaults, heartbeatTimeoutMs: 10_000, startupGraceMs: 0, noWorkersTimeoutMs: 30_000, sweepIntervalMs: 1_000, maxTasksPerPull: 8 }
@@ -374,6 +375,55 @@ describe("Scheduler: batches", () => {
     expect(tasksOf(s.pull("w2", [], 8, 1))).toHaveLength(1)
     expect(tasksOf(s.pull("w1", [], 8, 1))).toHaveLength(1)
     expect(s.run!.queue).toHaveLength(1)
+  })
+})
+
+describe("Scheduler: idle backoff (how long an idle pull is held)", () => {
+  const hold = { idlePollMaxMs: 10_000, heartbeatTimeoutMs: 120_000 }
+  it.each([
+    // idle pulls in a row, long poll, idlePollMaxMs, heartbeat timeout -> [least, most]
+    [0, 1_000, 10_000, 120_000, 1_000, 1_000], // the first is the plain long poll
+    [1, 1_000, 10_000, 120_000, 1_500, 2_000], // then doubled, times a jitter in [0.75, 1]
+    [2, 1_000, 10_000, 120_000, 3_000, 4_000],
+    [3, 1_000, 10_000, 120_000, 6_000, 8_000],
+    [4, 1_000, 10_000, 120_000, 7_500, 10_000], // up to idlePollMaxMs
+    [1_000, 1_000, 10_000, 120_000, 7_500, 10_000], // however long it stays idle
+    [5, 1_000, 10_000, 8_000, 1_500, 2_000], // at most a quarter of the heartbeat timeout
+    [5, 1_000, 10_000, 2_000, 1_000, 1_000], // never below the long poll (tests' short timeouts)
+    [3, 1_000, 500, 120_000, 1_000, 1_000]
+  ])("%i idle pull(s), long poll %i ms, cap %i ms, timeout %i ms: held %i to %i ms", (n, longPoll, idlePollMaxMs, heartbeatTimeoutMs, least, most) => {
+    for (const id of ["w1", "w2", "worker-0042", "a-much-longer-worker-name-17"]) {
+      const ms = idleHoldMs(n, id, longPoll, { idlePollMaxMs, heartbeatTimeoutMs })
+      expect(ms).toBeGreaterThanOrEqual(least)
+      expect(ms).toBeLessThanOrEqual(most)
+    }
+  })
+
+  it("is deterministic, stays within [long poll, cap], and spreads a pool that went idle together", () => {
+    fc.assert(fc.property(fc.nat(200), fc.string(), fc.integer({ min: 1, max: 5_000 }), (n, id, longPoll) => {
+      const ms = idleHoldMs(n, id, longPoll, hold)
+      expect(ms).toBe(idleHoldMs(n, id, longPoll, hold))
+      expect(ms).toBeGreaterThanOrEqual(longPoll)
+      expect(ms).toBeLessThanOrEqual(Math.max(longPoll, 10_000))
+    }))
+    const holds = new Set(Array.from({ length: 100 }, (_, i) => idleHoldMs(6, `w${i}`, 1_000, hold)))
+    expect(holds.size).toBeGreaterThan(50)
+  })
+
+  it("grows with each idle pull in a row and starts over once the worker gets work or reports", () => {
+    const s = new Scheduler(EXEC, { ...config, heartbeatTimeoutMs: 120_000 })
+    s.register("w1", 0)
+    expect(s.pull("w1", [], 1, 1).kind).toBe("backoff") // no stage yet
+    const holds = [0, 1, 2, 3].map(() => s.idleHold("w1", 1_000))
+    expect(holds[0]).toBe(1_000)
+    expect(holds[3]).toBeGreaterThan(holds[1]!)
+    s.startStage(0, [input(0), input(1)], false, 2)
+    expect(tasksOf(s.pull("w1", [], 1, 3))).toEqual([[0, 0]])
+    // Holding a shard: the plain long poll, not counted.
+    expect(s.idleHold("w1", 1_000)).toBe(1_000)
+    expect(tasksOf(s.pull("w1", [done(s, 0)], 1, 4))).toEqual([[1, 0]])
+    expect(tasksOf(s.pull("w1", [done(s, 1)], 1, 5))).toBe("backoff")
+    expect(s.idleHold("w1", 1_000)).toBe(1_000)
   })
 })
 

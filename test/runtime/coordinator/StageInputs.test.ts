@@ -20,7 +20,7 @@ describe("StageInputs", () => {
     }
     // Compiled without listing files, as a plan reaches the coordinator.
     const exe = compile(Dataset.fromFiles(`${root}/**/*.jsonl`))
-    const { result, ticks } = await ticksDuring(() => StageInputs.of(exe, exe.plan.stages[0]!, new Map(), tmp()))
+    const { result, ticks } = await ticksDuring(() => StageInputs.of(exe, exe.plan.stages[0]!, new Map()))
     expect(result).toHaveLength(400)
     const paths = result.map((s) => (s.input.kind === "file" ? s.input.path : ""))
     expect(paths).toEqual([...paths].sort())
@@ -32,7 +32,7 @@ describe("StageInputs", () => {
     const exe = compile(Dataset.fromFiles(`${root}/[z-a]/*.jsonl`))
     const stage = exe.plan.stages[0]!
     const source = stage.input.kind === "source" ? stage.input.source : undefined
-    const error = await StageInputs.of(exe, stage, new Map(), tmp()).then(() => undefined, (e) => e)
+    const error = await StageInputs.of(exe, stage, new Map()).then(() => undefined, (e) => e)
     expect(error).toMatchObject({ _tag: "ZephyrWorkerError", reason: "invalid-input", stage: 0, file: source?.source.file, line: source?.source.line })
     expect(error.message).toContain(`fromFiles(${JSON.stringify(`${root}/[z-a]/*.jsonl`)})`)
     expect(error.message).toContain(`StageInputs.test.ts:${source?.source.line}`)

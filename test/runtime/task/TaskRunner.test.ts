@@ -23,6 +23,17 @@ const env = (executionDir: string, memoryBudgetBytes = 256 << 20): TaskRunner.Ta
 const task = (input: Parameters<typeof TaskRunner.run>[1]["input"]) =>
   ({ executionId: "e", stage: 0, generation: 0, shard: 0, totalShards: 1, attempt: 0, input })
 
+/** Runs the given map tasks of a groupBy's first stage for real and returns the reduce stage's inputs. */
+const scatteredFrom = async (exe: ReturnType<typeof Zephyr.compile>, dir: string, inputs: ReadonlyArray<Task["input"]>) => {
+  const outputs: Array<ShardOutput> = []
+  for (const [shard, input] of inputs.entries()) {
+    const outcome = await TaskRunner.run(exe, { ...task(input), shard, totalShards: inputs.length }, env(dir))
+    if (outcome.kind !== "done") throw new Error(`map task failed: ${outcome.error.message}`)
+    outputs.push(outcome.output)
+  }
+  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]))).map((x) => x.input)
+}
+
 /** Runs every map task of a groupBy's first stage for real and returns the reduce stage's inputs. */
 const scattered = async (exe: ReturnType<typeof Zephyr.compile>, dir: string, shards: number) => {
   const outputs: Array<ShardOutput> = []
@@ -31,7 +42,7 @@ const scattered = async (exe: ReturnType<typeof Zephyr.compile>, dir: string, sh
     if (outcome.kind !== "done") throw new Error(`map task failed: ${outcome.error.message}`)
     outputs.push(outcome.output)
   }
-  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]), dir)).map((x) => x.input)
+  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]))).map((x) => x.input)
 }
 
 describe("task runner", () => {
@@ -94,6 +105,26 @@ describe("task runner", () => {
     fs.truncateSync(path.join(dir, run), 5)
     const outcome = await TaskRunner.run(exe, { ...task(input!), stage: 1 }, env(dir))
     expect(outcome).toMatchObject({ kind: "failed", infrastructure: true })
+  })
+
+  it("a reduce opens only its own segment list: with every mapper's manifest removed it still gives its groups", async () => {
+    const exe = Zephyr.compile(Dataset.fromList([0, 1, 2, 3]).flatMap((s) => Array.from({ length: 10 }, (_, i) => s * 10 + i)).groupBy((x) => x % 5, (k, items) => ({ k, n: [...items].length }), { numOutputShards: 3 }))
+    const dir = tmp()
+    const inputs = await scatteredFrom(exe, dir, [0, 1, 2, 3].map((i) => ({ kind: "list" as const, index: i })))
+    const manifests = fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((f) => /manifest-.*\.json$/.test(f))
+    expect(manifests.length).toBe(4)
+    for (const f of manifests) fs.rmSync(path.join(dir, f))
+    const results: Array<unknown> = []
+    for (const input of inputs) {
+      if (input.kind !== "shuffle") throw new Error("expected a shuffle input")
+      // Its list names its own segments only: at most one per mapper here (no spills).
+      expect(input.segments.length / 5).toBeLessThanOrEqual(4)
+      const outcome = await TaskRunner.run(exe, { ...task(input), stage: 1, shard: input.target, totalShards: 3 }, env(dir))
+      if (outcome.kind !== "done" || outcome.output.kind !== "chunks") throw new Error(`reduce failed: ${JSON.stringify(outcome)}`)
+      expect(values(outcome.counters.snapshot())["zephyr/shuffle_segments_read"] ?? 0).toBe(input.segments.length / 5)
+      for (const ref of outcome.output.refs) results.push(...(ref.kind === "inline" ? BlockFile.inlineItems(ref) : []))
+    }
+    expect(results.sort((a, b) => (a as { k: number }).k - (b as { k: number }).k)).toEqual([0, 1, 2, 3, 4].map((k) => ({ k, n: 8 })))
   })
 
   it("a full disk (ENOSPC) is the machine's failure, wherever it happens", async () => {
