@@ -15,6 +15,11 @@ import * as TaskRunner from "../task/TaskRunner.ts"
  * recorded them before the worker gets more work (a long batch delivers its reports on the
  * way, in report-only pulls). Heartbeats run on their own fiber. The user's services
  * (`layer`) are built once and kept for every task.
+ *
+ * A connection is one session (Hello, Register, then pulls). When it breaks (a transport
+ * error, or heartbeats unanswered too long) the worker dials again for the reconnect
+ * timeout and registers under the same id with the same incarnation (random per process),
+ * which the coordinator takes as a reconnect: what the worker held is re-queued.
  */
 export interface Loaded {
   readonly executable: Executable.Executable
@@ -259,6 +264,10 @@ export const run = (options: Options) =>
           Effect.catchAll((e) => Effect.sync(() => { abandoned = true }).pipe(Effect.zipRight(Deferred.fail(lost, e))))
         ))
         const loop = Effect.gen(function* () {
+          // A task that was running when the previous connection broke finishes first (one
+          // task at a time); the rest of its batch is dropped: re-registering re-queued it.
+          if (running) yield* Effect.promise(() => running!.catch(() => 0))
+          abandoned = false
           while (true) {
             const response = yield* transport(client.Pull({ workerId, reports, max, incarnation }))
             reports = []
@@ -295,10 +304,8 @@ export const run = (options: Options) =>
         else yield* Effect.logDebug(`worker ${workerId} shutting down: ${reason}`)
         return reason
       }
-      // A task that was running when the connection broke finishes first: one task at a time.
+      // The running task stops its batch; the next session waits for it before pulling.
       abandoned = true
-      if (running) yield* Effect.promise(() => running!.catch(() => 0))
-      abandoned = false
       if (!(outcome.left instanceof Lost)) return yield* Effect.fail(outcome.left)
       const why = outcome.left.why
       if (reconnectMs <= 0) return yield* Effect.fail(new CoordinatorUnreachable(`Worker ${workerId}: lost the connection to the coordinator (${why}); not reconnecting (reconnect timeout 0).`))
