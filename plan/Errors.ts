@@ -126,7 +126,9 @@ export const InfraReason = Schema.Literal(
   /** A call to the Kubernetes API failed (no kubeconfig, forbidden, unreachable, refused). */
   "kubernetes-api",
   /** A cluster scheduler refused to start the workers (sbatch failed). */
-  "launch-failed"
+  "launch-failed",
+  /** A worker process was replaced by a newer process registered under the same worker id. */
+  "worker-replaced"
 )
 export type InfraReason = typeof InfraReason.Type
 

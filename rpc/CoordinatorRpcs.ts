@@ -16,16 +16,16 @@ import { Session } from "./Session.ts"
 export class CoordinatorRpcs extends RpcGroup.make(
   Rpc.make("Hello", { payload: { workerId: Schema.String, token: Schema.String }, success: JobSpec, error: ZephyrInfraError }),
   Rpc.make("Register", {
-    payload: { workerId: Schema.String, fingerprint: Schema.String, pid: Schema.Number, host: Schema.String },
+    payload: { workerId: Schema.String, fingerprint: Schema.String, pid: Schema.Number, host: Schema.String, incarnation: Schema.optional(Schema.String) },
     success: Schema.Struct({ executionId: Schema.String }),
     error: Schema.Union(ZephyrFingerprintError, ZephyrInfraError)
   }),
   Rpc.make("Pull", {
-    payload: { workerId: Schema.String, reports: Schema.Array(Report), max: Schema.Number },
+    payload: { workerId: Schema.String, reports: Schema.Array(Report), max: Schema.Number, incarnation: Schema.optional(Schema.String) },
     success: PullResponse
   }),
   Rpc.make("Heartbeat", {
-    payload: { workerId: Schema.String },
+    payload: { workerId: Schema.String, incarnation: Schema.optional(Schema.String) },
     success: Schema.Struct({ known: Schema.Boolean })
   }),
   /** Where the execution is; with `stage`, only that stage's progress, counters and retries. */

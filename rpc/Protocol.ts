@@ -138,6 +138,8 @@ export const JobSpec = Schema.Struct({
   heartbeatIntervalMs: Schema.Number,
   memoryBudgetBytes: Schema.Number,
   sharedNames: Schema.Array(Schema.String),
+  /** How long a worker keeps dialling after its connection to the coordinator broke (RunOptions reconnectTimeout). */
+  reconnectTimeoutMs: Schema.optional(Schema.Number),
   /** The largest message the coordinator accepts: workers send their reports in pulls below it. */
   maxMessageBytes: Schema.optional(Schema.Number),
   /** How the driver reaches object storage (endpoint, region, path style; never credentials). */

@@ -95,6 +95,22 @@ export const connectTcp = (host: string, port: number) =>
     return yield* RpcClient.make(CoordinatorRpcs, { disableTracing: true }).pipe(Effect.provide(protocol))
   }) as unknown as Effect.Effect<CoordinatorClient, never, Scope.Scope>
 
+/**
+ * One connection over TCP, for one worker session: it is not re-opened when it breaks (every
+ * call then fails with RpcClientError), because the coordinator only talks to a connection
+ * that starts with a Hello. The worker dials a new one instead (Worker: Hello, then Register
+ * again under the same id).
+ */
+export const dialTcp = (host: string, port: number) =>
+  Effect.gen(function* () {
+    const protocol = yield* Layer.build(
+      RpcClient.layerProtocolSocket({ retryTransientErrors: false, retrySchedule: Schedule.stop }).pipe(
+        Layer.provide([NodeSocket.layerNet({ host, port }), Frames.layer(limits.maxResponseBytes)])
+      )
+    )
+    return yield* RpcClient.make(CoordinatorRpcs, { disableTracing: true }).pipe(Effect.provide(protocol))
+  }) as unknown as Effect.Effect<CoordinatorClient, never, Scope.Scope>
+
 /** A client wired straight to the handlers, for in-process workers and tests. */
 export const inMemory = (handlers: Handlers) =>
   Effect.gen(function* () {

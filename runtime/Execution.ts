@@ -44,6 +44,9 @@ const pipelineName = (exe: Executable.Executable): string =>
 export const newExecutionId = (exe: Executable.Executable): string =>
   `${pipelineName(exe).slice(0, 64)}-${exe.plan.fingerprint.slice(0, 8)}-${Date.now().toString(36)}${randomUUID().slice(0, 4)}`
 
+/** At the end of a run, how long the coordinator waits at most for its alive workers' next pull (to tell them to shut down). */
+const END_GRACE_MS = 5_000
+
 /** Infrastructure failures may be retried with a fresh coordinator and pool; user errors never. */
 const isRetryable = (e: Failure): boolean => e._tag === "ZephyrInfraError" && e.retryable
 
@@ -167,6 +170,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       memoryBudgetBytes: options.memoryBudgetBytes,
       sharedNames: Object.keys(options.shared),
       maxMessageBytes: options.maxMessageBytes,
+      reconnectTimeoutMs: options.reconnectTimeoutMs,
       s3: S3Options.share(options.s3)
     }
     const stages = exe.plan.stages
@@ -227,6 +231,8 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       const id = yield* Effect.tryPromise({ try: () => ExecutionStorage.recordStage(dir, stage.id, origin, out), catch: (e) => storageFailure(`Could not record stage ${stage.id} in ${dir}`, e) })
       records.set(stage.id, id)
     }
+    // Workers between two pulls hear that the run is complete before the coordinator closes.
+    yield* coordinator.end(END_GRACE_MS)
     const last = stages[stages.length - 1]
     const results = last ? yield* Effect.tryPromise({ try: () => readResults(outputs.get(last.id) ?? []), catch: (e) => storageFailure(`Could not read the results in ${dir}`, e) }) : []
     return { results: results as Array<A>, counters: CounterSet.values(coordinator.scheduler.counters), executionId, summary: yield* progress.finish }

@@ -28,8 +28,10 @@ export const defaults = {
   noWorkersTimeoutMs: 600_000,
   /** Pipeline retries (fresh coordinator and pool) after infrastructure failures. */
   maxExecutionRetries: 3,
-  /** Restarts of a dead local worker process under the same id. */
+  /** Restarts of a dead worker process under the same id (local processes, Slurm array tasks, Kubernetes pods). */
   maxWorkerRestarts: 3,
+  /** A worker whose connection to the coordinator broke keeps dialling this long, then gives up. */
+  reconnectTimeoutMs: 60_000,
   /** Per task: the shuffle spills past it; worker heaps are sized from it. */
   memoryBudgetBytes: MemoryBudget.defaultBytes,
   /** `--dashboard` without a port. */
@@ -90,6 +92,12 @@ export interface RunOptions {
   readonly maxExecutionRetries?: number | undefined
   /** A worker process that dies is restarted under the same id this many times. */
   readonly maxWorkerRestarts?: number | undefined
+  /**
+   * A worker whose connection to the coordinator broke (a reset, the coordinator unreachable
+   * for a while) dials again with backoff for this long, then re-registers under its id
+   * (default 60s; 0: never).
+   */
+  readonly reconnectTimeout?: Duration.DurationInput | string | undefined
   /** Per task, e.g. "256MB": the shuffle spills to disk instead of growing past it. */
   readonly memoryBudget?: string | number | undefined
   readonly shared?: Readonly<Record<string, unknown>> | undefined
@@ -163,6 +171,7 @@ export interface Resolved {
   readonly noWorkersTimeoutMs: number
   readonly maxExecutionRetries: number
   readonly maxWorkerRestarts: number
+  readonly reconnectTimeoutMs: number
   readonly memoryBudgetBytes: number
   readonly shared: Readonly<Record<string, unknown>>
   readonly layer: Layer.Layer<any, any, never> | undefined
@@ -322,6 +331,7 @@ export const resolve = (options: RunOptions, defaultBackend: string): Resolved =
     noWorkersTimeoutMs: options.noWorkersTimeout === undefined ? defaults.noWorkersTimeoutMs : parseDuration("noWorkersTimeout", options.noWorkersTimeout),
     maxExecutionRetries: count("maxExecutionRetries", options.maxExecutionRetries, defaults.maxExecutionRetries, 0),
     maxWorkerRestarts: count("maxWorkerRestarts", options.maxWorkerRestarts, defaults.maxWorkerRestarts, 0),
+    reconnectTimeoutMs: options.reconnectTimeout === undefined ? defaults.reconnectTimeoutMs : parseDuration("reconnectTimeout", options.reconnectTimeout),
     memoryBudgetBytes,
     shared: options.shared ?? {},
     layer: options.layer,

@@ -28,6 +28,12 @@ export interface Coordinator {
   /** A stage that runs no tasks here (completed by an earlier run, or a reshard), for the books. */
   readonly skipStage: (stage: number, shards: number, why: string) => Effect.Effect<void>
   readonly poolGone: Effect.Effect<void>
+  /**
+   * The run is complete: tells every alive worker to shut down on its next pull (held pulls at
+   * once) and waits, at most `graceMs`, until each has been told, so that workers exit
+   * cleanly rather than find their coordinator gone.
+   */
+  readonly end: (graceMs: number) => Effect.Effect<void>
   /** Where the execution is (StatusSnapshot), every stage of it; the `Status` handler takes a stage filter. */
   readonly status: Effect.Effect<StatusSnapshot.Snapshot>
   /** Fails the execution from outside (a launcher error, an interrupt). */
@@ -38,11 +44,20 @@ export interface Coordinator {
 /** The RPC handlers, callable directly (tests, in-process workers) or served over a transport. */
 export interface Handlers {
   readonly Hello: (p: { readonly workerId: string; readonly token: string }) => Effect.Effect<JobSpec, ZephyrInfraError>
-  readonly Register: (p: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) => Effect.Effect<{ readonly executionId: string }, ZephyrFingerprintError>
-  readonly Pull: (p: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => Effect.Effect<PullResponse>
-  readonly Heartbeat: (p: { readonly workerId: string }) => Effect.Effect<{ readonly known: boolean }>
+  readonly Register: (p: RegisterPayload) => Effect.Effect<{ readonly executionId: string }, ZephyrFingerprintError | ZephyrInfraError>
+  readonly Pull: (p: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number; readonly incarnation?: string | undefined }) => Effect.Effect<PullResponse>
+  readonly Heartbeat: (p: { readonly workerId: string; readonly incarnation?: string | undefined }) => Effect.Effect<{ readonly known: boolean }>
   readonly Status: (p: { readonly stage?: number | undefined }) => Effect.Effect<StatusSnapshot.Snapshot>
   readonly Abort: (p: { readonly workerId: string; readonly error: ZephyrWorkerError }) => Effect.Effect<void>
+}
+
+export interface RegisterPayload {
+  readonly workerId: string
+  readonly fingerprint: string
+  readonly pid: number
+  readonly host: string
+  /** Random per worker process: tells a reconnect of the same process from a new process under the same id. */
+  readonly incarnation?: string | undefined
 }
 
 export interface Options {
@@ -166,8 +181,13 @@ export const make = (options: Options) =>
         return yield* Effect.dieMessage(`Internal: stage ${stage} settled while still running`)
       })
 
-    const pull = (workerId: string, reports: ReadonlyArray<Report>, max: number): Effect.Effect<PullResponse> =>
+    const pull = (workerId: string, reports: ReadonlyArray<Report>, max: number, incarnation?: string): Effect.Effect<PullResponse> =>
       Effect.gen(function* () {
+        if (scheduler.isReplaced(workerId, incarnation)) {
+          // A process replaced by a newer one under its id: its reports are not its id's any more.
+          yield* Effect.forEach(reports, (r) => r.kind === "done" && r.commit !== undefined ? discardCommit(r.commit) : Effect.void, { discard: true })
+          return { kind: "shutdown", reason: `replaced: a newer process registered as worker ${workerId}` } as const
+        }
         const start = yield* Clock.currentTimeMillis
         const entry = scheduler.workers.get(workerId)
         if (entry) entry.activeRequests++
@@ -196,16 +216,24 @@ export const make = (options: Options) =>
         scheduler.fatal
           ? Effect.fail(new ZephyrInfraError({ reason: "execution-ended", message: `Execution ${options.spec.executionId} already failed; worker ${workerId} is not needed.`, retryable: false }))
           : Effect.succeed(options.spec),
-      Register: ({ workerId, fingerprint }: { readonly workerId: string; readonly fingerprint: string; readonly pid: number; readonly host: string }) =>
+      Register: ({ workerId, fingerprint, pid, host, incarnation }: RegisterPayload) =>
         Effect.gen(function* () {
           if (fingerprint !== options.spec.fingerprint) {
             return yield* Effect.fail(yield* step(() => scheduler.fingerprintMismatch(workerId, options.spec.fingerprint, fingerprint)))
           }
-          yield* step((now) => scheduler.register(workerId, now))
+          const { kind } = yield* step((now) => scheduler.register(workerId, now, { incarnation, pid, host }))
+          if (kind === "refused") {
+            return yield* Effect.fail(new ZephyrInfraError({
+              reason: "worker-replaced",
+              message: `Worker ${workerId} (pid ${pid} on ${host}) was replaced by a newer process registered under the same id; this one stops. Give every worker process its own --worker-id.`,
+              retryable: false
+            }))
+          }
           return { executionId: options.spec.executionId }
         }),
-      Pull: ({ workerId, reports, max }: { readonly workerId: string; readonly reports: ReadonlyArray<Report>; readonly max: number }) => pull(workerId, reports, max),
-      Heartbeat: ({ workerId }: { readonly workerId: string }) => step((now) => scheduler.heartbeat(workerId, now)),
+      Pull: ({ workerId, reports, max, incarnation }) => pull(workerId, reports, max, incarnation),
+      // A replaced process is not told it is unknown (it would register again): its next pull stops it.
+      Heartbeat: ({ workerId, incarnation }) => scheduler.isReplaced(workerId, incarnation) ? Effect.succeed({ known: true }) : step((now) => scheduler.heartbeat(workerId, now)),
       Status: ({ stage }) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => StatusSnapshot.of(scheduler, now, stages, { stage }))),
       Abort: ({ error }) => step(() => scheduler.abort(error))
     }
@@ -217,12 +245,24 @@ export const make = (options: Options) =>
       workerStarting: (workerId) => step((now) => scheduler.workerStarting(workerId, now)),
       skipStage: (stage, shards, why) => step((now) => scheduler.skipStage(stage, shards, why, now)),
       poolGone: step((now) => scheduler.markPoolGone(now)),
+      end: (graceMs) =>
+        Effect.gen(function* () {
+          yield* step((now) => scheduler.end(now))
+          const until = (yield* Clock.currentTimeMillis) + graceMs
+          while (scheduler.aliveWorkers() > 0 && (yield* Clock.currentTimeMillis) < until) yield* Effect.sleep(Duration.millis(20))
+        }),
       status: handlers.Status({}),
       abort: (error) => step(() => scheduler.abort(error)),
       handlers
     }
     return service
   })
+
+/** Removes an attempt's unpublished output (a pending file, an incomplete upload). */
+const discardCommit = (commit: NonNullable<Extract<Report, { kind: "done" }>["commit"]>): Effect.Effect<void> =>
+  OutputCommit.isRemote(commit)
+    ? Effect.asVoid(Effect.forkDaemon(Effect.promise(() => OutputCommit.discardRemote(commit))))
+    : Effect.sync(() => OutputCommit.discard(commit))
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 

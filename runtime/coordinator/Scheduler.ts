@@ -93,6 +93,12 @@ export interface WorkerEntry {
   deaths: number
   /** Its process was started again after it died and has not registered yet. */
   relaunched: boolean
+  /** The process registered under this id now: its incarnation (random per process), pid and host. */
+  incarnation: string
+  pid: number | undefined
+  host: string | undefined
+  /** Incarnations replaced by a newer process under this id (the latest few): they may not come back. */
+  retired: Array<string>
   phase: WorkerPhase
   /** When it entered `phase`. */
   phaseSince: number
@@ -216,6 +222,44 @@ const newStageLog = (stage: number, shards: number, now: number, skipped?: strin
   outputDirs: new Map(), outputFiles: 0, otherOutputFiles: 0
 })
 
+/** The process behind a registration: a random id per process (its incarnation), its pid and host. */
+export interface WorkerProcess {
+  readonly incarnation?: string | undefined
+  readonly pid?: number | undefined
+  readonly host?: string | undefined
+}
+
+/**
+ * What a registration under a known worker id is:
+ * - `new`: the id is not known;
+ * - `reconnected`: the same process again (same incarnation): its connection broke and it dialled back;
+ * - `restarted`: a new process after the previous one died, went silent or was let go;
+ * - `replaced`: a new process while the previous one still counts as alive (a pod or task
+ *   replaced before its predecessor was noticed dead, or two processes started with the same
+ *   id): the newer one wins, the older one is fenced off (told to stop, its reports dropped)
+ *   and the coordinator warns, naming both;
+ * - `refused`: a process that was replaced tries to come back.
+ * In every case but `new` and `refused`, what the id held is re-queued with a new attempt, so
+ * a late report of the old incarnation is stale and ignored: nothing runs twice into the
+ * output, nothing is lost. Only registrations over an authenticated connection get here.
+ */
+export type Registration = "new" | "reconnected" | "restarted" | "replaced" | "refused"
+
+/** The rule above, as a pure function. A registration without an incarnation (an in-memory worker) is its own reconnect. */
+export const registrationOf = (
+  existing: Pick<WorkerEntry, "state" | "incarnation" | "retired"> | undefined,
+  incarnation: string | undefined
+): Registration => {
+  if (existing === undefined) return "new"
+  const incoming = incarnation ?? ""
+  if (incoming === existing.incarnation) return "reconnected"
+  if (existing.retired.includes(incoming)) return "refused"
+  return existing.state === "alive" ? "replaced" : "restarted"
+}
+
+/** How many replaced incarnations a worker id remembers. */
+const MAX_RETIRED = 8
+
 export type ReportVerdict = { readonly accept: true } | { readonly accept: false; readonly reason: string }
 
 /** Whether a report counts. Pure: the heart of idempotence. */
@@ -286,6 +330,8 @@ export class Scheduler {
   noAliveSince: number | undefined
   counters: CounterSet.Snapshot = {}
   fatal: Failure | undefined
+  /** Every stage is done: workers that ask are told to shut down (see `end`). */
+  ended = false
   poolGone = false
   /**
    * Bumped whenever what an idle worker's long poll waits for changes: work queued, the
@@ -362,6 +408,23 @@ export class Scheduler {
     this.stageLogs.set(stage, newStageLog(stage, shards, now, why))
   }
 
+  /**
+   * The run is complete: every worker's next pull (a held one at once) tells it to shut down,
+   * so a worker that was between pulls when the last stage ended learns it before the
+   * coordinator closes, instead of finding the connection gone.
+   */
+  end(now: number): void {
+    this.tick(now)
+    if (this.ended) return
+    this.ended = true
+    this.version++
+  }
+
+  /** Workers alive and not yet told to shut down. */
+  aliveWorkers(): number {
+    return this.alive
+  }
+
   /** Done when every shard finished; failed when a rule said so. */
   outcome(): { readonly kind: "running" } | { readonly kind: "done"; readonly outputs: ReadonlyArray<ShardOutput> } | { readonly kind: "failed"; readonly error: Failure } {
     if (this.fatal) return { kind: "failed", error: this.fatal }
@@ -417,31 +480,61 @@ export class Scheduler {
     this.touch(w)
   }
 
-  /** A (re-)registering worker is alive; anything it held was lost with its old process. */
-  register(workerId: string, now: number): { readonly requeued: ReadonlyArray<number> } {
+  /**
+   * A (re-)registering worker is alive; anything it held is re-queued (see `registrationOf`
+   * for what a registration under a known id is). A `refused` one changes nothing.
+   */
+  register(workerId: string, now: number, process: WorkerProcess = {}): { readonly requeued: ReadonlyArray<number>; readonly kind: Registration } {
     this.tick(now)
-    this.launching.delete(workerId)
     const existing = this.workers.get(workerId)
+    const kind = registrationOf(existing, process.incarnation)
+    if (kind === "refused") {
+      this.log("warn", `refused a registration of worker ${workerId} from ${describeProcess(process)}: a newer process has replaced it under that id`, { worker: workerId })
+      return { requeued: [], kind }
+    }
+    this.launching.delete(workerId)
     if (!existing) {
       if (this.workers.size === 0) this.noAliveSince = undefined
       this.workers.set(workerId, {
         id: workerId, state: "alive", lastSeen: now, registeredAt: now, started: false, inFlight: new Set(), activeRequests: 0, idlePulls: 0, tasksDone: 0, deaths: 0,
-        relaunched: false, phase: "starting", phaseSince: now
+        relaunched: false, incarnation: process.incarnation ?? "", pid: process.pid, host: process.host, retired: [], phase: "starting", phaseSince: now
       })
       this.alive++
       this.log("debug", `worker ${workerId} registered`, { worker: workerId })
       this.noAliveSince = undefined
-      return { requeued: [] }
+      return { requeued: [], kind }
     }
-    const requeued = this.requeueHeld(existing, `worker ${workerId} re-registered`)
+    const previous = describeProcess(existing)
+    const why = kind === "reconnected" ? `worker ${workerId} reconnected` : kind === "replaced" ? `worker ${workerId} was replaced by a new process` : `worker ${workerId} re-registered`
+    const requeued = this.requeueHeld(existing, why)
+    if (kind === "replaced" || kind === "restarted") {
+      existing.retired.push(existing.incarnation)
+      if (existing.retired.length > MAX_RETIRED) existing.retired.shift()
+      existing.incarnation = process.incarnation ?? ""
+    }
+    existing.pid = process.pid ?? existing.pid
+    existing.host = process.host ?? existing.host
     existing.relaunched = false
+    existing.idlePulls = 0
     existing.lastSeen = now
     existing.registeredAt = now
     existing.started = false
     this.setState(existing, "alive")
     this.noAliveSince = undefined
-    this.log("info", `worker ${workerId} re-registered${requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""}`, { worker: workerId })
-    return { requeued }
+    const held = requeued.length ? `; re-queued shard(s) ${requeued.join(", ")}` : ""
+    if (kind === "replaced") {
+      this.log("warn", `worker ${workerId} registered again from a new process (${describeProcess(existing)}) while its previous process (${previous}) was still alive; the new one takes over, the previous one is told to stop and its reports are ignored${held}`, { worker: workerId })
+    } else {
+      this.log("info", `${why}${kind === "restarted" ? ` (${describeProcess(existing)})` : ""}${held}`, { worker: workerId })
+    }
+    return { requeued, kind }
+  }
+
+  /** Whether calls from `incarnation` of `workerId` come from a process replaced by a newer one (fenced off). */
+  isReplaced(workerId: string, incarnation: string | undefined): boolean {
+    if (incarnation === undefined) return false
+    const w = this.workers.get(workerId)
+    return w !== undefined && w.incarnation !== incarnation && w.retired.includes(incarnation)
   }
 
   /** Re-queues what `w` held, each as an infrastructure failure (or an out-of-memory one). */
@@ -583,6 +676,10 @@ export class Scheduler {
     if (reports.length > 0) { this.touch(w); w.idlePulls = 0 }
     if (w.state === "gone") return { kind: "shutdown", reason: "released" }
     if (this.fatal) return { kind: "shutdown", reason: "the execution failed" }
+    if (this.ended) {
+      this.setState(w, "gone")
+      return { kind: "shutdown", reason: "the run is complete" }
+    }
     const run = this.run
     if (!run) return { kind: "backoff", ms: 200 }
     // A worker in the middle of a batch only delivers reports.
@@ -793,6 +890,10 @@ const groupMessage = (reason: RetryReason): string => {
   const first = reason.message.split("\n", 1)[0] ?? ""
   return first.length > 300 ? `${first.slice(0, 300)}...` : first
 }
+
+/** A worker's process as a log names it. */
+const describeProcess = (p: WorkerProcess): string =>
+  p.pid === undefined && p.host === undefined ? "an unnamed process" : `pid ${p.pid ?? "?"} on ${p.host ?? "?"}`
 
 const addOutput = (log: StageLog, target: string): void => {
   log.outputFiles++

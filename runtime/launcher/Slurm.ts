@@ -41,8 +41,10 @@ const advertised = (address: { readonly host: string; readonly port: number }): 
  * `zephyr worker` as worker `<pool>-w<i>` with the driver's Node and checkout (see SlurmJob).
  * The coordinator listens on `listen`; the workers dial it with the token they get in the
  * job's environment. `squeue` is polled: a task that ends badly (cancelled, failed, node
- * failure, preempted, timed out) is a dead worker at once, its shards re-queued; when every
- * task has ended the pool is gone. The array is cancelled (`scancel`) when the pool's scope
+ * failure, preempted, timed out) is a dead worker at once, its shards re-queued, and while
+ * the run goes on the task is requeued (`scontrol requeue`, at most `maxWorkerRestarts`
+ * times per task), so its worker comes back under the same id; when every task has ended
+ * the pool is gone. The array is cancelled (`scancel`) when the pool's scope
  * closes: at the end of the run, on failure and on Ctrl-C.
  */
 export const make = (options: Options): Launcher => ({
@@ -138,11 +140,17 @@ const ended = (jobId: string) =>
     Effect.repeat({ until: (done) => done, schedule: Schedule.spaced(END_POLL) })
   )
 
-/** Polls the array's tasks until every one has ended, telling the coordinator of each lost one. */
+/**
+ * Polls the array's tasks until every one has ended, telling the coordinator of each lost
+ * one; while the run goes on, a lost task is requeued (same task id, so its worker comes
+ * back under the same id) up to `maxWorkerRestarts` times.
+ */
 const watch = (options: Options, ctx: PoolContext, jobId: string, logPattern: string | undefined, gone: Deferred.Deferred<void>) =>
   Effect.gen(function* () {
+    const commands = yield* SlurmCommands.SlurmCommands
     const interval = Duration.millis(options.pollIntervalMs ?? DEFAULT_POLL_MS)
     let tracked = SlurmStates.initial(ctx.workers)
+    const restarts = new Map<number, number>()
     let failedPolls = 0
     while (true) {
       yield* Effect.sleep(interval)
@@ -162,7 +170,26 @@ const watch = (options: Options, ctx: PoolContext, jobId: string, logPattern: st
         const reason = SlurmStates.describe(jobId, lost, SlurmJob.logOf(logPattern, jobId, lost.task))
         yield* ctx.coordinator.workerExited(`${ctx.name}-w${lost.task}`, reason, SlurmStates.isOutOfMemory(lost.state))
       }
-      if (u.ended) {
+      const running = ctx.coordinator.scheduler.fatal === undefined && ctx.coordinator.scheduler.outcome().kind === "running"
+      for (const task of SlurmStates.toRestart(u.lost, restarts, ctx.maxWorkerRestarts, running)) {
+        const workerId = `${ctx.name}-w${task}`
+        const [requeue, startNow] = SlurmStates.requeueCommands(jobId, task)
+        const done = yield* commands.run({ program: "scontrol", args: requeue! }).pipe(
+          Effect.as(true),
+          Effect.catchAll((e) => Effect.as(Effect.logWarning(`could not requeue Slurm array task ${jobId}_${task} (worker ${workerId}): ${e.message}; it stays lost`), false))
+        )
+        if (!done) continue
+        const used = (restarts.get(task) ?? 0) + 1
+        restarts.set(task, used)
+        tracked = SlurmStates.requeued(tracked, task)
+        yield* ctx.coordinator.workerStarting(workerId)
+        yield* Effect.logWarning(`worker ${workerId} lost (Slurm array task ${jobId}_${task} ${u.lost.find((t) => t.task === task)?.state}); requeued the task to restart it under the same id (${used} of ${ctx.maxWorkerRestarts})`)
+        // Without it the task waits out Slurm's credential lifetime (2 minutes by default) first.
+        yield* commands.run({ program: "scontrol", args: startNow! }).pipe(
+          Effect.catchAll((e) => Effect.logDebug(`scontrol ${startNow!.join(" ")}: ${e.message} (the task starts when Slurm lets it)`))
+        )
+      }
+      if ([...tracked.values()].every((t) => t.fate !== "live")) {
         yield* Effect.logDebug(`every task of Slurm job array ${jobId} has ended`)
         yield* Deferred.succeed(gone, undefined)
         return

@@ -7,7 +7,7 @@ import { Context, Data, Effect, Layer } from "effect"
  * apply as they do in a shell); the test layer answers from a function, so the launcher's
  * decisions are tested without a cluster.
  */
-export type Program = "sbatch" | "scancel" | "squeue" | "sacct"
+export type Program = "sbatch" | "scancel" | "squeue" | "sacct" | "scontrol"
 
 export interface Invocation {
   readonly program: Program

@@ -67,6 +67,8 @@ export const submission = (input: Input): Submission => {
       `--job-name=zephyr-${input.pool}`,
       "--export=ALL",
       "--ntasks=1",
+      // A lost task may be requeued (the restart policy, --max-worker-restarts), where a cluster's JobRequeue=0 would refuse it.
+      "--requeue",
       ...(log ? [`--output=${log}`] : []),
       ...(o.partition ? [`--partition=${o.partition}`] : []),
       ...(o.time ? [`--time=${o.time}`] : []),

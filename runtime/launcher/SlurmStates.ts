@@ -121,3 +121,23 @@ export const update = (tracked: Tracked, listed: ReadonlyArray<TaskState>, unlis
 /** The line a dead worker is logged with. */
 export const describe = (jobId: string, lost: TaskState, log: string | undefined): string =>
   `Slurm array task ${jobId}_${lost.task} ${lost.state === "UNKNOWN" ? "ended (squeue and sacct no longer list it)" : lost.state}${log ? `; its output: ${log}` : ""}`
+
+/**
+ * Which lost tasks to requeue: each at most `maxRestarts` times (`used` counts what each has
+ * had), and none once the run is over (`running` false). Pure; the launcher runs `scontrol`.
+ */
+export const toRestart = (lost: ReadonlyArray<TaskState>, used: ReadonlyMap<number, number>, maxRestarts: number, running: boolean): Array<number> =>
+  running ? lost.filter((t) => (used.get(t.task) ?? 0) < maxRestarts).map((t) => t.task) : []
+
+/** A requeued task is live again: what the launcher records until squeue lists it. */
+export const requeued = (tracked: Tracked, task: number): Tracked => new Map(tracked).set(task, { fate: "live", state: "REQUEUED" })
+
+/**
+ * `scontrol requeue` puts an ended task back in the queue (same job and task id, so the
+ * same worker id), eligible only after Slurm's credential lifetime (`cred_expire`, 120 s by
+ * default); the update that follows lets it start at once (its predecessor is gone).
+ */
+export const requeueCommands = (jobId: string, task: number): Array<ReadonlyArray<string>> => [
+  ["requeue", `${jobId}_${task}`],
+  ["update", `JobId=${jobId}_${task}`, "StartTime=now"]
+]

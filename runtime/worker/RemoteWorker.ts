@@ -78,12 +78,16 @@ export interface Options {
   readonly coordinator: string
   readonly workerId: string
   readonly token: string
+  /** How long to keep dialling after the connection broke (default: what the coordinator says). */
+  readonly reconnectTimeoutMs?: number | undefined
 }
 
-/** Dials the coordinator and works until told to shut down. */
+/** Dials the coordinator and works until told to shut down; dials again (same id) when the connection breaks. */
 export const run = (options: Options) =>
   Effect.scoped(Effect.gen(function* () {
     const { host, port } = Transport.parseAddress(options.coordinator)
-    const client = yield* Transport.connectTcp(host, port)
-    return yield* Worker.run({ workerId: options.workerId, token: options.token, client, load: loadFromSpec, shared: sharedFromStorage })
+    return yield* Worker.run({
+      workerId: options.workerId, token: options.token, connect: Transport.dialTcp(host, port), reconnectTimeoutMs: options.reconnectTimeoutMs,
+      load: loadFromSpec, shared: sharedFromStorage
+    })
   }))

@@ -112,9 +112,10 @@ const listening = () => waitFor(() => {
 }, "the coordinator to listen", 120_000)
 
 /**
- * Every worker exits once the run is over, none lingers. Not necessarily with 0: a worker
- * sleeping in a pull backoff when the last stage ends pulls again after the coordinator
- * closed, and exits 1 with "Error in socket" (a race of the existing worker, not of the link).
+ * Every worker exits once the run is over, none lingers. Not necessarily with 0: a registered
+ * worker between two pulls when the run ends is now told to shut down before the coordinator
+ * closes (Coordinator.end), but one still dialling in or registering at that moment finds the
+ * coordinator gone and exits 1.
  */
 const allExited = (workers: ReadonlyArray<ReturnType<typeof zephyrIn>>) =>
   Promise.all(workers.map((w) => w.exit.then((code) => ({ code, refused: w.stderr().includes("wrong token") }))))

@@ -36,6 +36,13 @@ describe("RunOptions.resolve", () => {
     expect(() => RunOptions.resolve({ executionId: "a", resume: "b" }, "local")).toThrow(/Invalid option executionId/)
   })
 
+  it("resolves how long a worker dials again after its connection broke: 60s by default, 0 for never", () => {
+    expect(RunOptions.resolve({}, "local").reconnectTimeoutMs).toBe(60_000)
+    expect(RunOptions.resolve({ reconnectTimeout: "2m" }, "local").reconnectTimeoutMs).toBe(120_000)
+    expect(RunOptions.resolve({ reconnectTimeout: 0 }, "local").reconnectTimeoutMs).toBe(0)
+    expect(() => RunOptions.resolve({ reconnectTimeout: "soon" }, "local")).toThrow(/Invalid option reconnectTimeout: "soon"/)
+  })
+
   it("parses durations in days", () => {
     expect(RunOptions.parseDuration("older-than", "7d")).toBe(7 * 86_400_000)
   })

@@ -243,4 +243,53 @@ describe("Coordinator: output commits", () => {
       for (let i = 0; i < 20 && tasks < 4; i++) yield* Effect.yieldNow()
       expect(tasks).toBe(4)
     }))
+
+  it.scoped("a worker id taken over by a new process: the old process is refused, told to stop, and its pending output removed", () =>
+    Effect.gen(function* () {
+      const dir = tmp()
+      const target = path.join(dir, "part-0.jsonl")
+      const c = yield* make()
+      const as = (incarnation: string, pid: number) => c.handlers.Register({ workerId: "w1", fingerprint: "f", pid, host: "h", incarnation })
+      yield* as("old", 10)
+      yield* Effect.fork(c.runStage(0, inputs(1), true))
+      yield* Effect.yieldNow()
+      const held = yield* c.handlers.Pull({ workerId: "w1", reports: [], max: 1, incarnation: "old" })
+      expect(held).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 0 }] })
+      yield* as("new", 20)
+      // The old process: its heartbeat does not make it register again, its pull stops it.
+      expect(yield* c.handlers.Heartbeat({ workerId: "w1", incarnation: "old" })).toEqual({ known: true })
+      const late = written(target, 0, "from the old process\n")
+      const told = yield* c.handlers.Pull({ workerId: "w1", reports: [withCommit(held.kind === "tasks" ? held.tasks[0]! : ({} as never), late)], max: 1, incarnation: "old" })
+      expect(told).toEqual({ kind: "shutdown", reason: "replaced: a newer process registered as worker w1" })
+      expect(fs.existsSync(late.pending)).toBe(false)
+      const refused = yield* Effect.flip(as("old", 10))
+      expect(refused).toMatchObject({ _tag: "ZephyrInfraError", reason: "worker-replaced" })
+      expect(refused.message).toContain("Give every worker process its own --worker-id")
+      // The new process gets the shard as a new attempt.
+      expect(yield* c.handlers.Pull({ workerId: "w1", reports: [], max: 1, incarnation: "new" })).toMatchObject({ kind: "tasks", tasks: [{ shard: 0, attempt: 1 }] })
+    }))
+
+  it.scoped("at the end of a run, a held pull is told to shut down at once, and `end` waits for the others' next pull, at most its grace", () =>
+    Effect.gen(function* () {
+      const c = yield* make()
+      yield* register(c, "holder")
+      yield* register(c, "idle")
+      yield* register(c, "silent")
+      const stage = yield* Effect.fork(c.runStage(0, inputs(1), false))
+      yield* Effect.yieldNow()
+      const task = yield* c.handlers.Pull({ workerId: "holder", reports: [], max: 1 })
+      const idle = yield* Effect.fork(c.handlers.Pull({ workerId: "idle", reports: [], max: 1 }))
+      yield* Effect.yieldNow()
+      expect((yield* c.handlers.Pull({ workerId: "holder", reports: [doneReport(task.kind === "tasks" ? task.tasks[0]! : ({} as never))], max: 0 })).kind).toBe("backoff")
+      yield* Fiber.join(stage)
+      const ending = yield* Effect.fork(c.end(2_000))
+      yield* Effect.yieldNow()
+      expect(yield* Fiber.join(idle)).toEqual({ kind: "shutdown", reason: "the run is complete" })
+      expect(yield* c.handlers.Pull({ workerId: "holder", reports: [], max: 1 })).toEqual({ kind: "shutdown", reason: "the run is complete" })
+      // "silent" never pulls again: the grace bounds the wait.
+      expect(Option.isNone(yield* Fiber.poll(ending))).toBe(true)
+      yield* TestClock.adjust("2 seconds")
+      yield* Fiber.join(ending)
+      expect(c.scheduler.aliveWorkers()).toBe(1)
+    }))
 })

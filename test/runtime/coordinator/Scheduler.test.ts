@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest"
 import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import type { Report, ShardOutput } from "../../../rpc/Protocol.ts"
 import fc from "fast-check"
-import { batchSize, classifyReport, defaults, idleHoldMs, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
+import { batchSize, classifyReport, defaults, idleHoldMs, registrationOf, Scheduler, type Config } from "../../../runtime/coordinator/Scheduler.ts"
 import { ShardQueue } from "../../../runtime/coordinator/ShardQueue.ts"
 
 const config: Config = { ...defaults, heartbeatTimeoutMs: 10_000, startupGraceMs: 0, noWorkersTimeoutMs: 30_000, sweepIntervalMs: 1_000, maxTasksPerPull: 8 }
@@ -554,5 +554,76 @@ describe("ShardQueue", () => {
     expect(out).toEqual(Array.from({ length: 5_000 }, (_, i) => i))
     expect(q.shift()).toBeUndefined()
     expect(q.length).toBe(0)
+  })
+})
+
+describe("Scheduler: a registration under a known worker id (worker lifecycle)", () => {
+  const entry = (state: "alive" | "failed" | "gone", incarnation = "p1", retired: Array<string> = []) => ({ state, incarnation, retired })
+  // existing worker (state, incarnation, retired ones), incoming incarnation -> what it is
+  const table: Array<[string, ReturnType<typeof entry> | undefined, string | undefined, ReturnType<typeof registrationOf>]> = [
+    ["an unknown id", undefined, "p1", "new"],
+    ["the same process after its connection broke", entry("alive", "p1"), "p1", "reconnected"],
+    ["the same process after it was declared dead (a long cut)", entry("failed", "p1"), "p1", "reconnected"],
+    ["a new process after the old one died (a restart: local, Slurm requeue, a replaced pod)", entry("failed", "p1"), "p2", "restarted"],
+    ["a new process after the old one was let go", entry("gone", "p1"), "p2", "restarted"],
+    ["a new process while the old one is alive: it takes over", entry("alive", "p1"), "p2", "replaced"],
+    ["an old process that was replaced, coming back", entry("alive", "p2", ["p1"]), "p1", "refused"],
+    ["an old process that was replaced, after its successor died", entry("failed", "p2", ["p1"]), "p1", "refused"],
+    ["an in-memory worker (no incarnation) registering again", entry("alive", ""), undefined, "reconnected"]
+  ]
+  for (const [name, existing, incarnation, kind] of table) {
+    it(`${name}: ${kind}`, () => { expect(registrationOf(existing, incarnation)).toBe(kind) })
+  }
+
+  it("a reconnect re-queues what the worker held as a new attempt: its late report is stale and ignored, the new attempt's counts once", () => {
+    const s = make({}, 2)
+    s.register("w1", 0, { incarnation: "p1", pid: 10, host: "a" })
+    expect(tasksOf(s.pull("w1", [], 2, 1))).toEqual([[0, 0], [1, 0]])
+    expect(s.register("w1", 2, { incarnation: "p1", pid: 10, host: "a" })).toEqual({ requeued: [0, 1], kind: "reconnected" })
+    // The report of the broken session comes with the first pull after the reconnect.
+    expect(tasksOf(s.pull("w1", [done(s, 0, 0)], 2, 3))).toEqual([[0, 1], [1, 1]])
+    expect(s.run!.completed).toBe(0)
+    s.pull("w1", [done(s, 0, 1), done(s, 1, 1), done(s, 0, 0)], 2, 4)
+    expect(s.outcome().kind).toBe("done")
+    expect(s.counters).toEqual({ n: { agg: "sum", value: 2, count: 2 } })
+    expect(s.drainEvents().some((e) => e.level === "info" && /worker w1 reconnected; re-queued shard\(s\) 0, 1/.test(e.message))).toBe(true)
+  })
+
+  it("a new process while the old one is alive replaces it, with a warning naming both; the old one is fenced off and may not come back", () => {
+    const s = make({}, 1)
+    s.register("w1", 0, { incarnation: "p1", pid: 10, host: "a" })
+    expect(tasksOf(s.pull("w1", [], 1, 1))).toEqual([[0, 0]])
+    expect(s.register("w1", 2, { incarnation: "p2", pid: 20, host: "b" })).toEqual({ requeued: [0], kind: "replaced" })
+    const warning = s.drainEvents().find((e) => e.level === "warn")?.message
+    expect(warning).toContain("worker w1 registered again from a new process (pid 20 on b) while its previous process (pid 10 on a) was still alive")
+    expect(s.isReplaced("w1", "p1")).toBe(true)
+    expect(s.isReplaced("w1", "p2")).toBe(false)
+    expect(s.register("w1", 3, { incarnation: "p1", pid: 10, host: "a" }).kind).toBe("refused")
+    expect(s.workers.get("w1")).toMatchObject({ incarnation: "p2", pid: 20, host: "b", state: "alive" })
+    expect(s.drainEvents().some((e) => e.level === "warn" && e.message.includes("refused a registration of worker w1 from pid 10 on a"))).toBe(true)
+    // The shard the old process held goes to the new one, as a new attempt.
+    expect(tasksOf(s.pull("w1", [], 1, 4))).toEqual([[0, 1]])
+  })
+
+  it("a restarted process (the old one died) is logged as a restart, not a takeover", () => {
+    const s = make({}, 1)
+    s.register("w1", 0, { incarnation: "p1", pid: 10, host: "a" })
+    s.pull("w1", [], 1, 1)
+    s.workerExited("w1", 2, "Slurm array task 7_1 CANCELLED")
+    s.drainEvents()
+    expect(s.register("w1", 3, { incarnation: "p2", pid: 11, host: "a" })).toEqual({ requeued: [], kind: "restarted" })
+    expect(s.drainEvents().map((e) => e.message)).toContain("worker w1 re-registered (pid 11 on a)")
+    expect(s.isReplaced("w1", "p1")).toBe(true)
+  })
+
+  it("once the run is complete, a worker's next pull tells it to shut down and lets it go", () => {
+    const s = make({}, 1, true)
+    s.register("w1", 0); s.register("w2", 0)
+    s.pull("w1", [], 1, 1)
+    s.pull("w1", [done(s, 0)], 1, 2)
+    expect(s.aliveWorkers()).toBe(1) // w1 was released (last stage, nothing left); w2 never pulled
+    s.end(3)
+    expect(s.pull("w2", [], 1, 4)).toEqual({ kind: "shutdown", reason: "the run is complete" })
+    expect(s.aliveWorkers()).toBe(0)
   })
 })

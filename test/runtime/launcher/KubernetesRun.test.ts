@@ -3,7 +3,9 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import { Zephyr } from "zephyr"
 import { expected, type Total } from "../../faults/fixtures/faulty.ts"
+import type { Total as SlowTotal } from "./fixtures/slow-shards.ts"
 import { waitFor } from "../../faults/Processes.ts"
 import { useTempDirs } from "../../TempDirs.ts"
 import * as FakeApiServer from "./FakeApiServer.ts"
@@ -120,6 +122,37 @@ describe("zephyr run --backend kubernetes (a stand-in API server, pods as local 
     expect(cluster.jobs.size + cluster.secrets.size + cluster.pods.size).toBe(0)
     await waitFor(allExited(kubelet), "the worker processes to exit")
   }, 180_000)
+
+  it("a pod whose worker dies is replaced under its index (backoffLimitPerIndex): its worker registers again under the same id, same output", async () => {
+    const { kubelet, cluster, dir, kubeconfig } = await setUp()
+    const marks = path.join(dir, "marks")
+    const gate = path.join(dir, "gate")
+    fs.mkdirSync(marks)
+    const module = "test/runtime/launcher/fixtures/slow-shards.ts"
+    const faultFree = await Zephyr.runModule<SlowTotal>(module, { backend: "in-process", workers: 2, args: { dir: path.join(dir, "fault-free"), shards: "8", sleepMs: "0" } })
+    const run = await driver(module, kubeconfig, dir, [
+      "--arg", `dir=${marks}`, "--arg", "shards=8", "--arg", "sleepMs=100", "--arg", `gate=${gate}`, "--heartbeat-timeout", "10m", "--max-worker-restarts", "1"
+    ])
+    try {
+      // Both pods' workers hold a shard, waiting at the gate; one of them dies.
+      await waitFor(() => fs.readdirSync(marks).length >= 2 || run.child.exitCode !== null, "both workers to start a task", 120_000)
+      const [victim] = [...kubelet.processes.values()]
+      victim!.kill("SIGKILL")
+      await waitFor(() => /worker \S+-w[01] re-registered \(pid \d+ on /.test(run.stderr()) || run.child.exitCode !== null, "the replacement pod's worker to register", 120_000)
+      fs.writeFileSync(gate, "")
+      expect(await run.exit, run.stderr()).toBe(0)
+      const totals = run.stdout().trim().split("\n").map((l) => JSON.parse(l) as SlowTotal).sort((a, b) => a.key - b.key)
+      expect(totals).toEqual([...faultFree.results].sort((a, b) => a.key - b.key))
+      const id = /worker (\S+-w[01]) re-registered/.exec(run.stderr())![1]!
+      expect(run.stderr()).toMatch(new RegExp(`worker ${id} exited \\(pod zephyr-\\S+ failed: container Error with exit code 137\\)`))
+      expect(fs.readdirSync(marks)).toHaveLength(3) // the replacement pod ran a new worker process
+      expect(cluster.jobs.size + cluster.secrets.size + cluster.pods.size).toBe(0)
+      await waitFor(allExited(kubelet), "the worker processes to exit")
+    } catch (e) {
+      process.stderr.write(`driver stderr:\n${run.stderr()}\n`)
+      throw e
+    }
+  }, 240_000)
 
   it("Ctrl-C deletes the Job and the Secret, and so stops the pods", async () => {
     const { kubelet, cluster, api, dir, kubeconfig } = await setUp()

@@ -30,6 +30,7 @@ const scripted = (answer: Answer = () => undefined) => {
       case "squeue": return Effect.succeed(state.squeue)
       case "sacct": return Effect.fail(new SlurmCommands.SlurmCommandError({ program: "sacct", message: "Slurm accounting storage is disabled", code: 1 }))
       case "scancel": return Effect.succeed("")
+      case "scontrol": return Effect.succeed("")
     }
   }, calls)
   return { calls, state, layer }
@@ -38,13 +39,13 @@ const scripted = (answer: Answer = () => undefined) => {
 const failing = (message: string) => (call: SlurmCommands.Invocation) =>
   call.program === "squeue" ? Effect.fail(new SlurmCommands.SlurmCommandError({ program: "squeue", message, code: 1 })) : undefined
 
-const setup = (options: Partial<Slurm.Options> = {}, answer?: Answer, scheduling: Partial<typeof config> = {}) =>
+const setup = (options: Partial<Slurm.Options> = {}, answer?: Answer, scheduling: Partial<typeof config> = {}, maxWorkerRestarts = 0) =>
   Effect.gen(function* () {
     const coordinator = yield* Coordinator.make({ spec, stages: 1, config: { ...config, ...scheduling } })
     const slurm = scripted(answer)
     const scope = yield* Scope.make()
     const start = Slurm.start({ listen: "127.0.0.1:0", token: "tok-secret-1", slurm: SlurmOptions.none, ...options }, {
-      name: "e1-a0", coordinator, spec, executable: undefined as unknown as Executable.Executable, layer: undefined, shared: {}, workers: 2, maxWorkerRestarts: 0
+      name: "e1-a0", coordinator, spec, executable: undefined as unknown as Executable.Executable, layer: undefined, shared: {}, workers: 2, maxWorkerRestarts
     }).pipe(Scope.extend(scope), Effect.provide(slurm.layer))
     return { coordinator, slurm, scope, start }
   })
@@ -93,6 +94,45 @@ describe("Slurm launcher", () => {
       expect(after["e1-a0-w1"]).toBe("dead")
       const status = yield* coordinator.status
       expect(status).toMatchObject({ inFlight: 0, queued: 2, retries: 1 })
+      yield* Scope.close(scope, over)
+    }))
+
+  it.scoped("restart policy: a lost task is requeued (same task id, so the same worker id) up to maxWorkerRestarts times; the pool is not gone meanwhile", () =>
+    Effect.gen(function* () {
+      const { coordinator, slurm, start, scope } = yield* setup({}, undefined, {}, 2)
+      const pool = yield* start
+      const gone = yield* Effect.fork(pool.gone)
+      yield* coordinator.handlers.Register({ workerId: "e1-a0-w1", fingerprint: "f", pid: 1, host: "node1", incarnation: "first" })
+      yield* Effect.fork(coordinator.runStage(0, [{ input: { kind: "list", index: 0 } }], false))
+      yield* Effect.yieldNow()
+      const scontrol = () => slurm.calls.filter((c) => c.program === "scontrol").map((c) => c.args.join(" "))
+      for (const restart of [1, 2, 3]) {
+        slurm.state.squeue = "0|COMPLETED\n1|RUNNING\n"
+        yield* TestClock.adjust("2 seconds")
+        slurm.state.squeue = "0|COMPLETED\n1|CANCELLED\n"
+        yield* TestClock.adjust("2 seconds")
+        expect((yield* workerStates(coordinator))["e1-a0-w1"]).toBe(restart <= 2 ? "starting" : "dead")
+        expect(scontrol().length).toBe(2 * Math.min(restart, 2))
+        if (restart <= 2) {
+          expect(gone.unsafePoll()).toBeNull()
+          // The requeued task's worker registers under the same id, as a new process.
+          yield* coordinator.handlers.Register({ workerId: "e1-a0-w1", fingerprint: "f", pid: 1 + restart, host: "node1", incarnation: `restart-${restart}` })
+          expect((yield* workerStates(coordinator))["e1-a0-w1"]).not.toBe("dead")
+        }
+      }
+      expect(scontrol().slice(0, 2)).toEqual(["requeue 42_1", "update JobId=42_1 StartTime=now"])
+      // Restarts used up: the task stays lost, and with every task ended the pool is gone.
+      yield* Fiber.join(gone)
+      yield* Scope.close(scope, over)
+    }))
+
+  it.scoped("restart policy: no requeue once the run is over, nor with maxWorkerRestarts 0", () =>
+    Effect.gen(function* () {
+      const { slurm, start, scope } = yield* setup()
+      yield* start
+      slurm.state.squeue = "0|RUNNING\n1|FAILED\n"
+      yield* TestClock.adjust("2 seconds")
+      expect(slurm.calls.some((c) => c.program === "scontrol")).toBe(false)
       yield* Scope.close(scope, over)
     }))
 

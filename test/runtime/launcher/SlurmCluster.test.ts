@@ -62,15 +62,16 @@ describe.skipIf(missing.length > 0)("the slurm backend on a single-node Slurm cl
   const tasks = async (job: string) =>
     (await cluster.run("squeue", [`--jobs=${job}`, "--array", "--states=all", "--noheader", "--format=%K %T"])).trim().split("\n").filter((l) => l.length > 0).sort()
 
-  it("runs a pipeline on a job array of 2 workers, one task cancelled mid-run, with the output of a fault-free run", async () => {
+  it("runs a pipeline on a job array of 2 workers, one task cancelled mid-run and requeued under the same worker id, with the output of a fault-free run", async () => {
     const faultFree = await Zephyr.runModule<Total>(module, { backend: "in-process", workers: 2, args: { dir: path.join(work, "fault-free"), shards: "32", sleepMs: "0" } })
     const marks = path.join(work, "marks-cancel")
+    const gate = path.join(work, "gate-cancel")
     const run = driver(marks, [
-      "--arg", "shards=32", "--arg", "sleepMs=500", "--slurm-partition", "zephyr", "--slurm-time", "10m", "--slurm-cpus-per-worker", "1",
-      "--slurm-mem-per-worker", "512MiB", "--slurm-sbatch-arg=--comment=zephyr-slurm-test"
+      "--arg", "shards=32", "--arg", "sleepMs=200", "--arg", `gate=${gate}`, "--slurm-partition", "zephyr", "--slurm-time", "10m", "--slurm-cpus-per-worker", "1",
+      "--slurm-mem-per-worker", "512MiB", "--slurm-sbatch-arg=--comment=zephyr-slurm-test", "--max-worker-restarts", "2"
     ])
     try {
-      // Both workers hold a shard (one at a time each: a 500 ms task is a batch of one).
+      // Both workers hold a shard, waiting at the gate.
       await until(() => started(marks) >= 2 || run.child.exitCode !== null, "both workers to start a task")
       const job = await arrayJob()
       expect(job).toMatch(/^\d+$/)
@@ -78,14 +79,19 @@ describe.skipIf(missing.length > 0)("the slurm backend on a single-node Slurm cl
       expect((await cluster.run("squeue", [`--jobs=${job}`, "--array", "--noheader", "--format=%P %l %C %m %k"])).trim().split("\n"))
         .toEqual(["zephyr 10:00 1 512M zephyr-slurm-test", "zephyr 10:00 1 512M zephyr-slurm-test"])
       await cluster.run("scancel", [`${job}_1`])
+      // squeue's CANCELLED made the worker dead at once (not the heartbeat timeout, 120 s here),
+      // the launcher requeued its task, and the task's new process registered under the same id.
+      await until(() => /worker \S+-w1 re-registered \(pid \d+ on /.test(run.stderr()) || run.child.exitCode !== null, "the requeued task's worker to register", 90_000)
+      fs.writeFileSync(gate, "")
       expect(await run.exit).toBe(0)
       const results = run.stdout().trim().split("\n").map((l) => JSON.parse(l) as Total)
       expect(byKey(results)).toEqual(byKey(faultFree.results))
-      // squeue's CANCELLED made the worker dead at once (not the heartbeat timeout, 120 s here).
       expect(run.stderr()).toMatch(new RegExp(`worker \\S+-w1 exited \\(Slurm array task ${job}_1 CANCELLED`))
-      // Nothing of the array is left: the survivor, told to shut down when the last stage ran
-      // dry, ended on its own (COMPLETED) or was cancelled with the array.
-      await until(async () => /^0 (COMPLETED|CANCELLED),1 CANCELLED$/.test((await tasks(job)).join(",")), `every task of job ${job} to end`, 30_000)
+      expect(run.stderr()).toMatch(new RegExp(`worker (\\S+-w1) lost \\(Slurm array task ${job}_1 CANCELLED\\); requeued the task to restart it under the same id \\(1 of 2\\)`))
+      expect(started(marks)).toBe(3) // the requeued task ran a new worker process
+      // Nothing of the array is left: the workers, told to shut down when the run was
+      // complete, ended on their own (COMPLETED) or were cancelled with the array.
+      await until(async () => /^0 (COMPLETED|CANCELLED),1 (COMPLETED|CANCELLED)$/.test((await tasks(job)).join(",")), `every task of job ${job} to end`, 30_000)
       // The backend's own squeue and sacct calls, as this Slurm takes them (no accounting
       // storage here: sacct accepts its options, then says so).
       expect(SlurmStates.parseSqueue(await cluster.run("squeue", SlurmStates.squeueArgs(job))).map((t) => t.task).sort()).toEqual([0, 1])
@@ -94,7 +100,7 @@ describe.skipIf(missing.length > 0)("the slurm backend on a single-node Slurm cl
       process.stderr.write(`driver stderr:\n${run.stderr()}\n${cluster.logs()}\n`)
       throw e
     }
-  }, 180_000)
+  }, 240_000)
 
   it("cancels the job array when the driver is interrupted (Ctrl-C)", async () => {
     const marks = path.join(work, "marks-interrupt")

@@ -25,7 +25,7 @@ describe("SlurmJob.submission", () => {
   it("submits one array of N tasks, parsable, exporting the environment, output in the execution directory", () => {
     const s = SlurmJob.submission(input())
     expect(s.args).toEqual([
-      "--parsable", "--array=0-2", "--job-name=zephyr-wc-1a2b-mx2q-a0", "--export=ALL", "--ntasks=1",
+      "--parsable", "--array=0-2", "--job-name=zephyr-wc-1a2b-mx2q-a0", "--export=ALL", "--ntasks=1", "--requeue",
       "--output=/shared/chunks/wc-1a2b-mx2q/slurm-%A_%a.log"
     ])
     expect(SlurmJob.logOf(s.logPattern, "17", 2)).toBe("/shared/chunks/wc-1a2b-mx2q/slurm-17_2.log")
@@ -33,7 +33,7 @@ describe("SlurmJob.submission", () => {
 
   it("asks for the partition, time, CPUs and memory given, and puts the extra arguments last", () => {
     const options = SlurmOptions.resolve({ partition: "batch", time: "90m", cpusPerWorker: 2, memoryPerWorker: "2GB", sbatchArgs: ["--account=proj", "-q", "high"] }, "slurm", 384)
-    expect(SlurmJob.submission(input({ options })).args.slice(6)).toEqual([
+    expect(SlurmJob.submission(input({ options })).args.slice(7)).toEqual([
       "--partition=batch", "--time=0-01:30:00", "--cpus-per-task=2", "--mem=1908M", "--account=proj", "-q", "high"
     ])
   })

@@ -105,3 +105,26 @@ describe("SlurmStates.update: what each poll means for the workers", () => {
     expect(SlurmStates.describe("17", { task: 2, state: "UNKNOWN" }, undefined)).toBe("Slurm array task 17_2 ended (squeue and sacct no longer list it)")
   })
 })
+
+describe("SlurmStates: the restart policy", () => {
+  const lost = (...tasks: Array<number>) => tasks.map((task) => ({ task, state: "CANCELLED" }))
+  // lost tasks, restarts each has had, maxWorkerRestarts, run still going -> tasks to requeue
+  const table: Array<[string, ReturnType<typeof lost>, Array<[number, number]>, number, boolean, Array<number>]> = [
+    ["a first loss", lost(1), [], 3, true, [1]],
+    ["restarts left", lost(0, 1), [[0, 2], [1, 3]], 3, true, [0]],
+    ["restarts used up", lost(1), [[1, 3]], 3, true, []],
+    ["no restarts allowed", lost(1), [], 0, true, []],
+    ["the run is over", lost(1), [], 3, false, []]
+  ]
+  for (const [name, tasks, used, max, running, expected] of table) {
+    it(`${name}: ${JSON.stringify(expected)}`, () => {
+      expect(SlurmStates.toRestart(tasks, new Map(used), max, running)).toEqual(expected)
+    })
+  }
+
+  it("a requeued task is live again until squeue says otherwise; its commands keep its job and task id", () => {
+    const tracked = SlurmStates.update(SlurmStates.initial(2), [{ task: 0, state: "RUNNING" }, { task: 1, state: "CANCELLED" }], false).tracked
+    expect(SlurmStates.requeued(tracked, 1).get(1)).toEqual({ fate: "live", state: "REQUEUED" })
+    expect(SlurmStates.requeueCommands("42", 1)).toEqual([["requeue", "42_1"], ["update", "JobId=42_1", "StartTime=now"]])
+  })
+})

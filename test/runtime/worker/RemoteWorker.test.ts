@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { Zephyr } from "zephyr"
+import { useTempDirs } from "../../TempDirs.ts"
+import { waitFor } from "../../faults/Processes.ts"
+import type { Total } from "../launcher/fixtures/slow-shards.ts"
+import * as TcpProxy from "./TcpProxy.ts"
+
+// A worker started by hand (`zephyr worker`) reaches its coordinator through a TCP proxy the
+// test cuts in the middle of the run and restores a few seconds later: the worker dials
+// again, registers under the same id, and the run completes with the output of a
+// fault-free run.
+const module = "test/runtime/launcher/fixtures/slow-shards.ts"
+const TOKEN = "reconnect-token-71c2"
+const tempDir = useTempDirs("zephyr-reconnect-")
+
+const freePort = () => new Promise<number>((resolve) => {
+  const s = net.createServer().listen(0, "127.0.0.1", () => {
+    const port = (s.address() as net.AddressInfo).port
+    s.close(() => resolve(port))
+  })
+})
+
+const children: Array<ChildProcess> = []
+const proxies: Array<TcpProxy.TcpProxy> = []
+afterEach(async () => {
+  for (const c of children.splice(0)) c.kill("SIGKILL")
+  for (const p of proxies.splice(0)) await p.close()
+})
+
+const zephyr = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
+  const { ZEPHYR_TOKEN: _, ...rest } = process.env
+  const child = spawn(process.execPath, ["bin/zephyr.js", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...rest, ...env } })
+  children.push(child)
+  let stdout = ""
+  let stderr = ""
+  child.stdout!.on("data", (d) => { stdout += d })
+  child.stderr!.on("data", (d) => { stderr += d })
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
+  return { child, exit, stdout: () => stdout, stderr: () => stderr }
+}
+
+const byKey = (results: ReadonlyArray<Total>) => [...results].sort((a, b) => a.key - b.key)
+
+describe("a remote worker whose connection breaks", () => {
+  it("dials again through a cut and restored link, re-registers under its id, and the run's output equals a fault-free run", async () => {
+    const dir = tempDir()
+    const marks = path.join(dir, "marks")
+    fs.mkdirSync(marks)
+    const faultFree = await Zephyr.runModule<Total>(module, { backend: "in-process", workers: 1, args: { dir: path.join(dir, "fault-free"), shards: "12", sleepMs: "0" } })
+    const port = await freePort()
+    const driver = zephyr([
+      "run", module, "--arg", `dir=${marks}`, "--arg", "shards=12", "--arg", "sleepMs=400",
+      "--backend", "external", "--listen", `127.0.0.1:${port}`, "--token", TOKEN, "--chunk-dir", path.join(dir, "chunks"),
+      "--print-results", "--no-progress", "--no-check"
+    ])
+    const proxy = await TcpProxy.start({ host: "127.0.0.1", port })
+    proxies.push(proxy)
+    // The only worker: the run cannot complete unless it comes back.
+    const worker = zephyr(["worker", "--coordinator", `127.0.0.1:${proxy.port}`, "--worker-id", "w-cut"], { ZEPHYR_TOKEN: TOKEN })
+    try {
+      await waitFor(() => fs.readdirSync(marks).length > 0 || worker.child.exitCode !== null, "the worker to start a task", 120_000)
+      // Mid-run (12 tasks of 400 ms): the link goes down for 3 s, then comes back.
+      await proxy.cut()
+      await new Promise((r) => setTimeout(r, 3_000))
+      await proxy.restore()
+      expect(await worker.exit).toBe(0)
+      expect(await driver.exit).toBe(0)
+      expect(byKey(driver.stdout().trim().split("\n").map((l) => JSON.parse(l) as Total))).toEqual(byKey(faultFree.results))
+      expect(proxy.accepted()).toBeGreaterThanOrEqual(2) // it dialled again
+      expect(worker.stderr()).toMatch(/worker w-cut lost its connection to the coordinator .*dialling again for up to 60 s/)
+      // The coordinator took it as the same process again, and re-queued what it held.
+      expect(driver.stderr()).toMatch(/worker w-cut reconnected/)
+      expect(driver.stderr()).not.toMatch(/replaced by a new process/)
+    } catch (e) {
+      process.stderr.write(`driver stderr:\n${driver.stderr()}\nworker stderr:\n${worker.stderr()}\n`)
+      throw e
+    }
+  }, 180_000)
+})
