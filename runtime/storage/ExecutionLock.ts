@@ -59,7 +59,8 @@ export const isStale = (h: Holder): boolean => h.host === os.hostname() && !isAl
 /** How long a lock file may stay empty or unreadable (its writer died between open and write) before it counts as stale. */
 const UNREADABLE_GRACE_MS = 10_000
 
-const lockedError = (dir: string, file: string, h: Holder | undefined): ZephyrInfraError =>
+/** The error for an execution locked by another driver (`h`, when its lock file could be read). */
+export const lockedError = (dir: string, file: string, h: Holder | undefined): ZephyrInfraError =>
   new ZephyrInfraError({
     reason: "execution-locked",
     message: h

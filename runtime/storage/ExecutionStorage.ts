@@ -132,15 +132,6 @@ const parseHolder = (bytes: Uint8Array | undefined): ExecutionLock.Holder | unde
   }
 }
 
-const lockedError = (dir: string, file: string, h: ExecutionLock.Holder | undefined): ZephyrInfraError =>
-  new ZephyrInfraError({
-    reason: "execution-locked",
-    message: h
-      ? `The execution in ${dir} is in use by another driver: pid ${h.pid} on ${h.host === os.hostname() ? "this host" : `host ${h.host}`} (since ${h.started}). Wait for it to finish or stop it${h.host === os.hostname() ? "" : `; if that process is gone, remove ${file}`}.`
-      : `The execution in ${dir} is being locked by another driver right now (${file}). Try again in a moment.`,
-    retryable: false
-  })
-
 /** Locks the execution for this driver, or fails naming the live holder (ExecutionLock's rules). */
 export const lock = async (dir: string): Promise<Lock> => {
   if (!StoragePath.isS3(dir)) {
@@ -155,7 +146,7 @@ export const lock = async (dir: string): Promise<Lock> => {
     const current = await store.readFile(file)
     if (current !== undefined) {
       const other = parseHolder(current)
-      if (other === undefined || !ExecutionLock.isStale(other)) throw lockedError(dir, file, other)
+      if (other === undefined || !ExecutionLock.isStale(other)) throw ExecutionLock.lockedError(dir, file, other)
       tookOverFrom = other
       await store.remove(file)
       continue
@@ -173,7 +164,7 @@ export const lock = async (dir: string): Promise<Lock> => {
       }
     }
   }
-  throw lockedError(dir, file, parseHolder(await store.readFile(file)))
+  throw ExecutionLock.lockedError(dir, file, parseHolder(await store.readFile(file)))
 }
 
 /** Removes the execution if it carries the marker for `id`; false when it does not (it is kept). */

@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { Zephyr } from "zephyr"
 import * as RawClient from "../../rpc/RawClient.ts"
+import * as ZephyrCommand from "../../ZephyrCommand.ts"
 
 const freePort = () => new Promise<number>((resolve) => {
   const s = net.createServer().listen(0, "127.0.0.1", () => {
@@ -28,17 +29,7 @@ const children: Array<ChildProcess> = []
 afterEach(() => { for (const c of children.splice(0)) c.kill("SIGKILL") })
 
 /** A `zephyr` command as a user runs it; its output is kept. */
-const zephyr = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const { ZEPHYR_TOKEN: _, ...rest } = process.env
-  const child = spawn(process.execPath, ["bin/zephyr.js", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...rest, ...env } })
-  children.push(child)
-  let stdout = ""
-  let stderr = ""
-  child.stdout!.on("data", (d) => { stdout += d })
-  child.stderr!.on("data", (d) => { stderr += d })
-  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { child, exit, stdout: () => stdout, stderr: () => stderr }
-}
+const zephyr = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => ZephyrCommand.start(args, env, children)
 
 const startWorker = (port: number, token: string, how: "env" | "flag" = "env") =>
   zephyr(["worker", "--coordinator", `127.0.0.1:${port}`, ...(how === "flag" ? ["--token", token] : [])], how === "env" ? { ZEPHYR_TOKEN: token } : {})

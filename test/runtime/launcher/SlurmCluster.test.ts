@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
@@ -6,6 +6,7 @@ import { Zephyr } from "zephyr"
 import * as SlurmStates from "../../../runtime/launcher/SlurmStates.ts"
 import * as SlurmCluster from "./SlurmCluster.ts"
 import type { Total } from "./fixtures/slow-shards.ts"
+import * as ZephyrCommand from "../../ZephyrCommand.ts"
 
 // The slurm backend on a real Slurm: a single-node cluster of the test's own (munged,
 // slurmctld, slurmd), `zephyr run --backend slurm` as a user types it, and a worker's array
@@ -34,18 +35,10 @@ describe.skipIf(missing.length > 0)("the slurm backend on a single-node Slurm cl
   /** `zephyr run --backend slurm` as a user runs it, with the cluster's SLURM_CONF. */
   const driver = (marks: string, args: ReadonlyArray<string>) => {
     fs.mkdirSync(marks, { recursive: true })
-    const { ZEPHYR_TOKEN: _, ...env } = process.env
-    const child = spawn(process.execPath, [
-      "bin/zephyr.js", "run", module, "--backend", "slurm", "--workers", "2", "--listen", "127.0.0.1:0",
+    return ZephyrCommand.start([
+      "run", module, "--backend", "slurm", "--workers", "2", "--listen", "127.0.0.1:0",
       "--chunk-dir", path.join(work, "chunks"), "--arg", `dir=${marks}`, "--print-results", "--no-progress", "--no-check", ...args
-    ], { stdio: ["ignore", "pipe", "pipe"], env: { ...env, ...cluster.env } })
-    drivers.push(child)
-    let stdout = ""
-    let stderr = ""
-    child.stdout!.on("data", (d) => { stdout += d })
-    child.stderr!.on("data", (d) => { stderr += d })
-    const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-    return { child, exit, stdout: () => stdout, stderr: () => stderr }
+    ], cluster.env, drivers)
   }
 
   const started = (marks: string) => fs.readdirSync(marks).filter((f) => f.startsWith("started-")).length

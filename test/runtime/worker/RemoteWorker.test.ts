@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -8,6 +8,7 @@ import { useTempDirs } from "../../TempDirs.ts"
 import { waitFor } from "../../faults/Processes.ts"
 import type { Total } from "../launcher/fixtures/slow-shards.ts"
 import * as TcpProxy from "./TcpProxy.ts"
+import * as ZephyrCommand from "../../ZephyrCommand.ts"
 
 // A worker started by hand (`zephyr worker`) reaches its coordinator through a TCP proxy the
 // test cuts in the middle of the run and restores a few seconds later: the worker dials
@@ -31,17 +32,7 @@ afterEach(async () => {
   for (const p of proxies.splice(0)) await p.close()
 })
 
-const zephyr = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => {
-  const { ZEPHYR_TOKEN: _, ...rest } = process.env
-  const child = spawn(process.execPath, ["bin/zephyr.js", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...rest, ...env } })
-  children.push(child)
-  let stdout = ""
-  let stderr = ""
-  child.stdout!.on("data", (d) => { stdout += d })
-  child.stderr!.on("data", (d) => { stderr += d })
-  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)))
-  return { child, exit, stdout: () => stdout, stderr: () => stderr }
-}
+const zephyr = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => ZephyrCommand.start(args, env, children)
 
 const byKey = (results: ReadonlyArray<Total>) => [...results].sort((a, b) => a.key - b.key)
 
