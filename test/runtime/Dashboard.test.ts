@@ -287,6 +287,9 @@ describe("dashboard", () => {
       const script = await fetch(`${base}/dashboard.js`).then((r) => r.text())
       expect(script).toContain(".textContent =")
       expect(script).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|new Function/)
+      // The page's events carry the latest sampled view (every 250 ms): wait until it has the worker.
+      await waitFor("the view to list the worker", () =>
+        fetch(`${base}/view`).then((r) => r.json()).then((v: any) => (v.workers.some((w: any) => w.id === hostileId) ? true : undefined)))
       const rendered = await renderPage(dashboardPort, dashboardToken, script)
       const rows = rendered.byId.get("workers")!.children
       expect(rows).toHaveLength(1)
