@@ -53,6 +53,13 @@ const isRetryable = (e: Failure): boolean => e._tag === "ZephyrInfraError" && e.
 const storageFailure = (what: string, e: unknown): ZephyrInfraError =>
   new ZephyrInfraError({ reason: "storage", message: `${what}: ${(e as Error)?.message ?? String(e)}`, retryable: false })
 
+/**
+ * The end of an execution's storage (removing it, unlocking it): a failure there, say object
+ * storage unreachable, does not undo the run's outcome; it is a warning, and `otherwise` stands.
+ */
+const cleanUp = <T>(what: string, f: () => Promise<T>, otherwise: T): Effect.Effect<T> =>
+  Effect.tryPromise(f).pipe(Effect.catchAll((e) => Effect.as(Effect.logWarning(`could not ${what}: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`), otherwise)))
+
 /** Errors of the execution directory's set-up: Zephyr's own pass as they are. */
 const storageError = (what: string, e: unknown): Failure | ZephyrPlanError =>
   e && typeof e === "object" && "_tag" in e && String((e as { _tag: unknown })._tag).startsWith("Zephyr")
@@ -84,12 +91,12 @@ export const execute = <A>(exe: Executable.Executable, options: Resolved, launch
         const { executionId, dir } = opened
         if (Exit.isSuccess(exit)) {
           // Only a directory carrying Zephyr's marker is removed (its lock goes with it).
-          if (yield* Effect.promise(() => ExecutionStorage.removeIfMarked(dir, executionId))) return
-          yield* Effect.promise(() => lock.release())
+          if (yield* cleanUp(`remove ${dir}`, () => ExecutionStorage.removeIfMarked(dir, executionId), false)) return
+          yield* cleanUp(`unlock ${dir}`, () => lock.release(), undefined)
           yield* Effect.logWarning(`execution ${executionId} succeeded; its directory ${dir} is kept because it no longer carries the ${path.basename(ExecutionDir.markerFile(dir))} marker`)
           return
         }
-        yield* Effect.promise(() => lock.release())
+        yield* cleanUp(`unlock ${dir}`, () => lock.release(), undefined)
         const how = Cause.isInterruptedOnly(exit.cause) ? "was interrupted" : "failed"
         yield* Effect.logWarning(`execution ${executionId} ${how}; its completed stages are kept in ${dir}. Resume it with: ${resumeCommand(exe, options, executionId)}`)
       })
@@ -160,7 +167,7 @@ const runAttempts = <A>(exe: Executable.Executable, options: Resolved, launcher:
 const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: Launcher, executionId: string, dir: string, attempt: number, dashboard: Dashboard.Dashboard | undefined) =>
   Effect.gen(function* () {
     const name = `${executionId}-a${attempt}`
-    yield* Effect.promise(() => ExecutionStorage.writeShared(dir, options.shared))
+    yield* Effect.tryPromise({ try: () => ExecutionStorage.writeShared(dir, options.shared), catch: (e) => storageFailure(`Could not write the run's shared values in ${dir}`, e) })
     const spec: JobSpec = {
       executionId,
       ...(exe.module ? { module: { path: exe.module.path, ...(exe.module.export !== undefined ? { export: exe.module.export } : {}), args: { ...exe.module.args } } } : {}),
