@@ -26,15 +26,11 @@ export const MAX_REPORTED_SEGMENTS = 16_384
 export const ofRuns = (runs: ReadonlyArray<ManifestRun>, sorted: boolean): ScatterIndex | undefined => {
   let n = 0
   for (const run of runs) n += run.segments.length
-  if (n > MAX_REPORTED_SEGMENTS) return undefined
-  const segments: Array<number> = []
-  runs.forEach((run, r) => {
-    for (const [target, offset, length, count] of run.segments) if (count > 0) segments.push(r, target, offset, length, count)
-  })
-  return { sorted, runs: runs.map((run) => [run.file, run.maxBlock] as const), segments }
+  return n > MAX_REPORTED_SEGMENTS ? undefined : ofManifest({ sorted, runs })
 }
 
-export const ofManifest = (manifest: Manifest): ScatterIndex => {
+/** The index of a manifest's runs (a mapper that did not report one, or an older record). */
+export const ofManifest = (manifest: Pick<Manifest, "sorted" | "runs">): ScatterIndex => {
   const segments: Array<number> = []
   manifest.runs.forEach((run, r) => {
     for (const [target, offset, length, count] of run.segments) if (count > 0) segments.push(r, target, offset, length, count)
