@@ -22,7 +22,7 @@ export interface Coordinator {
     isLast: boolean
   ) => Effect.Effect<ReadonlyArray<ShardOutput>, Scheduler.Failure>
   /** A worker process exited (`outOfMemory`: it hit its heap limit). */
-  readonly workerExited: (workerId: string, reason: string, outOfMemory?: boolean) => Effect.Effect<void>
+  readonly workerExited: (workerId: string, reason: string, outOfMemory?: boolean, host?: string) => Effect.Effect<void>
   /** The launcher started a worker's process (again): it is starting until it registers. */
   readonly workerStarting: (workerId: string) => Effect.Effect<void>
   /** A stage that runs no tasks here (completed by an earlier run, or a reshard), for the books. */
@@ -241,7 +241,7 @@ export const make = (options: Options) =>
     const service: Coordinator = {
       scheduler,
       runStage,
-      workerExited: (workerId, reason, outOfMemory) => step((now) => scheduler.workerExited(workerId, now, reason, outOfMemory)),
+      workerExited: (workerId, reason, outOfMemory, host) => step((now) => scheduler.workerExited(workerId, now, reason, outOfMemory, host)),
       workerStarting: (workerId) => step((now) => scheduler.workerStarting(workerId, now)),
       skipStage: (stage, shards, why) => step((now) => scheduler.skipStage(stage, shards, why, now)),
       poolGone: step((now) => scheduler.markPoolGone(now)),

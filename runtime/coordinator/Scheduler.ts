@@ -637,12 +637,19 @@ export class Scheduler {
 
   /**
    * A local process that exited is noticed at once, not after the heartbeat timeout. One
-   * that ran out of memory charges what it held with an out-of-memory failure too.
+   * that ran out of memory charges what it held with an out-of-memory failure too. With
+   * `host` (where the process that exited ran: a pod's name), the death of a process the id
+   * no longer runs is ignored: a pod's failure seen after its replacement registered (a
+   * launcher polls) is not the replacement's.
    */
-  workerExited(workerId: string, now: number, reason: string, outOfMemory = false): void {
+  workerExited(workerId: string, now: number, reason: string, outOfMemory = false, host?: string): void {
     this.tick(now)
-    this.launching.delete(workerId)
     const w = this.workers.get(workerId)
+    if (w !== undefined && host !== undefined && w.host !== undefined && w.host !== host && w.state === "alive") {
+      this.log("debug", `worker ${workerId}: ${reason}, an earlier process of it; it runs on ${w.host} now`, { worker: workerId })
+      return
+    }
+    this.launching.delete(workerId)
     if (!w || w.state === "gone") return
     const requeued = this.requeueHeld(w, reason, outOfMemory)
     w.relaunched = false

@@ -112,7 +112,7 @@ const start = (options: KubernetesOptions.Resolved, config: Config, ctx: PoolCon
       tracked = seen.tracked
       for (const w of seen.warnings) yield* Effect.logWarning(`kubernetes: ${w} (kubectl describe pod -n ${namespace} ...)`)
       if (!closing) {
-        for (const d of seen.deaths) yield* ctx.coordinator.workerExited(KubernetesObjects.workerId(ctx.name, d.index), d.reason, d.outOfMemory)
+        for (const d of seen.deaths) yield* ctx.coordinator.workerExited(KubernetesObjects.workerId(ctx.name, d.index), d.reason, d.outOfMemory, d.pod)
       }
       const over = KubernetesPods.finished(yield* api.readJob(namespace, pool.name))
       if (over !== undefined) {

@@ -27,7 +27,7 @@ export interface Pool {
 
 /** Where the Secret keeps each value; the pods read them into these variables. */
 export const secretKeys = { coordinator: "coordinator", token: "token" } as const
-export const env = { coordinator: "ZEPHYR_COORDINATOR", token: "ZEPHYR_TOKEN", index: "ZEPHYR_WORKER_INDEX" } as const
+export const env = { coordinator: "ZEPHYR_COORDINATOR", token: "ZEPHYR_TOKEN", index: "ZEPHYR_WORKER_INDEX", host: "ZEPHYR_WORKER_HOST" } as const
 
 /** The annotation the Job controller puts the pod's completion index in. */
 export const indexAnnotation = "batch.kubernetes.io/job-completion-index"
@@ -115,6 +115,9 @@ export const job = (options: KubernetesOptions.Resolved, pool: Pool): V1Job => {
               secretEnv(env.coordinator, pool.name, secretKeys.coordinator),
               secretEnv(env.token, pool.name, secretKeys.token),
               { name: env.index, valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${indexAnnotation}']` } } },
+              // The worker registers as running on its pod (a pod's host name is only job-index), so a
+              // failed pod seen after its replacement registered is told apart from the replacement.
+              { name: env.host, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
               { name: "NODE_OPTIONS", value: `--max-old-space-size=${pool.heapMiB}` }
             ],
             resources: {

@@ -186,7 +186,8 @@ export const run = (options: Options) =>
       })
     const loaded = yield* options.load(spec).pipe(Effect.catchAllCause(abort("rebuild the pipeline from its module")))
     const flushBytes = Math.floor((spec.maxMessageBytes ?? Transport.limits.maxFrameBytes) * FLUSH_SHARE)
-    const registration = { workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: os.hostname(), incarnation }
+    // A launcher may name where the process runs better than its host name (a Kubernetes pod's name).
+    const registration = { workerId, fingerprint: loaded.executable.plan.fingerprint, pid: process.pid, host: process.env.ZEPHYR_WORKER_HOST || os.hostname(), incarnation }
     yield* session.client.Register(registration)
     // The layer's services on top of whatever the worker's fiber already has (in-process
     // workers run inside the caller's context).

@@ -616,6 +616,29 @@ describe("Scheduler: a registration under a known worker id (worker lifecycle)",
     expect(s.isReplaced("w1", "p1")).toBe(true)
   })
 
+  it("a pod's failure seen after its replacement registered is the old pod's: the replacement keeps its shard", () => {
+    const s = make({}, 1)
+    s.register("w1", 0, { incarnation: "p1", pid: 1, host: "pool-w1-aaaaa" })
+    s.pull("w1", [], 1, 1)
+    // The replacement pod's worker registers before the launcher's poll sees the old pod fail.
+    expect(s.register("w1", 2, { incarnation: "p2", pid: 1, host: "pool-w1-bbbbb" })).toEqual({ requeued: [0], kind: "replaced" })
+    expect(tasksOf(s.pull("w1", [], 1, 3))).toEqual([[0, 1]])
+    s.drainEvents()
+    s.workerExited("w1", 4, "pod pool-w1-aaaaa failed: Error", false, "pool-w1-aaaaa")
+    expect(s.workers.get("w1")).toMatchObject({ state: "alive", host: "pool-w1-bbbbb" })
+    expect(s.drainEvents().filter((e) => e.level === "warn")).toEqual([])
+    // Nothing was re-queued: the replacement's report of attempt 1 is the shard's result.
+    s.pull("w1", [done(s, 0, 1)], 1, 5)
+    expect(s.outcome().kind).toBe("done")
+    // The replacement's own pod failing is its death.
+    const t = make({}, 1)
+    t.register("w1", 0, { incarnation: "p2", pid: 1, host: "pool-w1-bbbbb" })
+    t.pull("w1", [], 1, 1)
+    t.workerExited("w1", 2, "pod pool-w1-bbbbb failed: OOMKilled", true, "pool-w1-bbbbb")
+    expect(t.workers.get("w1")?.state).toBe("failed")
+    expect(t.drainEvents().map((e) => e.message)).toContain("worker w1 exited (pod pool-w1-bbbbb failed: OOMKilled); re-queued shard(s) 0")
+  })
+
   it("once the run is complete, a worker's next pull tells it to shut down and lets it go", () => {
     const s = make({}, 1, true)
     s.register("w1", 0); s.register("w2", 0)

@@ -336,7 +336,7 @@ export const processKubelet = (): Kubelet & { readonly processes: Map<string, Ch
       const field = e.valueFrom?.fieldRef?.fieldPath
       if (field) {
         const m = /^metadata\.annotations\['(.+)'\]$/.exec(field)
-        vars[e.name] = m ? pod.metadata?.annotations?.[m[1]!] ?? "" : ""
+        vars[e.name] = m ? pod.metadata?.annotations?.[m[1]!] ?? "" : field === "metadata.name" ? pod.metadata?.name ?? "" : ""
       }
     }
     const argv = [...(container.command ?? []), ...(container.args ?? [])].map((a) => expand(a, vars))

@@ -51,7 +51,8 @@ const waitUntil = (check: () => boolean, what: string) =>
     return yield* Effect.dieMessage(`timed out waiting for ${what}`)
   })
 
-const register = (c: Coordinator.Coordinator, workerId: string) => c.handlers.Register({ workerId, fingerprint: "f", pid: 1, host: "h" })
+/** As a pod's worker registers: on its pod (ZEPHYR_WORKER_HOST, the pod's name). */
+const register = (c: Coordinator.Coordinator, workerId: string, pod = "h") => c.handlers.Register({ workerId, fingerprint: "f", pid: 1, host: pod })
 
 describe("Kubernetes launcher", () => {
   it.scopedLive("creates the Job suspended, then its Secret owned by the Job, then starts the Job; the pod spec holds neither the token nor the address", () =>
@@ -143,6 +144,32 @@ describe("Kubernetes launcher", () => {
     ["is evicted", (cluster, pod) => cluster.evict(pod), /pod zephyr-pipe-1a2b-a1-0-\w+ failed: Evicted \(The node was low on resource: memory\.\)/],
     ["is deleted", (cluster, pod) => cluster.deletePod(pod), /pod zephyr-pipe-1a2b-a1-0-\w+ was deleted/]
   ]
+  it.scopedLive("a replaced pod's failure, seen after its replacement registered, leaves the replacement and its shard alone", () =>
+    Effect.gen(function* () {
+      const cluster = new FakeCluster()
+      const logs: Array<string> = []
+      const c = yield* coordinator
+      yield* Effect.scoped(Effect.gen(function* () {
+        yield* launcher(cluster).start(context(c, 1, 1))
+        const old = cluster.podsAt("zephyr-pipe-1a2b-a1", 0)[0]!
+        yield* c.handlers.Register({ workerId: "pipe-1a2b-a1-w0", fingerprint: "f", pid: 1, host: old.metadata!.name!, incarnation: "p1" })
+        const stage = yield* Effect.fork(c.runStage(0, [{ input: { kind: "list", index: 0 } }], true))
+        yield* c.handlers.Pull({ workerId: "pipe-1a2b-a1-w0", reports: [], max: 1 })
+        // The replacement's worker registers (from another pod) before the launcher sees the old pod fail.
+        yield* c.handlers.Register({ workerId: "pipe-1a2b-a1-w0", fingerprint: "f", pid: 1, host: "zephyr-pipe-1a2b-a1-0-replacement", incarnation: "p2" })
+        const held = yield* c.handlers.Pull({ workerId: "pipe-1a2b-a1-w0", reports: [], max: 1 })
+        expect(held.kind === "tasks" && held.tasks[0]).toMatchObject({ shard: 0, attempt: 1 })
+        const polls = () => cluster.ops().filter((op) => op === "listPods").length
+        cluster.podExited(old.metadata!.uid!, 137)
+        const seen = polls()
+        yield* waitUntil(() => polls() >= seen + 3, "the launcher to list the failed pod")
+        const status = yield* c.status
+        expect(status.workers.find((w) => w.id === "pipe-1a2b-a1-w0"), JSON.stringify(status.workers)).toMatchObject({ state: "busy", shards: [0], deaths: 0 })
+        expect(logs.filter((l) => l.includes("exited"))).toEqual([])
+        yield* Fiber.interrupt(stage)
+      })).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => { logs.push(Array.isArray(message) ? message.join(" ") : String(message)) }))))
+    }))
+
   for (const [what, kill, reason] of deaths) {
     it.scopedLive(`a worker pod that ${what} is a dead worker at once: the shard it held is re-queued`, () =>
       Effect.gen(function* () {
@@ -151,8 +178,8 @@ describe("Kubernetes launcher", () => {
         const c = yield* coordinator
         yield* Effect.scoped(Effect.gen(function* () {
           yield* launcher(cluster).start(context(c, 2, 0))
-          yield* register(c, "pipe-1a2b-a1-w0")
-          yield* register(c, "pipe-1a2b-a1-w1")
+          yield* register(c, "pipe-1a2b-a1-w0", cluster.podsAt("zephyr-pipe-1a2b-a1", 0)[0]!.metadata!.name!)
+          yield* register(c, "pipe-1a2b-a1-w1", cluster.podsAt("zephyr-pipe-1a2b-a1", 1)[0]!.metadata!.name!)
           const stage = yield* Effect.fork(c.runStage(0, [{ input: { kind: "list", index: 0 } }], true))
           const first = yield* c.handlers.Pull({ workerId: "pipe-1a2b-a1-w0", reports: [], max: 1 })
           expect(first.kind === "tasks" && first.tasks[0]?.shard).toBe(0)

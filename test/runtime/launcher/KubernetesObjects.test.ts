@@ -18,6 +18,8 @@ describe("KubernetesObjects", () => {
       expect(text).not.toContain("10.0.0.5")
       expect(text).not.toContain(".svc:")
       expect(text).toContain('"name":"ZEPHYR_TOKEN","valueFrom":{"secretKeyRef"')
+      // The worker registers as running on its pod: a late failure of a replaced pod is told apart from its replacement.
+      expect(text).toContain('"name":"ZEPHYR_WORKER_HOST","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}')
     }
   })
 
