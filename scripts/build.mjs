@@ -39,6 +39,20 @@ external.push("@kubernetes/client-node")
 const configFileParsers = path.join(root, "scripts", "stubs", "config-file-parsers.mjs")
 const alias = { yaml: configFileParsers, toml: configFileParsers, ini: configFileParsers }
 
+/**
+ * ts-morph (CommonJS) loads through require(), not as an ES module import: Node would scan
+ * its source for export names (cjs-module-lexer) and check its format first, about 0.3 s of
+ * every static check's start-up.
+ */
+const tsMorphByRequire = {
+  name: "ts-morph-by-require",
+  setup(build) {
+    build.onResolve({ filter: /^ts-morph$/ }, (args) =>
+      args.namespace === "ts-morph-by-require" ? { path: "ts-morph", external: true } : { path: "ts-morph", namespace: "ts-morph-by-require" })
+    build.onLoad({ filter: /.*/, namespace: "ts-morph-by-require" }, () => ({ contents: "module.exports = require(\"ts-morph\")", loader: "js" }))
+  }
+}
+
 /** The esbuild options; `write: false` builds in memory (the freshness check). */
 export const options = (write) => ({
   absWorkingDir: root,
@@ -59,6 +73,7 @@ export const options = (write) => ({
   legalComments: "none",
   logLevel: "warning",
   metafile: true,
+  plugins: [tsMorphByRequire],
   write
 })
 
