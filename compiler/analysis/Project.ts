@@ -87,12 +87,53 @@ const nodeGlobals = new Set([
   "Blob", "Response", "Request", "Headers", "EventTarget", "Event", "MessageChannel", "BroadcastChannel", "WebAssembly"
 ])
 
-/** Whether the code (comments and strings aside) names one of Node's globals. */
-const namesNodeGlobal = (text: string): boolean => {
+/** Tokens after which an identifier names a type the file declares (`interface Event`): anywhere, a type does not hide a value. */
+const declaringType = new Set([ts.SyntaxKind.InterfaceKeyword, ts.SyntaxKind.TypeKeyword, ts.SyntaxKind.ClassKeyword, ts.SyntaxKind.EnumKeyword])
+/** Tokens after which an identifier names a value the file declares: only at the top level, where it hides the global everywhere. */
+const declaringValue = new Set([ts.SyntaxKind.ConstKeyword, ts.SyntaxKind.LetKeyword, ts.SyntaxKind.VarKeyword, ts.SyntaxKind.FunctionKeyword, ts.SyntaxKind.NamespaceKeyword])
+/** Tokens after which `name:` is a property (`{ process: string }`) or a label, not a use of `name`. */
+const memberStart = new Set([ts.SyntaxKind.OpenBraceToken, ts.SyntaxKind.CommaToken, ts.SyntaxKind.SemicolonToken])
+
+/**
+ * Whether the code (comments and strings aside) names one of Node's globals: not as a
+ * property (`e.process`, `{ process: 1 }`), and not one the module declares itself (a
+ * pipeline's own `interface Event`, `import { URL } from "./url.ts"`), which would cost
+ * parsing @types/node for nothing. When unsure it says yes: a module checked without Node's
+ * types that needs them would get false type errors.
+ */
+export const namesNodeGlobal = (text: string): boolean => {
   const scanner = ts.createScanner(ts.ScriptTarget.Latest, true, ts.LanguageVariant.Standard, text)
+  const used = new Set<string>()
+  const declared = new Set<string>()
+  // Open braces and template substitutions (`${`), so that a `}` ends the right one.
+  const open: Array<"brace" | "template"> = []
+  let previous = ts.SyntaxKind.Unknown
+  let importing = false
+  let pending: string | undefined
   for (let token = scanner.scan(); token !== ts.SyntaxKind.EndOfFileToken; token = scanner.scan()) {
-    if (token === ts.SyntaxKind.Identifier && nodeGlobals.has(scanner.getTokenValue())) return true
+    if (pending !== undefined) {
+      // `name:` after `{`, `,` or `;` is a property name or a label.
+      if (token !== ts.SyntaxKind.ColonToken) used.add(pending)
+      pending = undefined
+    }
+    if (token === ts.SyntaxKind.OpenBraceToken) open.push("brace")
+    else if (token === ts.SyntaxKind.TemplateHead) open.push("template")
+    else if (token === ts.SyntaxKind.CloseBraceToken && open.pop() === "template") {
+      if (scanner.reScanTemplateToken(false) === ts.SyntaxKind.TemplateMiddle) open.push("template")
+    } else if (token === ts.SyntaxKind.ImportKeyword && open.length === 0) importing = true
+    else if (importing && (token === ts.SyntaxKind.FromKeyword || token === ts.SyntaxKind.StringLiteral || token === ts.SyntaxKind.SemicolonToken)) importing = false
+    else if (token === ts.SyntaxKind.Identifier) {
+      const name = scanner.getTokenValue()
+      if (nodeGlobals.has(name) && previous !== ts.SyntaxKind.DotToken && previous !== ts.SyntaxKind.QuestionDotToken) {
+        if (importing || declaringType.has(previous) || (declaringValue.has(previous) && open.length === 0)) declared.add(name)
+        else if (memberStart.has(previous)) pending = name
+        else used.add(name)
+      }
+    }
+    previous = token
   }
+  if (pending !== undefined) used.add(pending)
+  for (const name of used) if (!declared.has(name)) return true
   return false
 }
 
