@@ -4,7 +4,7 @@
  * simulated workers in `processes` child processes (SimulatedWorkers). It runs a map stage
  * of `mapShards` shards whose mappers each report a scatter index with a segment for every
  * one of `targets` targets, then the `targets`-way reduce stage, whose tasks get their lists
- * from SegmentIndex.byTarget as a run's StageInputs does.
+ * from SegmentIndex.lists, built as each is handed out, as a run's StageInputs does.
  *
  * It measures what the coordinator costs (CPU time of this process, peak RSS) and how long
  * a worker waits for work (Pull round trips that returned a task), and checks what must hold
@@ -136,8 +136,8 @@ export const run = (options: Options): Promise<Result> =>
       if (o.kind !== "scatter") throw new Error("a map task reported no scatter")
       return o
     })
-    const lists = yield* Effect.promise(() => SegmentIndex.byTarget(scatters, options.targets, (m) => { throw new Error(`mapper ${m} reported no segments`) }))
-    yield* coordinator.runStage(1, lists.map((input) => ({ input })), true)
+    const lists = yield* Effect.promise(() => SegmentIndex.lists(scatters, options.targets, (m) => { throw new Error(`mapper ${m} reported no segments`) }))
+    yield* coordinator.runStage(1, SegmentIndex.deferredInputs(lists).map((input) => ({ input })), true)
     const reduced = performance.now()
     log(`   reduce stage: ${options.targets} targets in ${((reduced - mapped) / 1000).toFixed(1)} s`)
     const cpu = process.cpuUsage(cpu0)

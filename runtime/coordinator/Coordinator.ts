@@ -1,7 +1,8 @@
 import { Cause, Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
-import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
+import type { JobSpec, PullResponse, Report, ShardOutput } from "../../rpc/Protocol.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as StatusSnapshot from "./StatusSnapshot.ts"
 
@@ -18,7 +19,7 @@ export interface Coordinator {
   /** Starts a stage and waits until every shard is done or a rule fails it. */
   readonly runStage: (
     stage: number,
-    inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>,
+    inputs: ReadonlyArray<Scheduler.ShardSpec>,
     isLast: boolean
   ) => Effect.Effect<ReadonlyArray<ShardOutput>, Scheduler.Failure>
   /** A worker process exited (`outOfMemory`: it hit its heap limit). */
@@ -193,7 +194,7 @@ export const make = (options: Options) =>
         if (entry) entry.activeRequests++
         try {
           const published = yield* commitRemote(workerId, reports)
-          let response = yield* step((now) => scheduler.pull(workerId, commit(workerId, published), max, now))
+          let response: Scheduler.Pull = yield* step((now) => scheduler.pull(workerId, commit(workerId, published), max, now))
           // Long poll: hold an idle worker until there is work (or a while has passed; longer
           // each time it stays idle, so an idle pool does not flood the coordinator with
           // pulls). A worker that asked for nothing is delivering reports mid-batch: answer at once.
@@ -204,11 +205,28 @@ export const make = (options: Options) =>
             yield* waitForChange(hold - (now - start))
             response = yield* step((t) => scheduler.pull(workerId, [], max, t))
           }
-          return response
+          return yield* handOut(response)
         } finally {
           if (entry) entry.activeRequests--
         }
       })
+
+    /**
+     * A pull's tasks as they go on the wire: a reduce task's segment list is built now, for
+     * this task only (a few ms for 10^4 mappers), with a yield between tasks so that a batch
+     * of them never holds the event loop for long.
+     */
+    const handOut = (response: Scheduler.Pull): Effect.Effect<PullResponse> =>
+      response.kind !== "tasks" ? Effect.succeed(response)
+      : !response.tasks.some((t) => t.input.kind === "deferred-shuffle") ? Effect.succeed(response as PullResponse)
+      : Effect.map(
+        Effect.forEach(response.tasks, (task) => {
+          const input = task.input
+          if (input.kind !== "deferred-shuffle") return Effect.succeed({ ...task, input })
+          return Effect.zipRight(Effect.yieldNow(), Effect.sync(() => ({ ...task, input: SegmentIndex.handedOut(input) })))
+        }),
+        (tasks) => ({ kind: "tasks" as const, tasks })
+      )
 
     const handlers: Handlers = {
       // The token was checked before this runs (Transport's Session); in-process workers present none.
