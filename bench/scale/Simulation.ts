@@ -123,13 +123,18 @@ export const run = (options: Options): Promise<Result> =>
     }).filter((_, p) => p * per < options.workers)
     yield* Effect.addFinalizer(() => Effect.sync(() => { for (const c of children) if (c.child.exitCode === null) c.child.kill("SIGKILL") }))
     const outcomes = Effect.promise(() => Promise.all(children.map((c) => c.done)))
+    // A process of workers that fails (exits with an error) fails the run at once, rather than leave a stage waiting.
+    const childFailed = Effect.async<never, Error>((resume) => {
+      for (const c of children) c.done.catch((e: Error) => resume(Effect.fail(e)))
+    })
+    const orChildFailed = <A, E>(stage: Effect.Effect<A, E>) => Effect.raceFirst(stage, childFailed)
 
     // Every worker registered before the first stage: the run measures the coordinator, not start-up.
     while (coordinator.scheduler.workers.size < options.workers) yield* Effect.sleep("100 millis")
     const registered = performance.now()
     log(`   ${options.workers} workers registered in ${((registered - started) / 1000).toFixed(1)} s`)
 
-    const maps = yield* coordinator.runStage(0, Array.from({ length: options.mapShards }, (_, index) => ({ input: { kind: "list" as const, index } })), false)
+    const maps = yield* orChildFailed(coordinator.runStage(0, Array.from({ length: options.mapShards }, (_, index) => ({ input: { kind: "list" as const, index } })), false))
     const mapped = performance.now()
     log(`   map stage: ${options.mapShards} shards in ${((mapped - registered) / 1000).toFixed(1)} s`)
     const scatters = maps.map((o: ShardOutput) => {
@@ -137,7 +142,7 @@ export const run = (options: Options): Promise<Result> =>
       return o
     })
     const lists = yield* Effect.promise(() => SegmentIndex.lists(scatters, options.targets, (m) => { throw new Error(`mapper ${m} reported no segments`) }))
-    yield* coordinator.runStage(1, SegmentIndex.deferredInputs(lists).map((input) => ({ input })), true)
+    yield* orChildFailed(coordinator.runStage(1, SegmentIndex.deferredInputs(lists).map((input) => ({ input })), true))
     const reduced = performance.now()
     log(`   reduce stage: ${options.targets} targets in ${((reduced - mapped) / 1000).toFixed(1)} s`)
     const cpu = process.cpuUsage(cpu0)

@@ -216,6 +216,7 @@ export const make = (options: Options) =>
      * this task only (a few ms for 10^4 mappers), with a yield between tasks so that a batch
      * of them never holds the event loop for long.
      */
+    const building = yield* Effect.makeSemaphore(1)
     const handOut = (response: Scheduler.Pull): Effect.Effect<PullResponse> =>
       response.kind !== "tasks" ? Effect.succeed(response)
       : !response.tasks.some((t) => t.input.kind === "deferred-shuffle") ? Effect.succeed(response as PullResponse)
@@ -223,7 +224,9 @@ export const make = (options: Options) =>
         Effect.forEach(response.tasks, (task) => {
           const input = task.input
           if (input.kind !== "deferred-shuffle") return Effect.succeed({ ...task, input })
-          return Effect.zipRight(Effect.yieldNow(), Effect.sync(() => ({ ...task, input: SegmentIndex.handedOut(input) })))
+          // One list at a time, then a turn of the event loop: when a thousand workers pull
+          // reduce tasks at once, their lists are built one per turn, with sockets served between.
+          return building.withPermits(1)(Effect.zipLeft(Effect.sync(() => ({ ...task, input: SegmentIndex.handedOut(input) })), nextTurn))
         }),
         (tasks) => ({ kind: "tasks" as const, tasks })
       )
@@ -275,6 +278,12 @@ export const make = (options: Options) =>
     }
     return service
   })
+
+/** A turn of the event loop (I/O is served), not just of Effect's scheduler. */
+const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
 
 /** Removes an attempt's unpublished output (a pending file, an incomplete upload). */
 const discardCommit = (commit: NonNullable<Extract<Report, { kind: "done" }>["commit"]>): Effect.Effect<void> =>

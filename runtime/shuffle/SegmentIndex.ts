@@ -65,8 +65,8 @@ interface Mapper {
 /**
  * The reducers' segment lists of one shuffle, built one at a time when a reduce task is
  * handed out. The mappers' reports are kept as they arrived (packed float64, off the JS
- * heap) and target `t`'s list is, per run of every mapper, a binary search for `t` among
- * the run's target-ordered segments: O(M·log R) per task, where dealing every segment out
+ * heap) and target `t`'s list is, per run of every mapper, a look-up of `t` among the
+ * run's target-ordered segments (direct in a dense run, else a binary search): O(M·log R) per task at most, where dealing every segment out
  * at the stage's start cost O(M·R) time and memory up front (10^7 segments: 38 s, 465 MB).
  */
 export interface Lists {
@@ -155,12 +155,18 @@ export const lists = async (
     for (const mapper of kept) {
       const seg = mapper.segments, runStart = mapper.runStart
       for (let r = 0; r + 1 < runStart.length; r++) {
-        // The first segment of run r whose target is >= `target`.
+        // The first segment of run r whose target is >= `target`: where it is when the run
+        // has a segment for every target below it (a dense run, the usual case at scale), else
+        // found by binary search.
         let lo = runStart[r]!, hi = runStart[r + 1]!
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1
-          if (seg[mid * INDEX_STRIDE + 1]! < target) lo = mid + 1
-          else hi = mid
+        const guess = lo + target
+        if (guess < hi && seg[guess * INDEX_STRIDE + 1] === target && (guess === lo || seg[(guess - 1) * INDEX_STRIDE + 1]! < target)) lo = guess
+        else {
+          while (lo < hi) {
+            const mid = (lo + hi) >>> 1
+            if (seg[mid * INDEX_STRIDE + 1]! < target) lo = mid + 1
+            else hi = mid
+          }
         }
         if (lo < runStart[r + 1]! && seg[lo * INDEX_STRIDE + 1] === target) runsWith++
         for (let i = lo; i < runStart[r + 1]! && seg[i * INDEX_STRIDE + 1] === target; i++) {
