@@ -123,9 +123,15 @@ export const run = (options: Options): Promise<Result> =>
     }).filter((_, p) => p * per < options.workers)
     yield* Effect.addFinalizer(() => Effect.sync(() => { for (const c of children) if (c.child.exitCode === null) c.child.kill("SIGKILL") }))
     const outcomes = Effect.promise(() => Promise.all(children.map((c) => c.done)))
-    // A process of workers that fails (exits with an error) fails the run at once, rather than leave a stage waiting.
+    // A process of workers that fails (exits with an error, or with workers that gave up) fails the run at once, rather than leave a stage waiting.
     const childFailed = Effect.async<never, Error>((resume) => {
-      for (const c of children) c.done.catch((e: Error) => resume(Effect.fail(e)))
+      for (const c of children) {
+        c.done.then(
+          // Workers that gave up (a Pull that failed ends a simulated worker) leave their shards held.
+          (o) => { if (o.errors.length > 0) resume(Effect.fail(new Error(`${o.errors.length} simulated worker(s) failed, e.g. ${o.errors.slice(0, 3).join("; ")}`))) },
+          (e: Error) => resume(Effect.fail(e))
+        )
+      }
     })
     const orChildFailed = <A, E>(stage: Effect.Effect<A, E>) => Effect.raceFirst(stage, childFailed)
 

@@ -1,6 +1,6 @@
 import { Cause, Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
-import type { JobSpec, PullResponse, Report, ShardOutput } from "../../rpc/Protocol.ts"
+import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
 import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import * as Scheduler from "./Scheduler.ts"
@@ -216,17 +216,39 @@ export const make = (options: Options) =>
      * this task only (a few ms for 10^4 mappers), with a yield between tasks so that a batch
      * of them never holds the event loop for long.
      */
-    const building = yield* Effect.makeSemaphore(1)
+    /** When the event loop last had a turn, and the bytes of the lists built since (real time: this measures work, not the run's clock). */
+    let turnStarted = performance.now()
+    let turnBytes = 0
+    /**
+     * Builds a reduce task's list, after a turn of the event loop once the lists built since
+     * the last one have taken SLICE_MS or reached TURN_BYTES: when a thousand workers pull
+     * reduce tasks at once, they are built and sent a few per turn, with sockets served
+     * between, instead of in one stall and one burst of a gigabyte of responses (which the
+     * receiving processes could not read before their keep-alives gave up).
+     */
+    /** Turns taken: the first pull to wake after a turn starts the new turn's budget; the others find it spent or not. */
+    let turns = 0
+    const build = (input: SegmentIndex.Deferred): Effect.Effect<ShardInput> =>
+      Effect.suspend(() => {
+        if (performance.now() - turnStarted < SLICE_MS && turnBytes < TURN_BYTES) {
+          turnBytes += SegmentIndex.inputBytes(input)
+          return Effect.succeed(SegmentIndex.handedOut(input))
+        }
+        const turn = turns
+        return Effect.zipRight(
+          nextTurn.pipe(Effect.tap(() => Effect.sync(() => {
+            if (turns === turn) { turns++; turnStarted = performance.now(); turnBytes = 0 }
+          }))),
+          build(input)
+        )
+      })
     const handOut = (response: Scheduler.Pull): Effect.Effect<PullResponse> =>
       response.kind !== "tasks" ? Effect.succeed(response)
       : !response.tasks.some((t) => t.input.kind === "deferred-shuffle") ? Effect.succeed(response as PullResponse)
       : Effect.map(
         Effect.forEach(response.tasks, (task) => {
           const input = task.input
-          if (input.kind !== "deferred-shuffle") return Effect.succeed({ ...task, input })
-          // One list at a time, then a turn of the event loop: when a thousand workers pull
-          // reduce tasks at once, their lists are built one per turn, with sockets served between.
-          return building.withPermits(1)(Effect.zipLeft(Effect.sync(() => ({ ...task, input: SegmentIndex.handedOut(input) })), nextTurn))
+          return input.kind !== "deferred-shuffle" ? Effect.succeed({ ...task, input }) : Effect.map(build(input), (built) => ({ ...task, input: built }))
         }),
         (tasks) => ({ kind: "tasks" as const, tasks })
       )
@@ -278,6 +300,11 @@ export const make = (options: Options) =>
     }
     return service
   })
+
+/** Synchronous work between two turns of the event loop while reduce tasks are handed out (ms). */
+const SLICE_MS = 20
+/** Bytes of reduce tasks built between two turns of the event loop (a few 1 MB tasks of a 10,000-mapper shuffle). */
+const TURN_BYTES = 4 << 20
 
 /** A turn of the event loop (I/O is served), not just of Effect's scheduler. */
 const nextTurn = Effect.async<void>((resume) => {
