@@ -211,14 +211,12 @@ export const make = (options: Options) =>
         }
       })
 
-    /**
-     * A pull's tasks as they go on the wire: a reduce task's segment list is built now, for
-     * this task only (a few ms for 10^4 mappers), with a yield between tasks so that a batch
-     * of them never holds the event loop for long.
-     */
-    /** When the event loop last had a turn, and the bytes of the lists built since (real time: this measures work, not the run's clock). */
+    // When the event loop last had a turn, the bytes of the lists built since, and the turns
+    // taken (real time: this measures work, not the run's clock). The first pull to wake after
+    // a turn starts the new turn's budget; the others find it spent or not.
     let turnStarted = performance.now()
     let turnBytes = 0
+    let turns = 0
     /**
      * Builds a reduce task's list, after a turn of the event loop once the lists built since
      * the last one have taken SLICE_MS or reached TURN_BYTES: when a thousand workers pull
@@ -226,8 +224,6 @@ export const make = (options: Options) =>
      * between, instead of in one stall and one burst of a gigabyte of responses (which the
      * receiving processes could not read before their keep-alives gave up).
      */
-    /** Turns taken: the first pull to wake after a turn starts the new turn's budget; the others find it spent or not. */
-    let turns = 0
     const build = (input: SegmentIndex.Deferred): Effect.Effect<ShardInput> =>
       Effect.suspend(() => {
         if (performance.now() - turnStarted < SLICE_MS && turnBytes < TURN_BYTES) {
@@ -242,6 +238,7 @@ export const make = (options: Options) =>
           build(input)
         )
       })
+    /** A pull's tasks as they go on the wire: a reduce task's segment list is built now, for this task only. */
     const handOut = (response: Scheduler.Pull): Effect.Effect<PullResponse> =>
       response.kind !== "tasks" ? Effect.succeed(response)
       : !response.tasks.some((t) => t.input.kind === "deferred-shuffle") ? Effect.succeed(response as PullResponse)
