@@ -75,6 +75,11 @@ export const WorkerReason = Schema.Literal(
    * likely die the same way, and each retry would wait the timeout again.
    */
   "no-workers",
+  /**
+   * A worker refused a task it was handed: malformed, or naming a path outside the
+   * execution's directory (a coordinator of another version, or not ours).
+   */
+  "invalid-task",
   /** A bug in Zephyr itself, or a failure of its machinery (a disk error in chunk storage, retried as an infrastructure failure). */
   "internal",
   /**

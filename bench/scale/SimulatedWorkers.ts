@@ -14,6 +14,7 @@ import * as readline from "node:readline"
 import { Duration, Effect, Schedule } from "effect"
 import type { Report, ShardOutput, Task } from "../../rpc/Protocol.ts"
 import * as Transport from "../../rpc/Transport.ts"
+import * as SegmentIndex from "../../runtime/shuffle/SegmentIndex.ts"
 
 export interface Options {
   readonly address: string
@@ -52,8 +53,8 @@ const SEGMENT_BYTES = 4_096
 
 /** What a mapper of `targets` targets reports: one run, a segment for every target. */
 const scatterOutput = (options: Options, task: Task): ShardOutput => {
-  const segments: Array<number> = []
-  for (let t = 0; t < options.targets; t++) segments.push(0, t, t * SEGMENT_BYTES, SEGMENT_BYTES, 10)
+  const segments = new Float64Array(5 * options.targets)
+  for (let t = 0; t < options.targets; t++) segments.set([0, t, t * SEGMENT_BYTES, SEGMENT_BYTES, 10], 5 * t)
   return {
     kind: "scatter",
     manifest: `${options.executionDir}/stage-${task.stage}/scatter/shard-${task.shard}-a${task.attempt}-5eed5eed/manifest-5eed5eed5eed.json`,
@@ -72,7 +73,12 @@ export const run = (options: Options, token: string): Promise<Outcome> => {
     if (input.kind !== "shuffle" || input.target !== task.shard) return false
     if (input.segments.length !== 5 * options.mappers) return false
     for (let i = 0; i < input.segments.length; i += 5) if (input.segments[i + 1] !== task.shard * SEGMENT_BYTES) return false
-    return true
+    // As a worker reads it: a path per segment, in the execution's directory.
+    try {
+      return SegmentIndex.segmentsOf(input, options.executionDir).every((s) => s.file.startsWith(`${options.executionDir}/stage-0/scatter/shard-`))
+    } catch {
+      return false
+    }
   }
 
   const worker = (workerId: string) =>

@@ -4,7 +4,7 @@
  * simulated workers in `processes` child processes (SimulatedWorkers). It runs a map stage
  * of `mapShards` shards whose mappers each report a scatter index with a segment for every
  * one of `targets` targets, then the `targets`-way reduce stage, whose tasks get their lists
- * from SegmentIndex.byTarget as a run's StageInputs does.
+ * from SegmentIndex.lists, built as each is handed out, as a run's StageInputs does.
  *
  * It measures what the coordinator costs (CPU time of this process, peak RSS) and how long
  * a worker waits for work (Pull round trips that returned a task), and checks what must hold
@@ -123,21 +123,32 @@ export const run = (options: Options): Promise<Result> =>
     }).filter((_, p) => p * per < options.workers)
     yield* Effect.addFinalizer(() => Effect.sync(() => { for (const c of children) if (c.child.exitCode === null) c.child.kill("SIGKILL") }))
     const outcomes = Effect.promise(() => Promise.all(children.map((c) => c.done)))
+    // A process of workers that fails (exits with an error, or with workers that gave up) fails the run at once, rather than leave a stage waiting.
+    const childFailed = Effect.async<never, Error>((resume) => {
+      for (const c of children) {
+        c.done.then(
+          // Workers that gave up (a Pull that failed ends a simulated worker) leave their shards held.
+          (o) => { if (o.errors.length > 0) resume(Effect.fail(new Error(`${o.errors.length} simulated worker(s) failed, e.g. ${o.errors.slice(0, 3).join("; ")}`))) },
+          (e: Error) => resume(Effect.fail(e))
+        )
+      }
+    })
+    const orChildFailed = <A, E>(stage: Effect.Effect<A, E>) => Effect.raceFirst(stage, childFailed)
 
     // Every worker registered before the first stage: the run measures the coordinator, not start-up.
     while (coordinator.scheduler.workers.size < options.workers) yield* Effect.sleep("100 millis")
     const registered = performance.now()
     log(`   ${options.workers} workers registered in ${((registered - started) / 1000).toFixed(1)} s`)
 
-    const maps = yield* coordinator.runStage(0, Array.from({ length: options.mapShards }, (_, index) => ({ input: { kind: "list" as const, index } })), false)
+    const maps = yield* orChildFailed(coordinator.runStage(0, Array.from({ length: options.mapShards }, (_, index) => ({ input: { kind: "list" as const, index } })), false))
     const mapped = performance.now()
     log(`   map stage: ${options.mapShards} shards in ${((mapped - registered) / 1000).toFixed(1)} s`)
     const scatters = maps.map((o: ShardOutput) => {
       if (o.kind !== "scatter") throw new Error("a map task reported no scatter")
       return o
     })
-    const lists = yield* Effect.promise(() => SegmentIndex.byTarget(scatters, options.targets, (m) => { throw new Error(`mapper ${m} reported no segments`) }))
-    yield* coordinator.runStage(1, lists.map((input) => ({ input })), true)
+    const lists = yield* Effect.promise(() => SegmentIndex.lists(scatters, options.targets, (m) => { throw new Error(`mapper ${m} reported no segments`) }))
+    yield* orChildFailed(coordinator.runStage(1, SegmentIndex.deferredInputs(lists).map((input) => ({ input })), true))
     const reduced = performance.now()
     log(`   reduce stage: ${options.targets} targets in ${((reduced - mapped) / 1000).toFixed(1)} s`)
     const cpu = process.cpuUsage(cpu0)

@@ -23,7 +23,12 @@ const simulate = (repo: string): Promise<Simulation.Result> =>
     child.stdout.on("data", (d) => { stdout += d })
     child.stderr.on("data", (d) => { stderr += d })
     child.on("exit", (code) => {
-      if (code === 0) resolve(JSON.parse(stdout) as Simulation.Result)
+      // The result is the last thing on stdout; the coordinator's log lines (a warning of a stall, say) may come before it.
+      const at = stdout.startsWith("{") ? 0 : stdout.lastIndexOf("\n{") + 1
+      if (code === 0 && at >= 0) {
+        process.stderr.write(stderr + stdout.slice(0, at))
+        resolve(JSON.parse(stdout.slice(at)) as Simulation.Result)
+      }
       else reject(new Error(`the simulation exited with ${code}: ${stderr.slice(-3000)}`))
     })
   })

@@ -2,6 +2,7 @@ import { Cause, Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
 import * as OutputCommit from "../formats/OutputCommit.ts"
+import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import * as Scheduler from "./Scheduler.ts"
 import * as StatusSnapshot from "./StatusSnapshot.ts"
 
@@ -18,7 +19,7 @@ export interface Coordinator {
   /** Starts a stage and waits until every shard is done or a rule fails it. */
   readonly runStage: (
     stage: number,
-    inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>,
+    inputs: ReadonlyArray<Scheduler.ShardSpec>,
     isLast: boolean
   ) => Effect.Effect<ReadonlyArray<ShardOutput>, Scheduler.Failure>
   /** A worker process exited (`outOfMemory`: it hit its heap limit). */
@@ -193,7 +194,7 @@ export const make = (options: Options) =>
         if (entry) entry.activeRequests++
         try {
           const published = yield* commitRemote(workerId, reports)
-          let response = yield* step((now) => scheduler.pull(workerId, commit(workerId, published), max, now))
+          let response: Scheduler.Pull = yield* step((now) => scheduler.pull(workerId, commit(workerId, published), max, now))
           // Long poll: hold an idle worker until there is work (or a while has passed; longer
           // each time it stays idle, so an idle pool does not flood the coordinator with
           // pulls). A worker that asked for nothing is delivering reports mid-batch: answer at once.
@@ -204,11 +205,50 @@ export const make = (options: Options) =>
             yield* waitForChange(hold - (now - start))
             response = yield* step((t) => scheduler.pull(workerId, [], max, t))
           }
-          return response
+          return yield* handOut(response)
         } finally {
           if (entry) entry.activeRequests--
         }
       })
+
+    // When the event loop last had a turn, the bytes of the lists built since, and the turns
+    // taken (real time: this measures work, not the run's clock). The first pull to wake after
+    // a turn starts the new turn's budget; the others find it spent or not.
+    let turnStarted = performance.now()
+    let turnBytes = 0
+    let turns = 0
+    /**
+     * Builds a reduce task's list, after a turn of the event loop once the lists built since
+     * the last one have taken SLICE_MS or reached TURN_BYTES: when a thousand workers pull
+     * reduce tasks at once, they are built and sent a few per turn, with sockets served
+     * between, instead of in one stall and one burst of a gigabyte of responses (which the
+     * receiving processes could not read before their keep-alives gave up).
+     */
+    const build = (input: SegmentIndex.Deferred): Effect.Effect<ShardInput> =>
+      Effect.suspend(() => {
+        if (performance.now() - turnStarted < SLICE_MS && turnBytes < TURN_BYTES) {
+          turnBytes += SegmentIndex.inputBytes(input)
+          return Effect.succeed(SegmentIndex.handedOut(input))
+        }
+        const turn = turns
+        return Effect.zipRight(
+          nextTurn.pipe(Effect.tap(() => Effect.sync(() => {
+            if (turns === turn) { turns++; turnStarted = performance.now(); turnBytes = 0 }
+          }))),
+          build(input)
+        )
+      })
+    /** A pull's tasks as they go on the wire: a reduce task's segment list is built now, for this task only. */
+    const handOut = (response: Scheduler.Pull): Effect.Effect<PullResponse> =>
+      response.kind !== "tasks" ? Effect.succeed(response)
+      : !response.tasks.some((t) => t.input.kind === "deferred-shuffle") ? Effect.succeed(response as PullResponse)
+      : Effect.map(
+        Effect.forEach(response.tasks, (task) => {
+          const input = task.input
+          return input.kind !== "deferred-shuffle" ? Effect.succeed({ ...task, input }) : Effect.map(build(input), (built) => ({ ...task, input: built }))
+        }),
+        (tasks) => ({ kind: "tasks" as const, tasks })
+      )
 
     const handlers: Handlers = {
       // The token was checked before this runs (Transport's Session); in-process workers present none.
@@ -257,6 +297,17 @@ export const make = (options: Options) =>
     }
     return service
   })
+
+/** Synchronous work between two turns of the event loop while reduce tasks are handed out (ms). */
+const SLICE_MS = 20
+/** Bytes of reduce tasks built between two turns of the event loop (a few 1 MB tasks of a 10,000-mapper shuffle). */
+const TURN_BYTES = 4 << 20
+
+/** A turn of the event loop (I/O is served), not just of Effect's scheduler. */
+const nextTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
 
 /** Removes an attempt's unpublished output (a pending file, an incomplete upload). */
 const discardCommit = (commit: NonNullable<Extract<Report, { kind: "done" }>["commit"]>): Effect.Effect<void> =>

@@ -113,9 +113,24 @@ export const phaseOf = (w: Pick<WorkerEntry, "state" | "started" | "inFlight" | 
   : w.tasksDone > 0 ? "idle"
   : "ready"
 
+/** A shard's input as the scheduler holds it: a reduce shard's list is built only when handed out (SegmentIndex.Deferred). */
+export type HeldInput = ShardInput | SegmentIndex.Deferred
+
+/** A shard to run: its input, and for a stage with a sortedMergeJoin, its right side. */
+export interface ShardSpec {
+  readonly input: HeldInput
+  readonly right?: ShardInput | undefined
+}
+
+/** A task as the scheduler hands it out; the Coordinator builds a deferred input before it goes on the wire. */
+export type HeldTask = Omit<Task, "input"> & { readonly input: HeldInput }
+
+/** A pull's answer, with tasks as the scheduler holds them (HeldTask). */
+export type Pull = Exclude<PullResponse, { readonly kind: "tasks" }> | { readonly kind: "tasks"; readonly tasks: ReadonlyArray<HeldTask> }
+
 export interface ShardEntry {
   readonly index: number
-  readonly input: ShardInput
+  readonly input: HeldInput
   readonly right: ShardInput | undefined
   attempt: number
   status: "queued" | "running" | "done"
@@ -385,7 +400,7 @@ export class Scheduler {
 
   // ---- stages -----------------------------------------------------------------------------
 
-  startStage(stage: number, inputs: ReadonlyArray<{ readonly input: ShardInput; readonly right?: ShardInput | undefined }>, isLast: boolean, now = this.clock): void {
+  startStage(stage: number, inputs: ReadonlyArray<ShardSpec>, isLast: boolean, now = this.clock): void {
     this.tick(now)
     this.generation++
     const shards: Array<ShardEntry> = inputs.map((x, index) => ({
@@ -676,7 +691,7 @@ export class Scheduler {
   // ---- the pull -----------------------------------------------------------------------------
 
   /** Records the worker's reports, then hands it work, a backoff, or shutdown. */
-  pull(workerId: string, reports: ReadonlyArray<Report>, max: number, now: number): PullResponse {
+  pull(workerId: string, reports: ReadonlyArray<Report>, max: number, now: number): Pull {
     const w = this.seen(workerId, now)
     if (!w) return { kind: "shutdown", reason: `unknown worker ${workerId}: register first` }
     for (const report of reports) this.record(w, report)
@@ -691,7 +706,7 @@ export class Scheduler {
     if (!run) return { kind: "backoff", ms: 200 }
     // A worker in the middle of a batch only delivers reports.
     if (max <= 0) return { kind: "backoff", ms: 0 }
-    const tasks: Array<Task> = []
+    const tasks: Array<HeldTask> = []
     const n = batchSize(max, run.queue.length, this.aliveCount(), this.config.maxTasksPerPull)
     // A shard whose last disk error was on this worker waits for another alive one. A shard
     // held by a worker that ran out of memory runs alone, so the next out-of-memory exit

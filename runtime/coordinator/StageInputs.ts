@@ -9,15 +9,13 @@ import * as DataError from "../formats/DataError.ts"
 import * as Readers from "../formats/Readers.ts"
 import * as RunFile from "../shuffle/RunFile.ts"
 import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
+import type * as Scheduler from "./Scheduler.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
 import { StorageError } from "../storage/StorageError.ts"
 import * as StoragePath from "../storage/StoragePath.ts"
 import { OpKind } from "../../plan/OpKind.ts"
 
-export interface ShardSpec {
-  readonly input: ShardInput
-  readonly right?: ShardInput | undefined
-}
+export type ShardSpec = Scheduler.ShardSpec
 
 const where = (loc: { readonly file: string; readonly line: number }) => `${loc.file}:${loc.line}`
 
@@ -50,7 +48,7 @@ const leftInputs = async (
   exe: Executable.Executable,
   stage: Stage.Stage,
   outputs: ReadonlyMap<number, ReadonlyArray<ShardOutput>>
-): Promise<Array<ShardInput>> => {
+): Promise<Array<Scheduler.HeldInput>> => {
   const input = stage.input
   switch (input.kind) {
     case "source": return sourceInputs(exe, stage, input.source)
@@ -67,7 +65,8 @@ const leftInputs = async (
       const unreported = mappers.filter((m) => m.index === undefined).map((m) => m.manifest)
       const read = new Map<string, ScatterIndex>()
       for (const manifest of unreported) read.set(manifest, SegmentIndex.ofManifest(await manifestOf(manifest)))
-      return await SegmentIndex.byTarget(mappers, targets, (manifest) => read.get(manifest)!)
+      // Each reducer's list is built when its task is handed out (Coordinator), not here.
+      return SegmentIndex.deferredInputs(await SegmentIndex.lists(mappers, targets, (manifest) => read.get(manifest)!))
     }
   }
 }

@@ -80,9 +80,9 @@ export const fetchInput = async (input: ShardInput, scratch: string): Promise<Sh
  * A reduce task's segments (its own list: SegmentIndex), each fetched with a ranged GET
  * into a local file, as local segments for the merge, in the list's order.
  */
-export const fetchShuffle = async (input: SegmentIndex.ShuffleInput, scratch: string): Promise<Array<RunFile.Segment>> => {
+export const fetchShuffle = async (input: SegmentIndex.ShuffleInput, executionDir: string, scratch: string): Promise<Array<RunFile.Segment>> => {
   try {
-    const remote = SegmentIndex.segmentsOf(input)
+    const remote = SegmentIndex.segmentsOf(input, executionDir)
     if (remote.length === 0) return []
     const dir = localDir(scratch, "segments")
     const store = await ObjectStore.s3()

@@ -103,7 +103,7 @@ const runStage = async (scope: TaskScope): Promise<Outputs.Produced> => {
       throw new Error(`Internal: stage ${scope.stage.id} reads a shuffle but does not start with a reduce`)
     }
     // Only this target's own segment list: no manifest is read.
-    const segments = remote ? await RemoteChunks.fetchShuffle(input, scope.scratch()) : SegmentIndex.segmentsOf(input)
+    const segments = remote ? await RemoteChunks.fetchShuffle(input, scope.env.executionDir, scope.scratch()) : SegmentIndex.segmentsOf(input, scope.env.executionDir)
     stream = reduce(scope, first, input, segments)
     from = 1
   } else {

@@ -86,7 +86,7 @@ export const reportBytes = (report: Report): number => {
     const index = report.output.index
     if (index === undefined) return n + textBytes(report.output.manifest)
     for (const [file] of index.runs) n += textBytes(file) + 12
-    return n + textBytes(report.output.manifest) + 9 * index.segments.length
+    return n + textBytes(report.output.manifest) + index.segments.byteLength
   }
   for (const ref of report.output.refs) n += ref.kind === "inline" ? ref.bytes.byteLength + 32 : 64 + textBytes(ref.path)
   return n

@@ -1,8 +1,8 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { ZephyrWorkerError } from "../../../plan/Errors.ts"
-import type { Report, ShardOutput, Task } from "../../../rpc/Protocol.ts"
-import { type Config, defaults, Scheduler } from "../../../runtime/coordinator/Scheduler.ts"
+import type { Report, ShardOutput } from "../../../rpc/Protocol.ts"
+import { type Config, defaults, type HeldTask, Scheduler } from "../../../runtime/coordinator/Scheduler.ts"
 import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 
 // The Scheduler driven by random sequences of what workers and time can do to it:
@@ -45,7 +45,7 @@ const counters = (shard: number): Report["counters"] => ({
   [`shard-${shard}`]: { agg: "sum", value: 1, count: 1 }
 })
 
-const report = (task: Task, outcome: "done" | "failed" | "infra"): Report => {
+const report = (task: HeldTask, outcome: "done" | "failed" | "infra"): Report => {
   const head = { executionId: EXEC, stage: task.stage, generation: task.generation, shard: task.shard, attempt: task.attempt, counters: counters(task.shard), durationMs: 1 }
   if (outcome === "done") return { kind: "done", ...head, output: { kind: "chunks", refs: [BlockFile.inline([task.shard, task.attempt])] } }
   const error = new ZephyrWorkerError({ reason: outcome === "infra" ? "internal" : "user-code", message: `attempt ${task.attempt} failed`, stage: task.stage, shard: task.shard })
@@ -55,7 +55,7 @@ const report = (task: Task, outcome: "done" | "failed" | "infra"): Report => {
 const outputOf = (o: ShardOutput | undefined): unknown => (o?.kind === "chunks" && o.refs[0]?.kind === "inline" ? BlockFile.inlineItems(o.refs[0]) : o)
 
 /** What the worker processes hold: tasks handed to them, and finished tasks' reports not delivered yet. */
-interface Process { held: Array<Task>; pending: Array<Report> }
+interface Process { held: Array<HeldTask>; pending: Array<Report> }
 
 /** Runs a stage of `shards` through `actions`, checking the invariants after every step. */
 const drive = (config: Config, shards: number, isLast: boolean, actions: ReadonlyArray<Action>) => {

@@ -6,6 +6,7 @@ import { Dataset, Zephyr } from "zephyr"
 import { values } from "../../../runtime/task/CounterSet.ts"
 import type { ShardOutput, Task } from "../../../rpc/Protocol.ts"
 import * as StageInputs from "../../../runtime/coordinator/StageInputs.ts"
+import * as SegmentIndex from "../../../runtime/shuffle/SegmentIndex.ts"
 import * as BlockFile from "../../../runtime/storage/BlockFile.ts"
 import * as TaskRunner from "../../../runtime/task/TaskRunner.ts"
 import { useTempDirs } from "../../TempDirs.ts"
@@ -31,7 +32,7 @@ const scatteredFrom = async (exe: ReturnType<typeof Zephyr.compile>, dir: string
     if (outcome.kind !== "done") throw new Error(`map task failed: ${outcome.error.message}`)
     outputs.push(outcome.output)
   }
-  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]))).map((x) => x.input)
+  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]))).map((x) => SegmentIndex.handedOut(x.input))
 }
 
 /** Runs every map task of a groupBy's first stage for real and returns the reduce stage's inputs. */
@@ -42,7 +43,7 @@ const scattered = async (exe: ReturnType<typeof Zephyr.compile>, dir: string, sh
     if (outcome.kind !== "done") throw new Error(`map task failed: ${outcome.error.message}`)
     outputs.push(outcome.output)
   }
-  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]))).map((x) => x.input)
+  return (await StageInputs.of(exe, exe.plan.stages[1]!, new Map([[0, outputs]]))).map((x) => SegmentIndex.handedOut(x.input))
 }
 
 describe("task runner", () => {
@@ -95,6 +96,17 @@ describe("task runner", () => {
     const outcome = await TaskRunner.run(exe, reduce, env(dir))
     expect(outcome).toMatchObject({ kind: "failed", infrastructure: true, permanent: false })
     if (outcome.kind === "failed") expect(outcome.error.message).toMatch(/disk error in .*ENOENT/)
+  })
+
+  it("a reduce task naming run files outside the execution's directory is refused (invalid-task), before any file is opened", async () => {
+    const exe = Zephyr.compile(Dataset.fromList([1, 2, 3, 4]).groupBy((x) => x % 2, (k, items) => ({ k, n: [...items].length }), { numOutputShards: 1 }))
+    const dir = tmp()
+    const [input] = await scattered(exe, dir, 4)
+    if (input?.kind !== "shuffle") throw new Error("expected a shuffle input")
+    const outside = tmp()
+    const outcome = await TaskRunner.run(exe, { ...task({ ...input, dir: outside }), stage: 1 }, env(dir))
+    expect(outcome).toMatchObject({ kind: "failed", permanent: true, infrastructure: false, error: { reason: "invalid-task", stage: 1, shard: 0 } })
+    if (outcome.kind === "failed") expect(outcome.error.message).toContain(`Malformed reduce task for shuffle target 0: its run files are in ${JSON.stringify(outside)}, outside the execution's directory ${dir}`)
   })
 
   it("a truncated shuffle run is an infrastructure failure too", async () => {
