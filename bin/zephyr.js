@@ -14,11 +14,13 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
     if (args[0] === "run") (await import("../dist/early-workers.js")).startFromCommandLine(args.slice(1))
     // The module's static checks start too (a thread, on a cold cache).
     if (args[0] === "run" || args[0] === "compile" || args[0] === "check") (await import("../dist/early-checks.js")).startFromCommandLine(args)
-    cli = await import("../dist/cli.js")
+    // A plain `zephyr worker` line starts without the command-line parser: the worker registers sooner.
+    if (args[0] === "worker" && (await import("../dist/worker-command.js")).startFromCommandLine(args.slice(1))) cli = null
+    else cli = await import("../dist/cli.js")
   } catch (e) {
     if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist")) throw e
     process.stderr.write("zephyr: the engine is not built (dist/ is missing): run `npm run build` (npm ci does it).\n")
     process.exit(1)
   }
-  cli.main(process.argv)
+  cli?.main(process.argv)
 }

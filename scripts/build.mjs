@@ -56,7 +56,7 @@ const tsMorphByRequire = {
 /** The esbuild options; `write: false` builds in memory (the freshness check). */
 export const options = (write) => ({
   absWorkingDir: root,
-  entryPoints: { index: "index.ts", cli: "cli/main.ts", worker: "runtime/worker/LocalWorkerProcess.ts", "early-workers": "cli/EarlyWorkers.ts", "analysis-thread": "compiler/analysis/Thread.ts", "early-checks": "cli/EarlyChecks.ts" },
+  entryPoints: { index: "index.ts", cli: "cli/main.ts", worker: "runtime/worker/LocalWorkerProcess.ts", "early-workers": "cli/EarlyWorkers.ts", "analysis-thread": "compiler/analysis/Thread.ts", "early-checks": "cli/EarlyChecks.ts", "worker-command": "cli/WorkerProgram.ts" },
   outdir,
   bundle: true,
   splitting: true,
