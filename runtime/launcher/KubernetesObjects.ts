@@ -21,8 +21,8 @@ export interface Pool {
   readonly maxWorkerRestarts: number
   /** The port the coordinator listens on (the Service's port). */
   readonly port: number
-  /** The worker's V8 heap (`--max-old-space-size`). */
-  readonly heapMiB: number
+  /** The worker's V8 heap flags (WorkerProcesses.heapFlags). */
+  readonly heapFlags: ReadonlyArray<string>
 }
 
 /** Where the Secret keeps each value; the pods read them into these variables. */
@@ -118,7 +118,7 @@ export const job = (options: KubernetesOptions.Resolved, pool: Pool): V1Job => {
               // The worker registers as running on its pod (a pod's host name is only job-index), so a
               // failed pod seen after its replacement registered is told apart from the replacement.
               { name: env.host, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-              { name: "NODE_OPTIONS", value: `--max-old-space-size=${pool.heapMiB}` }
+              { name: "NODE_OPTIONS", value: pool.heapFlags.join(" ") }
             ],
             resources: {
               requests: { cpu: options.cpu, memory: options.memory },

@@ -80,7 +80,7 @@ export const start = (options: Options, ctx: PoolContext) =>
       token,
       node: process.execPath,
       zephyr: path.join(PackageRoot.root, "bin", "zephyr.js"),
-      heapMegabytes: WorkerProcesses.heapMegabytes(ctx.spec.memoryBudgetBytes),
+      heapFlags: WorkerProcesses.heapFlags(ctx.spec.memoryBudgetBytes),
       logDir: ctx.spec.executionDir,
       options: options.slurm
     })

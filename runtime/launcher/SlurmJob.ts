@@ -25,7 +25,8 @@ export interface Input {
   readonly node: string
   readonly zephyr: string
   /** A worker's V8 heap, as local workers get it. */
-  readonly heapMegabytes: number
+  /** The worker's V8 heap flags (WorkerProcesses.heapFlags). */
+  readonly heapFlags: ReadonlyArray<string>
   /** Where each task's output goes (the execution directory, kept when a run fails); none: Slurm's default. */
   readonly logDir: string | undefined
   readonly options: SlurmOptions.Resolved
@@ -49,7 +50,7 @@ export const script = (input: Input): string => [
   `# Zephyr worker of pool ${input.pool}, one per array task (written by the slurm backend).`,
   `# ${COORDINATOR_ENV} and ${TOKEN_ENV} come in the job's environment.`,
   `: "\${${COORDINATOR_ENV}:?is not set: submit with sbatch --export=ALL}"`,
-  `exec ${[input.node, `--max-old-space-size=${input.heapMegabytes}`, input.zephyr, "worker"].map(shellQuote).join(" ")} --coordinator "$${COORDINATOR_ENV}" --worker-id ${shellQuote(`${input.pool}-w`)}"$SLURM_ARRAY_TASK_ID"`,
+  `exec ${[input.node, ...input.heapFlags, input.zephyr, "worker"].map(shellQuote).join(" ")} --coordinator "$${COORDINATOR_ENV}" --worker-id ${shellQuote(`${input.pool}-w`)}"$SLURM_ARRAY_TASK_ID"`,
   ""
 ].join("\n")
 

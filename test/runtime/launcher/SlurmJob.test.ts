@@ -15,7 +15,7 @@ const input = (over: Partial<SlurmJob.Input> = {}): SlurmJob.Input => ({
   token: "tok-9f8e7d6c5b4a",
   node: "/opt/node 20/bin/node",
   zephyr: "/home/me/zephyr/bin/zephyr.js",
-  heapMegabytes: 384,
+  heapFlags: ["--max-old-space-size=384"],
   logDir: "/shared/chunks/wc-1a2b-mx2q",
   options: SlurmOptions.none,
   ...over
