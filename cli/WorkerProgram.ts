@@ -48,7 +48,7 @@ export const plainOptions = (args: ReadonlyArray<string>): WorkerOptions | undef
     const a = args[i]!
     const eq = a.indexOf("=")
     const [flag, inline] = a.startsWith("--") && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined]
-    const key = flags[flag]
+    const key = Object.hasOwn(flags, flag) ? flags[flag] : undefined
     if (key === undefined || o[key] !== undefined) return undefined
     const value = inline ?? args[++i]
     if (value === undefined || value === "" || value.startsWith("-")) return undefined

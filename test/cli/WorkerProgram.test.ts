@@ -24,7 +24,8 @@ describe("WorkerProgram: which `zephyr worker` lines start without the command-l
     ["a value that is a flag", ["--coordinator", "--worker-id", "w1"]],
     ["a repeated flag", ["--coordinator", "h:1", "--coordinator", "h:2"]],
     ["a bad --reconnect-timeout", ["--coordinator", "h:1", "--reconnect-timeout", "soon"]],
-    ["a positional argument", ["--coordinator", "h:1", "extra"]]
+    ["a positional argument", ["--coordinator", "h:1", "extra"]],
+    ["a word that names a property of every object", ["--coordinator", "h:1", "constructor", "x"]]
   ]
   for (const [name, args] of full) it(`${name}: the full command line`, () => { expect(WorkerProgram.plainOptions(args)).toBeUndefined() })
 
