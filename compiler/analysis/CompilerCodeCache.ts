@@ -33,6 +33,8 @@ const compilerFiles = (): ReadonlySet<string> => {
   }
 }
 
+const SUFFIX = ".v8-code-cache"
+
 /**
  * The cache of a file's version: by its size, modification time and inode, not a hash of its
  * 12 MB (a hash costs 30-100 ms per check); V8 rejects a cache whose source differs anyway.
@@ -40,7 +42,7 @@ const compilerFiles = (): ReadonlySet<string> => {
 const cacheFileOf = (dir: string, filename: string): string => {
   const stat = fs.statSync(filename)
   const version = ModuleCache.sha256(JSON.stringify([process.version, stat.size, stat.mtimeMs, stat.ino])).slice(0, 24)
-  return path.join(dir, `${path.basename(filename, ".js")}-${version}.v8-code-cache`)
+  return path.join(dir, `${path.basename(filename, ".js")}-${version}${SUFFIX}`)
 }
 
 type CompileHook = (this: Module & { paths: Array<string> }, content: string, filename: string) => unknown
@@ -70,15 +72,29 @@ export const install = (): void => {
   }
 }
 
+/** The caches of other versions of the same file (an upgraded compiler, another Node): left behind otherwise, 10 MB each. */
+const otherVersions = (file: string): Array<string> => {
+  const name = path.basename(file)
+  const prefix = name.slice(0, name.length - `-${"0".repeat(24)}${SUFFIX}`.length)
+  const own = new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-[0-9a-f]{24}${SUFFIX.replace(".", "\\.")}$`)
+  try {
+    return fs.readdirSync(path.dirname(file)).filter((f) => f !== name && own.test(f)).map((f) => path.join(path.dirname(file), f))
+  } catch {
+    return []
+  }
+}
+
 /**
  * Writes the code V8 has compiled so far, once the checks ran, unless the cache it started
- * from was accepted; a cache that cannot be written costs speed only.
+ * from was accepted, and removes the caches of the file's other versions; a cache that
+ * cannot be written costs speed only.
  */
 export const save = (): void => {
   for (const { script, file } of loaded) {
     if (script.cachedDataRejected === false) continue
     try {
       ModuleCache.writeAtomic(file, script.createCachedData())
+      for (const old of otherVersions(file)) fs.rmSync(old, { force: true })
     } catch {
       // see above
     }

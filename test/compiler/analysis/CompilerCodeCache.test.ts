@@ -26,6 +26,20 @@ describe("the compiler's V8 code cache", () => {
     expect(codeCaches(cache)).toEqual(written)
   }, 120_000)
 
+  it("a new cache replaces the caches of the file's other versions (an upgraded compiler, another Node), not the other files'", async () => {
+    const cache = tempDir()
+    fs.chmodSync(cache, 0o700)
+    const stale = ["typescript-0123456789abcdef01234567.v8-code-cache", "ts-morph-0123456789abcdef01234567.v8-code-cache"]
+    for (const f of stale) fs.writeFileSync(path.join(cache, f), "an older version's cache")
+    fs.writeFileSync(path.join(cache, "unrelated.json"), "{}")
+    expect((await check(cache, "examples/wordcount.ts")).stdout).toContain("no problems")
+    const names = codeCaches(cache).map((c) => c.f)
+    for (const f of stale) expect(names).not.toContain(f)
+    // ts-morph's cache did not take ts-morph-common's for one of its own versions.
+    expect(names.map((f) => f.replace(/-[0-9a-f]{24}\./, ".")).sort()).toEqual(["ts-morph-common.v8-code-cache", "ts-morph.v8-code-cache", "typescript.v8-code-cache"])
+    expect(fs.existsSync(path.join(cache, "unrelated.json"))).toBe(true)
+  }, 120_000)
+
   it("a cache V8 rejects (another compiler, a damaged file) is replaced, and the check is unaffected", async () => {
     const cache = tempDir()
     fs.chmodSync(cache, 0o700)
