@@ -1,3 +1,4 @@
+import * as path from "node:path"
 import { Cause, Clock, Deferred, Duration, Effect, Schedule } from "effect"
 import { ZephyrFingerprintError, ZephyrInfraError, ZephyrWorkerError } from "../../plan/Errors.ts"
 import type { JobSpec, PullResponse, Report, ShardInput, ShardOutput } from "../../rpc/Protocol.ts"
@@ -134,6 +135,9 @@ export const make = (options: Options) =>
       )
     ))
 
+    /** The local files published in the current stage, by directory (OutputCommit.sweep). */
+    const published = new Map<string, Set<string>>()
+
     /**
      * A write's output: the accepted attempt's file is renamed over the target (one that
      * cannot be is an infrastructure failure of that attempt); any other attempt's file is
@@ -148,7 +152,11 @@ export const make = (options: Options) =>
             return report
           }
           const problem = OutputCommit.publish(report.commit)
-          return problem === undefined ? report : notPublished(report, workerId, problem)
+          if (problem !== undefined) return notPublished(report, workerId, problem)
+          const dir = path.dirname(report.commit.target)
+          const names = published.get(dir) ?? new Set<string>()
+          published.set(dir, names.add(path.basename(report.commit.target)))
+          return report
         })
         : reports
 
@@ -176,6 +184,11 @@ export const make = (options: Options) =>
         settled = over
         yield* step((now) => scheduler.startStage(stage, inputs, isLast, now))
         yield* Deferred.await(over)
+        // What killed attempts of this stage's writes left beside the published files.
+        yield* Effect.sync(() => {
+          for (const [dir, names] of published) OutputCommit.sweep(dir, names)
+          published.clear()
+        })
         const outcome = scheduler.outcome()
         if (outcome.kind === "done") return outcome.outputs
         if (outcome.kind === "failed") return yield* Effect.fail(outcome.error)

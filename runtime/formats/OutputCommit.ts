@@ -75,6 +75,25 @@ export const publish = (commit: OutputCommit): string | undefined => {
   }
 }
 
+/**
+ * Removes, in `dir`, the pending files of the `published` targets' attempts: the attempts
+ * that never reported (their worker was killed mid-write) leave them behind otherwise. Once
+ * a stage has settled, no attempt of its files can be accepted any more. One listing per
+ * directory; only files named as `pendingPath` names them, of those targets, are removed.
+ */
+export const sweep = (dir: string, published: ReadonlySet<string>): void => {
+  let names: Array<string>
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const m = PENDING.exec(name)
+    if (m !== null && published.has(m[1]!)) fs.rmSync(path.join(dir, name), { force: true })
+  }
+}
+
 /** Removes the file of an attempt that was not accepted. */
 export const discard = (commit: OutputCommit): void => {
   if (!isPending(commit) || isRemote(commit)) return

@@ -15,6 +15,21 @@ const hidden = (out: string) => (fs.existsSync(out) ? fs.readdirSync(out).filter
 const rows = (file: string) => fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { i: number; pid: number })
 
 describe("output commits with real worker processes", () => {
+  it("a worker SIGKILLed mid-write: its shard is written whole elsewhere, and the dead attempt's hidden file does not stay behind", async () => {
+    const out = path.join(dir, "out")
+    const result = await Zephyr.runModule<string>("test/faults/fixtures/killed-writer.ts", {
+      workers: 2,
+      heartbeatInterval: "200ms",
+      heartbeatTimeout: "1500ms",
+      chunkDir: path.join(dir, "chunks"),
+      args: { dir, out }
+    })
+    expect(fs.existsSync(path.join(dir, "killed"))).toBe(true)
+    expect(result.results.map((p) => path.basename(p))).toEqual(["part-0.jsonl", "part-1.jsonl", "part-2.jsonl", "part-3.jsonl"])
+    expect(fs.readdirSync(out).sort()).toEqual(["part-0.jsonl", "part-1.jsonl", "part-2.jsonl", "part-3.jsonl"])
+    expect(fs.readFileSync(path.join(out, "part-0.jsonl"), "utf8").trim().split("\n")).toHaveLength(6000)
+  }, 120_000)
+
   it("a worker SIGSTOPped past the heartbeat timeout, continued after its shard was redone elsewhere, does not overwrite the output", async () => {
     const out = path.join(dir, "out")
     const run = Zephyr.runModule<string>("test/faults/fixtures/stalled-writer.ts", {

@@ -48,3 +48,21 @@ describe("output commits", () => {
     expect(OutputCommit.isPending({ pending: path.relative(process.cwd(), pending), target: path.join(dir, "a.txt") })).toBe(false)
   })
 })
+
+describe("sweeping a settled stage's leftover attempts", () => {
+  it("removes the pending files of the published targets only: not another target's, not other hidden files", () => {
+    const dir = tmp()
+    const files = [
+      "part-0.jsonl", ".part-0.jsonl.zephyr-a0-0123abcd", ".part-0.jsonl.zephyr-a2-89abcdef",
+      "part-1.jsonl", ".part-1.jsonl.zephyr-a0-deadbeef",
+      ".other.jsonl.zephyr-a0-01234567", ".part-0.jsonl.swp", ".part-0.jsonl.zephyr-a0-XYZ"
+    ]
+    for (const f of files) fs.writeFileSync(path.join(dir, f), "x")
+    OutputCommit.sweep(dir, new Set(["part-0.jsonl", "part-1.jsonl"]))
+    expect(fs.readdirSync(dir).sort()).toEqual([".other.jsonl.zephyr-a0-01234567", ".part-0.jsonl.swp", ".part-0.jsonl.zephyr-a0-XYZ", "part-0.jsonl", "part-1.jsonl"])
+  })
+
+  it("a directory that is gone is nothing to sweep", () => {
+    expect(() => OutputCommit.sweep(path.join(tmp(), "gone"), new Set(["part-0.jsonl"]))).not.toThrow()
+  })
+})
