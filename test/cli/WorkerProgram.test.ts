@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process"
+import { pathToFileURL } from "node:url"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import * as WorkerProgram from "../../cli/WorkerProgram.ts"
 
@@ -37,20 +38,26 @@ describe("WorkerProgram: which `zephyr worker` lines start without the command-l
 })
 
 describe("zephyr worker, both ways, in real processes", () => {
-  const zephyr = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv) =>
+  // With `withoutParser`, the command-line parser's bundle cannot load (fixtures/without-cli.mjs).
+  const withoutParser = ["--import", `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(pathToFileURL("test/cli/fixtures/without-cli.mjs").href)})`]
+  const zephyr = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv, nodeArgs: ReadonlyArray<string> = []) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ["bin/zephyr.js", "worker", ...args], { env: { ...process.env, NO_COLOR: "", ...env }, stdio: ["ignore", "ignore", "pipe"] })
+      const child = spawn(process.execPath, [...nodeArgs, "bin/zephyr.js", "worker", ...args], { env: { ...process.env, NO_COLOR: "", ...env }, stdio: ["ignore", "ignore", "pipe"] })
       let stderr = ""
       child.stderr.on("data", (d) => { stderr += d })
       child.on("close", (code) => resolve({ code, stderr }))
     })
 
-  it("a plain line and the same line through the full parser fail alike, with the same message and exit code", async () => {
+  it("a plain line runs without the parser's bundle, and fails as the same line through the parser does: same message, same exit code", async () => {
     const plain = await zephyr(["--coordinator", "nonsense"], { ZEPHYR_TOKEN: "t" })
     // --log-level sends the same worker through @effect/cli.
     const parsed = await zephyr(["--coordinator", "nonsense", "--log-level", "warning"], { ZEPHYR_TOKEN: "t" })
     expect(plain).toEqual({ code: 1, stderr: "zephyr: Invalid coordinator address \"nonsense\": expected HOST:PORT, e.g. 127.0.0.1:7070\n" })
     expect(parsed).toEqual(plain)
+    // The plain line never needed the parser; the other one cannot run without it.
+    expect(await zephyr(["--coordinator", "nonsense"], { ZEPHYR_TOKEN: "t" }, withoutParser)).toEqual(plain)
+    const needsParser = await zephyr(["--coordinator", "nonsense", "--log-level", "warning"], { ZEPHYR_TOKEN: "t" }, withoutParser)
+    expect(needsParser.stderr).toContain("dist/cli.js is not available in this test")
   }, 60_000)
 
   it("--help and mistakes still get the command line's help and messages", async () => {

@@ -54,6 +54,10 @@ const waitUntil = (check: () => boolean, what: string) =>
 /** As a pod's worker registers: on its pod (ZEPHYR_WORKER_HOST, the pod's name). */
 const register = (c: Coordinator.Coordinator, workerId: string, pod = "h") => c.handlers.Register({ workerId, fingerprint: "f", pid: 1, host: pod })
 
+/** Collects the messages logged meanwhile into `logs`. */
+const capturingLogs = (logs: Array<string>) =>
+  Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => { logs.push(Array.isArray(message) ? message.join(" ") : String(message)) })))
+
 describe("Kubernetes launcher", () => {
   it.scopedLive("creates the Job suspended, then its Secret owned by the Job, then starts the Job; the pod spec holds neither the token nor the address", () =>
     Effect.gen(function* () {
@@ -139,11 +143,6 @@ describe("Kubernetes launcher", () => {
       expect(cluster.jobs.size + cluster.pods.size).toBe(0)
     }))
 
-  const deaths: ReadonlyArray<readonly [string, (cluster: FakeCluster, pod: V1Pod) => void, RegExp]> = [
-    ["exits with an error", (cluster, pod) => cluster.podExited(pod.metadata!.uid!, 137), /pod zephyr-pipe-1a2b-a1-0-\w+ failed: container Error with exit code 137/],
-    ["is evicted", (cluster, pod) => cluster.evict(pod), /pod zephyr-pipe-1a2b-a1-0-\w+ failed: Evicted \(The node was low on resource: memory\.\)/],
-    ["is deleted", (cluster, pod) => cluster.deletePod(pod), /pod zephyr-pipe-1a2b-a1-0-\w+ was deleted/]
-  ]
   it.scopedLive("a replaced pod's failure, seen after its replacement registered, leaves the replacement and its shard alone", () =>
     Effect.gen(function* () {
       const cluster = new FakeCluster()
@@ -167,9 +166,14 @@ describe("Kubernetes launcher", () => {
         expect(status.workers.find((w) => w.id === "pipe-1a2b-a1-w0"), JSON.stringify(status.workers)).toMatchObject({ state: "busy", shards: [0], deaths: 0 })
         expect(logs.filter((l) => l.includes("exited"))).toEqual([])
         yield* Fiber.interrupt(stage)
-      })).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => { logs.push(Array.isArray(message) ? message.join(" ") : String(message)) }))))
+      })).pipe(capturingLogs(logs))
     }))
 
+  const deaths: ReadonlyArray<readonly [string, (cluster: FakeCluster, pod: V1Pod) => void, RegExp]> = [
+    ["exits with an error", (cluster, pod) => cluster.podExited(pod.metadata!.uid!, 137), /pod zephyr-pipe-1a2b-a1-0-\w+ failed: container Error with exit code 137/],
+    ["is evicted", (cluster, pod) => cluster.evict(pod), /pod zephyr-pipe-1a2b-a1-0-\w+ failed: Evicted \(The node was low on resource: memory\.\)/],
+    ["is deleted", (cluster, pod) => cluster.deletePod(pod), /pod zephyr-pipe-1a2b-a1-0-\w+ was deleted/]
+  ]
   for (const [what, kill, reason] of deaths) {
     it.scopedLive(`a worker pod that ${what} is a dead worker at once: the shard it held is re-queued`, () =>
       Effect.gen(function* () {
@@ -196,7 +200,7 @@ describe("Kubernetes launcher", () => {
           expect(again.kind === "tasks" && again.tasks[0]).toMatchObject({ shard: 0, attempt: 1 })
           expect(logs.find((l) => l.includes("worker pipe-1a2b-a1-w0 exited"))).toMatch(reason)
           yield* Fiber.interrupt(stage)
-        })).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => { logs.push(Array.isArray(message) ? message.join(" ") : String(message)) }))))
+        })).pipe(capturingLogs(logs))
       }))
   }
 
