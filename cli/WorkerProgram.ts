@@ -68,7 +68,7 @@ export const startFromCommandLine = (args: ReadonlyArray<string>): boolean => {
   NodeRuntime.runMain(run(options).pipe(Effect.tapErrorCause(ProcessExit.printFailure)), {
     disableErrorReporting: true,
     disablePrettyLogger: true,
-    teardown: ProcessExit.teardown
+    teardown: ProcessExit.exitAtOnce
   })
   return true
 }

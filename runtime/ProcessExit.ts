@@ -7,7 +7,13 @@ import { Cause, Effect, Exit } from "effect"
 export const codeOf = (exit: Exit.Exit<unknown, unknown>): number =>
   Exit.isSuccess(exit) ? 0 : Cause.isInterruptedOnly(exit.cause) ? 130 : 1
 
-export const teardown = (exit: Exit.Exit<unknown, unknown>, onExit: (code: number) => void): void => onExit(codeOf(exit))
+/**
+ * A worker's teardown: it exits as soon as its program ends, success included. The default
+ * lets a successful process linger until its event loop drains, after its signal handlers
+ * are gone, so the driver's SIGTERM at the end of a run would kill it without its exit
+ * handlers.
+ */
+export const exitAtOnce = (exit: Exit.Exit<unknown, unknown>): void => process.exit(codeOf(exit))
 
 /** Prints a failure as the user's sentence (no stack of ours); nothing for an interruption. */
 export const printFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>

@@ -59,5 +59,5 @@ const program = Effect.gen(function* () {
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: ProcessExit.teardown
+  teardown: ProcessExit.exitAtOnce
 })
