@@ -4,6 +4,7 @@ import type { CounterSet } from "../task/CounterSet.ts"
 import { BlockWriter, encode, uniqueName } from "../storage/BlockFile.ts"
 import { GroupTable } from "./GroupTable.ts"
 import * as KeyOrder from "./KeyOrder.ts"
+import { PartialTable } from "./PartialTable.ts"
 import { FORMAT, type Manifest, type ManifestRun, type ManifestSegment, RunEncoder, writeManifest } from "./RunFile.ts"
 
 export interface ScatterOptions {
@@ -57,7 +58,8 @@ interface Group {
 /**
  * The map side of a shuffle. Items are routed to `KeyOrder.target(key, numTargets)` and
  * buffered in groups by key (a hash table; arrival order inside a group). With a combiner
- * a group is combined whenever it doubles, so a hot key holds a few partials. When the
+ * and no `sortBy`, each arrival is combined at once with its key's partial (PartialTable);
+ * with both, a group is combined whenever it doubles, so a hot key holds a few partials. When the
  * estimated buffer size passes the memory budget, every group with new items is combined;
  * if that leaves more than half the budget (or there is no combiner) the groups are
  * written, in key order per target and by (sortKey, arrival) inside a group, as one run
@@ -71,6 +73,10 @@ export class ScatterWriter {
   private readonly sorted: boolean
   /** Buffered items grouped by key: a hash lookup per item instead of sorting every item. */
   private table = new GroupTable<Group>()
+  /** With a combiner and no sortBy: one partial per key instead of groups. */
+  private readonly partials: PartialTable | undefined
+  /** The two items a pairwise combine hands the combiner (reused: the call may not keep it). */
+  private readonly pair: Array<unknown> = [undefined, undefined]
   /** Per target: whether all keys are strings, all numbers, or mixed (strings and numbers sort with `<`). */
   private kinds: Array<number>
   private counts: Array<number>
@@ -104,6 +110,7 @@ export class ScatterWriter {
     this.numTargets = numTargets
     this.budget = memoryBudgetBytes
     this.sorted = options.sortBy !== undefined
+    this.partials = options.combiner !== undefined && !this.sorted ? new PartialTable() : undefined
     this.itemsPerTarget = new Array<number>(numTargets).fill(0)
     this.kinds = new Array<number>(numTargets).fill(EMPTY)
     this.counts = new Array<number>(numTargets).fill(0)
@@ -118,6 +125,7 @@ export class ScatterWriter {
     const sortBy = this.options.sortBy
     const combiner = this.options.combiner
     const n = this.numTargets
+    const partials = this.partials
     for (let i = 0; i < items.length; i++) {
       const item = items[i]
       let key = keyOf(item)
@@ -144,6 +152,16 @@ export class ScatterWriter {
         if (sortKey === undefined) sortKey = null
       }
       const target = hash % n
+      const k = this.kinds[target]!
+      if (k !== kind) this.kinds[target] = k === EMPTY ? kind : MIXED
+      if (this.seen < SAMPLE_FIRST || this.seen % SAMPLE_EVERY === 0) this.sample(key, sortKey, item)
+      this.seen++
+      this.compacted = false
+      if (partials !== undefined) {
+        this.addPartial(partials, hash, tableKey, complex, key, target, item)
+        if (this.bufferedBytes >= this.budget) this.overflow()
+        continue
+      }
       let g = this.table.find(hash, tableKey, complex)
       if (g === undefined) {
         g = { key, target, items: [], sorts: [], combineAt: COMBINE_AT, dirty: true }
@@ -153,17 +171,78 @@ export class ScatterWriter {
       g.items.push(item)
       g.dirty = true
       if (sortBy !== undefined) g.sorts.push(sortKey)
-      const k = this.kinds[target]!
-      if (k !== kind) this.kinds[target] = k === EMPTY ? kind : MIXED
-      if (this.seen < SAMPLE_FIRST || this.seen % SAMPLE_EVERY === 0) this.sample(key, sortKey, item)
-      this.seen++
-      this.compacted = false
       this.counts[target]!++
       this.buffered++
       this.bufferedBytes += this.memoryPerRecord
       if (combiner !== undefined && g.items.length >= g.combineAt) this.combineGroup(g)
       if (this.bufferedBytes >= this.budget) this.overflow()
     }
+  }
+
+  /** Folds `item` into its key's partial (or list), or makes it the partial of a new key. */
+  private addPartial(partials: PartialTable, hash: number, tableKey: unknown, complex: boolean, key: unknown, target: number, item: unknown): void {
+    const slot = partials.find(hash, tableKey, complex)
+    if (slot < 0) {
+      partials.insert(hash, tableKey, complex, key, item)
+      this.counts[target]!++
+      this.buffered++
+      this.bufferedBytes += this.memoryPerRecord + BYTES_PER_GROUP
+      return
+    }
+    if (partials.isList(slot)) {
+      const list = partials.list(slot)
+      list.items.push(item)
+      list.dirty = true
+      this.counts[target]!++
+      this.buffered++
+      this.bufferedBytes += this.memoryPerRecord
+      if (list.items.length >= list.combineAt) this.combineList(partials, slot, target)
+      return
+    }
+    const pair = this.pair
+    pair[0] = partials.partial(slot)
+    pair[1] = item
+    const out = this.options.combiner!(partials.userKey(slot), pair)
+    const combined = out === pair ? [pair[0], pair[1]] : Array.isArray(out) ? out : Array.from(out)
+    pair[0] = pair[1] = undefined
+    if (combined.length === 1) partials.setPartial(slot, combined[0])
+    else this.absorb(partials, slot, target, combined)
+  }
+
+  /** Combines a key's lone item that has not met the combiner yet (at a flush, as with a group). */
+  private combineLone(partials: PartialTable, slot: number, target: number): void {
+    const lone = [partials.partial(slot)]
+    const out = this.options.combiner!(partials.userKey(slot), lone)
+    const combined = out === lone ? lone : Array.isArray(out) ? out : Array.from(out)
+    if (combined.length === 1) partials.setPartial(slot, combined[0])
+    else this.absorb(partials, slot, target, combined)
+  }
+
+  /**
+   * A combiner returned other than one item for a key: from now on the key keeps a list
+   * (combined whenever it doubles). The key had one buffered item; now it has `combined`.
+   */
+  private absorb(partials: PartialTable, slot: number, target: number, combined: Array<unknown>): void {
+    partials.toList(slot, combined.slice(), Math.max(COMBINE_AT, 2 * combined.length)).dirty = false
+    const delta = combined.length - 1
+    this.counts[target]! += delta
+    this.buffered += delta
+    this.bufferedBytes += delta * this.memoryPerRecord
+  }
+
+  /** Replaces a list's items by the combiner's output. */
+  private combineList(partials: PartialTable, slot: number, target: number): void {
+    const list = partials.list(slot)
+    const before = list.items.length
+    const out = Array.from(this.options.combiner!(partials.userKey(slot), list.items))
+    list.items.length = 0
+    for (let i = 0; i < out.length; i++) list.items.push(out[i])
+    list.combineAt = Math.max(COMBINE_AT, 2 * out.length)
+    list.dirty = false
+    const delta = out.length - before
+    this.counts[target]! += delta
+    this.buffered += delta
+    this.bufferedBytes += delta * this.memoryPerRecord
   }
 
   /** Writes what is buffered, publishes the manifest (temp + rename) and returns it. */
@@ -259,13 +338,23 @@ export class ScatterWriter {
 
   /** Runs the combiner on every group that received items since it last ran (once per group and flush). */
   private compact(): void {
+    const partials = this.partials
+    if (partials !== undefined) {
+      const n = this.numTargets
+      partials.forEach((slot) => {
+        if (partials.isList(slot)) {
+          if (partials.list(slot).dirty) this.combineList(partials, slot, partials.hash(slot) % n)
+        } else if (partials.isRaw(slot)) this.combineLone(partials, slot, partials.hash(slot) % n)
+      })
+    }
     for (const g of this.table.values()) if (g.dirty) this.combineGroup(g)
-    this.bufferedBytes = this.buffered * this.memoryPerRecord + this.table.size * BYTES_PER_GROUP
+    this.bufferedBytes = this.buffered * this.memoryPerRecord + (this.table.size + (partials?.size ?? 0)) * BYTES_PER_GROUP
     this.compacted = true
   }
 
   private clearBuffers(): void {
     this.table.clear()
+    this.partials?.clear()
     this.kinds.fill(EMPTY)
     this.counts.fill(0)
   }
@@ -274,6 +363,14 @@ export class ScatterWriter {
   private ordered(): Array<Array<Group>> {
     const byTarget: Array<Array<Group>> = Array.from({ length: this.numTargets }, () => [])
     for (const g of this.table.values()) byTarget[g.target]!.push(g)
+    const partials = this.partials
+    if (partials !== undefined) {
+      const n = this.numTargets
+      partials.forEach((slot) => {
+        const target = partials.hash(slot) % n
+        byTarget[target]!.push({ key: partials.userKey(slot), target, items: partials.items(slot), sorts: [], combineAt: 0, dirty: false })
+      })
+    }
     for (let t = 0; t < this.numTargets; t++) {
       const groups = byTarget[t]!
       const kind = this.kinds[t]

@@ -169,6 +169,52 @@ describe("ScatterWriter + groups", () => {
     expect(count(withCSmall)).toEqual(reference)
   })
 
+  it("without sortBy, each arrival meets its key's partial: two items per combiner call, one buffered item per key; a lone item meets it at the flush", () => {
+    const inputs = randomInputs(3, 2, 3_000, (r) => `w${Math.floor(r() ** 3 * 500)}`).map((xs) => xs.map((x) => ({ k: x.k, id: 0, c: 1 })))
+    const sizes: Array<number> = []
+    const combiner = (key: unknown, items: Iterable<unknown>) => {
+      let c = 0, n = 0
+      for (const x of items) { c += (x as Item).c!; n++ }
+      sizes.push(n)
+      return [{ k: key, id: 0, c }]
+    }
+    const counters = new CounterSet()
+    const outs = scatter(inputs, { combiner, counters }, 256)
+    const distinct = inputs.reduce((n, xs) => n + new Set(xs.map((x) => x.k)).size, 0)
+    const lone = inputs.reduce((n, xs) => {
+      const seen = new Map<unknown, number>()
+      for (const x of xs) seen.set(x.k, (seen.get(x.k) ?? 0) + 1)
+      return n + [...seen.values()].filter((c) => c === 1).length
+    }, 0)
+    expect(lone).toBeGreaterThan(0)
+    expect(sizes.filter((n) => n === 2)).toHaveLength(6_000 - distinct)
+    expect(sizes.filter((n) => n === 1)).toHaveLength(lone)
+    expect(sizes).toHaveLength(6_000 - distinct + lone)
+    expect(values(counters.snapshot())["zephyr/shuffle_items_out"]).toBe(distinct)
+    const totals = new Map<unknown, number>()
+    for (const [, key, items] of readAll(outs, 4)) totals.set(key, (totals.get(key) ?? 0) + items.reduce((n: number, x) => n + (x as Item).c!, 0))
+    const want = new Map<unknown, number>()
+    for (const xs of inputs) for (const x of xs) want.set(x.k, (want.get(x.k) ?? 0) + 1)
+    expect(totals).toEqual(want)
+  })
+
+  it("a combiner that returns no item or several for a key keeps a list for it, with the same result at any budget", () => {
+    // Keeps the two largest ids of a key; drops key "w0" altogether.
+    const top2 = (key: unknown, items: Iterable<unknown>) =>
+      key === "w0" ? [] : [...items].sort((a, b) => (b as Item).id - (a as Item).id).slice(0, 2)
+    const inputs = randomInputs(5, 3, 800, (r) => `w${Math.floor(r() * 30)}`)
+    const want = new Map<unknown, Array<number>>()
+    for (const xs of inputs) for (const x of xs) if (x.k !== "w0") want.set(x.k, [...(want.get(x.k) ?? []), x.id].sort((a, b) => b - a).slice(0, 2))
+    for (const budget of [64 << 20, 3_000]) {
+      const got = new Map<unknown, Array<number>>()
+      for (const [, key, items] of readAll(scatter(inputs, { combiner: top2, memoryBudgetBytes: budget }, 50), 4)) {
+        got.set(key, (top2(key, items) as Array<Item>).map((x) => x.id))
+      }
+      got.delete("w0")
+      expect(got).toEqual(want)
+    }
+  })
+
   it("an identity combiner changes nothing, with or without sortBy, at any budget", () => {
     const inputs = randomInputs(8, 3, 600, (r) => (r() < 0.8 ? `w${Math.floor(r() * 40)}` : [Math.floor(r() * 3)]))
     const identity = (_key: unknown, items: Iterable<unknown>) => items
@@ -359,10 +405,10 @@ describe("ScatterWriter + groups", () => {
 
   it("a combiner error leaves abort able to clean up", () => {
     const dir = path.join(root, "attempt-2")
-    const w = new ScatterWriter({ dir, numTargets: 2, key: (x) => x, sortBy: undefined, combiner: (k) => { if (k === "boom") throw new Error("boom"); return [k] }, memoryBudgetBytes: 100 })
+    const w = new ScatterWriter({ dir, numTargets: 2, key: (x) => x, sortBy: undefined, combiner: (k) => { if (k === "boom") throw new Error("boom"); return [k] }, memoryBudgetBytes: 1_000 })
     w.add(["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"])
     expect(w.runCount).toBeGreaterThan(0)
-    expect(() => w.add(["boom", "z", "y"])).toThrow("boom")
+    expect(() => w.add(["boom", "boom"])).toThrow("boom")
     w.abort()
     expect(fs.existsSync(dir)).toBe(false)
   })
