@@ -14,16 +14,9 @@
  * combined when it doubles, as GroupTable's groups are. A key's lone item meets the
  * combiner at the next flush, as every buffered item did before.
  */
-export interface PartialList {
-  readonly items: Array<unknown>
-  combineAt: number
-  /** Items arrived since the combiner last ran on this list. */
-  dirty: boolean
-}
-
 const EMPTY = 0, PARTIAL = 1, LIST = 2
 
-export class PartialTable {
+export class PartialTable<L> {
   private mask = 255
   private hashes = new Int32Array(256)
   private state = new Uint8Array(256)
@@ -34,7 +27,7 @@ export class PartialTable {
   private keys: Array<unknown> = new Array(256)
   private userKeys: Array<unknown> = new Array(256)
   private partials: Array<unknown> = new Array(256)
-  private lists: Array<PartialList | undefined> = new Array(256)
+  private lists: Array<L | undefined> = new Array(256)
   private filled = 0
 
   get size(): number { return this.filled }
@@ -76,27 +69,20 @@ export class PartialTable {
     this.raw[slot] = 0
   }
   isRaw(slot: number): boolean { return this.raw[slot] === 1 }
-  list(slot: number): PartialList { return this.lists[slot]! }
+  list(slot: number): L { return this.lists[slot]! }
   userKey(slot: number): unknown { return this.userKeys[slot] }
   hash(slot: number): number { return this.hashes[slot]! >>> 0 }
 
-  /** Turns a slot's partial into a list of `items` (dirty: not combined yet). */
-  toList(slot: number, items: Array<unknown>, combineAt: number): PartialList {
-    const list: PartialList = { items, combineAt, dirty: true }
+  /** Puts a list in place of a slot's partial. */
+  toList(slot: number, list: L): void {
     this.state[slot] = LIST
     this.partials[slot] = undefined
     this.lists[slot] = list
-    return list
   }
 
   /** Calls `f` with each key's slot. */
   forEach(f: (slot: number) => void): void {
     for (let i = 0; i <= this.mask; i++) if (this.state[i] !== EMPTY) f(i)
-  }
-
-  /** The items of a slot: its partial, or its list's items. */
-  items(slot: number): Array<unknown> {
-    return this.state[slot] === LIST ? this.lists[slot]!.items : [this.partials[slot]]
   }
 
   clear(): void {

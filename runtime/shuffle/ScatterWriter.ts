@@ -74,7 +74,7 @@ export class ScatterWriter {
   /** Buffered items grouped by key: a hash lookup per item instead of sorting every item. */
   private table = new GroupTable<Group>()
   /** With a combiner and no sortBy: one partial per key instead of groups. */
-  private readonly partials: PartialTable | undefined
+  private readonly partials: PartialTable<Group> | undefined
   /** The two items a pairwise combine hands the combiner (reused: the call may not keep it). */
   private readonly pair: Array<unknown> = [undefined, undefined]
   /** Per target: whether all keys are strings, all numbers, or mixed (strings and numbers sort with `<`). */
@@ -180,7 +180,7 @@ export class ScatterWriter {
   }
 
   /** Folds `item` into its key's partial (or list), or makes it the partial of a new key. */
-  private addPartial(partials: PartialTable, hash: number, tableKey: unknown, complex: boolean, key: unknown, target: number, item: unknown): void {
+  private addPartial(partials: PartialTable<Group>, hash: number, tableKey: unknown, complex: boolean, key: unknown, target: number, item: unknown): void {
     const slot = partials.find(hash, tableKey, complex)
     if (slot < 0) {
       partials.insert(hash, tableKey, complex, key, item)
@@ -190,13 +190,13 @@ export class ScatterWriter {
       return
     }
     if (partials.isList(slot)) {
-      const list = partials.list(slot)
-      list.items.push(item)
-      list.dirty = true
+      const g = partials.list(slot)
+      g.items.push(item)
+      g.dirty = true
       this.counts[target]!++
       this.buffered++
       this.bufferedBytes += this.memoryPerRecord
-      if (list.items.length >= list.combineAt) this.combineList(partials, slot, target)
+      if (g.items.length >= g.combineAt) this.combineGroup(g)
       return
     }
     const pair = this.pair
@@ -210,7 +210,7 @@ export class ScatterWriter {
   }
 
   /** Combines a key's lone item that has not met the combiner yet (at a flush, as with a group). */
-  private combineLone(partials: PartialTable, slot: number, target: number): void {
+  private combineLone(partials: PartialTable<Group>, slot: number, target: number): void {
     const lone = [partials.partial(slot)]
     const out = this.options.combiner!(partials.userKey(slot), lone)
     const combined = out === lone ? lone : Array.isArray(out) ? out : Array.from(out)
@@ -219,27 +219,13 @@ export class ScatterWriter {
   }
 
   /**
-   * A combiner returned other than one item for a key: from now on the key keeps a list
+   * A combiner returned other than one item for a key: from now on the key keeps a group
    * (combined whenever it doubles). The key had one buffered item; now it has `combined`.
    */
-  private absorb(partials: PartialTable, slot: number, target: number, combined: Array<unknown>): void {
-    partials.toList(slot, combined.slice(), Math.max(COMBINE_AT, 2 * combined.length)).dirty = false
+  private absorb(partials: PartialTable<Group>, slot: number, target: number, combined: Array<unknown>): void {
+    const items = combined.slice()
+    partials.toList(slot, { key: partials.userKey(slot), target, items, sorts: [], combineAt: Math.max(COMBINE_AT, 2 * items.length), dirty: false })
     const delta = combined.length - 1
-    this.counts[target]! += delta
-    this.buffered += delta
-    this.bufferedBytes += delta * this.memoryPerRecord
-  }
-
-  /** Replaces a list's items by the combiner's output. */
-  private combineList(partials: PartialTable, slot: number, target: number): void {
-    const list = partials.list(slot)
-    const before = list.items.length
-    const out = Array.from(this.options.combiner!(partials.userKey(slot), list.items))
-    list.items.length = 0
-    for (let i = 0; i < out.length; i++) list.items.push(out[i])
-    list.combineAt = Math.max(COMBINE_AT, 2 * out.length)
-    list.dirty = false
-    const delta = out.length - before
     this.counts[target]! += delta
     this.buffered += delta
     this.bufferedBytes += delta * this.memoryPerRecord
@@ -343,7 +329,7 @@ export class ScatterWriter {
       const n = this.numTargets
       partials.forEach((slot) => {
         if (partials.isList(slot)) {
-          if (partials.list(slot).dirty) this.combineList(partials, slot, partials.hash(slot) % n)
+          if (partials.list(slot).dirty) this.combineGroup(partials.list(slot))
         } else if (partials.isRaw(slot)) this.combineLone(partials, slot, partials.hash(slot) % n)
       })
     }
@@ -367,8 +353,11 @@ export class ScatterWriter {
     if (partials !== undefined) {
       const n = this.numTargets
       partials.forEach((slot) => {
-        const target = partials.hash(slot) % n
-        byTarget[target]!.push({ key: partials.userKey(slot), target, items: partials.items(slot), sorts: [], combineAt: 0, dirty: false })
+        if (partials.isList(slot)) byTarget[partials.list(slot).target]!.push(partials.list(slot))
+        else {
+          const target = partials.hash(slot) % n
+          byTarget[target]!.push({ key: partials.userKey(slot), target, items: [partials.partial(slot)], sorts: [], combineAt: 0, dirty: false })
+        }
       })
     }
     for (let t = 0; t < this.numTargets; t++) {
