@@ -1,4 +1,5 @@
 import * as path from "node:path"
+import { ts } from "ts-morph"
 import { describe, expect, it } from "vitest"
 import * as Analyzer from "../../../compiler/analysis/Analyzer.ts"
 import * as Project from "../../../compiler/analysis/Project.ts"
@@ -50,6 +51,17 @@ describe("the analyzer", () => {
     expect(program.options.types).toEqual([])
     expect(Project.make([path.resolve("test/cli/fixtures/refused.bad.ts")], "fast").options.types).toEqual(["node"])
     expect(analyze(path.join(cases, "effect-user.ts")).findings).toEqual([])
+  })
+
+  it("parses a package's declarations without their JSDoc, and the compiler's lib files from ts-morph's copies", () => {
+    const program = Project.make([path.resolve(cases, "effect-user.ts")], "fast")
+    const effect = packageFiles(program, "effect").find((sf) => sf.fileName.endsWith(`${path.sep}Effect.d.ts`))!
+    // Effect.d.ts documents nearly every export with a JSDoc comment (its examples).
+    expect(effect.text.split("/**").length).toBeGreaterThan(100)
+    expect(effect.statements.filter((s) => ts.getJSDocCommentsAndTags(s).length > 0).length).toBe(0)
+    const libs = program.program.getSourceFiles().filter((sf) => program.program.isSourceFileDefaultLibrary(sf))
+    expect(libs.length).toBeGreaterThan(0)
+    for (const lib of libs) expect(path.posix.dirname(lib.fileName)).toBe("/node_modules/typescript/lib")
   })
 
   it("lists the files the result depends on, with the text it read", () => {
