@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
+import { isMainThread } from "node:worker_threads"
 import packageJson from "../package.json" with { type: "json" }
 
 /**
@@ -39,22 +40,36 @@ export const sha256 = (text: string | Uint8Array): string => createHash("sha256"
 
 let resolvedDir: string | null | undefined
 
-/** The cache directory, created if needed; undefined when it is missing, unsafe or unwritable. */
+/**
+ * The cache directory, created if needed; undefined when it is missing, unsafe or unwritable.
+ * The first refusal in a command's main thread (not a worker it started) is said once on
+ * stderr: every cache is off then, and every command compiles and checks from scratch.
+ */
 export const directory = (): string | undefined => {
-  if (resolvedDir === undefined) resolvedDir = privateDirectory(process.env.ZEPHYR_MODULE_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "zephyr", "modules")) ?? null
+  if (resolvedDir === undefined) {
+    const dir = process.env.ZEPHYR_MODULE_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "zephyr", "modules")
+    const checked = privateDirectory(dir)
+    resolvedDir = typeof checked === "string" ? checked : null
+    if (typeof checked !== "string" && isMainThread && process.env.ZEPHYR_DRIVER_PID === undefined) {
+      process.stderr.write(`zephyr: not caching compiled modules or checks: the cache directory ${dir} ${checked.why}. Every command compiles and checks the module again. Make it private (chmod 700 ${dir}, owned by you) or choose another with ZEPHYR_MODULE_CACHE_DIR.\n`)
+    }
+  }
   return resolvedDir ?? undefined
 }
 
-const privateDirectory = (dir: string): string | undefined => {
+/** The directory when it is safe to run code from, else why not (a phrase after "the directory"). */
+export const privateDirectory = (dir: string): string | { readonly why: string } => {
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
     const st = fs.lstatSync(dir)
     const uid = process.getuid?.()
-    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) return undefined
+    if (!st.isDirectory()) return { why: st.isSymbolicLink() ? "is a symbolic link" : "is not a directory" }
+    if (uid !== undefined && st.uid !== uid) return { why: `belongs to user ${st.uid}, not to you (${uid})` }
+    if ((st.mode & 0o077) !== 0) return { why: `is open to ${(st.mode & 0o070) !== 0 ? "its group" : "others"} (mode ${(st.mode & 0o777).toString(8)})` }
     fs.accessSync(dir, fs.constants.W_OK)
     return dir
-  } catch {
-    return undefined
+  } catch (e) {
+    return { why: `cannot be used (${(e as { code?: string }).code ?? (e as Error).message})` }
   }
 }
 

@@ -66,12 +66,31 @@ describe("ModuleCache", () => {
     expect(again.compiled).not.toEqual(first.compiled)
   })
 
-  it("never uses a cache directory that others can write to", async () => {
+  it("never uses a cache directory that others can write to, and says so once", async () => {
     writeModule("[1]")
     fs.mkdirSync(cache, { recursive: true })
     fs.chmodSync(cache, 0o777)
-    expect((await run()).results).toEqual([10])
+    const { stdout, stderr } = await exec(process.execPath, ["bin/zephyr.js", "run", path.join(work, "pipeline.ts"), "--workers", "2", "--print-results", "--no-progress", "--chunk-dir", path.join(work, "chunks")], {
+      encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache }
+    })
+    expect(stdout.trim()).toBe("10")
     expect(compiledFiles()).toEqual([]) // compiled in a private temp dir instead
+    // Not from the workers nor the checks' thread, which meet the same directory.
+    const warnings = stderr.split("\n").filter((l) => l.includes("not caching"))
+    expect(warnings).toEqual([`zephyr: not caching compiled modules or checks: the cache directory ${cache} is open to its group (mode 777). Every command compiles and checks the module again. Make it private (chmod 700 ${cache}, owned by you) or choose another with ZEPHYR_MODULE_CACHE_DIR.`])
+  })
+
+  it("says why a directory is not private enough to run code from", () => {
+    const dir = (name: string) => path.join(work, name)
+    fs.mkdirSync(dir("others"), { mode: 0o700 })
+    fs.chmodSync(dir("others"), 0o703)
+    fs.writeFileSync(dir("file"), "")
+    fs.symlinkSync(dir("others"), dir("link"))
+    expect(ModuleCache.privateDirectory(dir("fresh"))).toBe(dir("fresh"))
+    expect(fs.statSync(dir("fresh")).mode & 0o777).toBe(0o700)
+    expect(ModuleCache.privateDirectory(dir("others"))).toEqual({ why: "is open to others (mode 703)" })
+    expect(ModuleCache.privateDirectory(dir("link"))).toEqual({ why: "is a symbolic link" })
+    expect(ModuleCache.privateDirectory(dir("file"))).toEqual({ why: "cannot be used (EEXIST)" })
   })
 
   it("keeps stack traces and recorded source lines on the original file when loaded from the cache", async () => {
