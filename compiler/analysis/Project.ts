@@ -179,18 +179,17 @@ export const survey = (entries: ReadonlyArray<string>): { readonly packages: Rea
  * compiler uses (it has none on disk), under the same in-memory directory as in a ts-morph
  * project.
  */
-namespace LibFiles {
-  let loaded: { readonly dir: string; readonly files: ReadonlyMap<string, string> } | undefined
-  export const get = (): { readonly dir: string; readonly files: ReadonlyMap<string, string> } => {
-    if (loaded === undefined) {
-      const fromTsMorph = createRequire(createRequire(import.meta.url).resolve("ts-morph"))
-      const common = fromTsMorph("@ts-morph/common") as { getLibFiles(): ReadonlyArray<{ readonly fileName: string; readonly text: string }>; readonly libFolderInMemoryPath: string }
-      const dir = common.libFolderInMemoryPath
-      loaded = { dir, files: new Map(common.getLibFiles().map((f) => [path.posix.join(dir, f.fileName), f.text])) }
-    }
-    return loaded
+const libFiles = (): LibFiles => {
+  if (loadedLibFiles === undefined) {
+    const fromTsMorph = createRequire(createRequire(import.meta.url).resolve("ts-morph"))
+    const common = fromTsMorph("@ts-morph/common") as { getLibFiles(): ReadonlyArray<{ readonly fileName: string; readonly text: string }>; readonly libFolderInMemoryPath: string }
+    const dir = common.libFolderInMemoryPath
+    loadedLibFiles = { dir, files: new Map(common.getLibFiles().map((f) => [path.posix.join(dir, f.fileName), f.text])) }
   }
+  return loadedLibFiles
 }
+interface LibFiles { readonly dir: string; readonly files: ReadonlyMap<string, string> }
+let loadedLibFiles: LibFiles | undefined
 
 const nearestTsconfig = (file: string): string | undefined => {
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
@@ -250,7 +249,7 @@ export const make = (entries: ReadonlyArray<string>, mode: Mode): ModuleProgram 
   // Effect's declarations are mostly JSDoc (their examples), and parsing it cost 0.45 s of
   // `tokenize`'s 3.5 s check. No check reads a comment.
   host.jsDocParsingMode = ts.JSDocParsingMode.ParseForTypeInfo
-  const libs = LibFiles.get()
+  const libs = libFiles()
   const memory = new Map(libs.files)
   if (mode === "fast") {
     memory.set(effectStandIns, effectStandInsText)
