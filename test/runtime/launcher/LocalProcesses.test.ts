@@ -1,3 +1,6 @@
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Zephyr } from "zephyr"
 
@@ -13,5 +16,25 @@ describe("local worker processes", () => {
     expect(r.results.every((w) => w.pid !== process.pid)).toBe(true)
     expect(r.results.map((w) => w.token)).toEqual([null, null])
     for (const w of r.results) expect(w.argv).not.toMatch(/token|driver-secret/i)
+  }, 60_000)
+
+  it("end by themselves when their run is over, a timer of the module's still pending: their exit handlers run", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "zephyr-exits-"))
+    const marks = path.join(dir, "exits")
+    process.env.ZEPHYR_TEST_EXIT_MARKS = marks
+    try {
+      const r = await Zephyr.runModule<{ n: number; pid: number }>("test/runtime/launcher/fixtures/lingering.ts", { workers: 2 })
+      expect(r.results.map((x) => x.n).sort((a, b) => a - b)).toEqual([0, 10])
+      // Left to linger, a finished worker had no signal handler left when the driver's
+      // SIGTERM came, which killed it before any exit handler ran. (A worker still starting
+      // when the run ends is stopped before it runs any code of the module's.)
+      const exits = new Map((fs.existsSync(marks) ? fs.readFileSync(marks, "utf8").trim().split("\n") : []).map((l) => l.split(" ").map(Number) as [number, number]))
+      const ran = new Set(r.results.map((x) => x.pid))
+      expect(ran.size).toBeGreaterThan(0)
+      for (const pid of ran) expect([0, 130]).toContain(exits.get(pid))
+    } finally {
+      delete process.env.ZEPHYR_TEST_EXIT_MARKS
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   }, 60_000)
 })
