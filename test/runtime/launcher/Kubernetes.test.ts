@@ -52,7 +52,9 @@ const waitUntil = (check: () => boolean, what: string) =>
   })
 
 /** As a pod's worker registers: on its pod (ZEPHYR_WORKER_HOST, the pod's name). */
-const register = (c: Coordinator.Coordinator, workerId: string, pod = "h") => c.handlers.Register({ workerId, fingerprint: "f", pid: 1, host: pod })
+/** Registers `workerId` from `pod`; `incarnation` tells two processes under one id apart. */
+const register = (c: Coordinator.Coordinator, workerId: string, pod = "h", incarnation?: string) =>
+  c.handlers.Register({ workerId, fingerprint: "f", pid: 1, host: pod, ...(incarnation === undefined ? {} : { incarnation }) })
 
 /** Collects the messages logged meanwhile into `logs`. */
 const capturingLogs = (logs: Array<string>) =>
@@ -151,11 +153,11 @@ describe("Kubernetes launcher", () => {
       yield* Effect.scoped(Effect.gen(function* () {
         yield* launcher(cluster).start(context(c, 1, 1))
         const old = cluster.podsAt("zephyr-pipe-1a2b-a1", 0)[0]!
-        yield* c.handlers.Register({ workerId: "pipe-1a2b-a1-w0", fingerprint: "f", pid: 1, host: old.metadata!.name!, incarnation: "p1" })
+        yield* register(c, "pipe-1a2b-a1-w0", old.metadata!.name!, "p1")
         const stage = yield* Effect.fork(c.runStage(0, [{ input: { kind: "list", index: 0 } }], true))
         yield* c.handlers.Pull({ workerId: "pipe-1a2b-a1-w0", reports: [], max: 1 })
         // The replacement's worker registers (from another pod) before the launcher sees the old pod fail.
-        yield* c.handlers.Register({ workerId: "pipe-1a2b-a1-w0", fingerprint: "f", pid: 1, host: "zephyr-pipe-1a2b-a1-0-replacement", incarnation: "p2" })
+        yield* register(c, "pipe-1a2b-a1-w0", "zephyr-pipe-1a2b-a1-0-replacement", "p2")
         const held = yield* c.handlers.Pull({ workerId: "pipe-1a2b-a1-w0", reports: [], max: 1 })
         expect(held.kind === "tasks" && held.tasks[0]).toMatchObject({ shard: 0, attempt: 1 })
         const polls = () => cluster.ops().filter((op) => op === "listPods").length
