@@ -5,6 +5,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { isMainThread } from "node:worker_threads"
 import packageJson from "../package.json" with { type: "json" }
+import { processGlobal } from "../runtime/ProcessGlobal.ts"
 
 /**
  * Compiled pipeline modules, kept between processes. Every process of a run (the driver,
@@ -38,7 +39,8 @@ interface Entry {
 
 export const sha256 = (text: string | Uint8Array): string => createHash("sha256").update(text).digest("hex")
 
-let resolvedDir: string | null | undefined
+/** One per process (see ProcessGlobal): the directory, or null when refused (said once). */
+const resolved = processGlobal("ModuleCache/directory", (): { dir: string | null | undefined } => ({ dir: undefined }))
 
 /**
  * The cache directory, created if needed; undefined when it is missing, unsafe or unwritable.
@@ -46,15 +48,15 @@ let resolvedDir: string | null | undefined
  * stderr: every cache is off then, and every command compiles and checks from scratch.
  */
 export const directory = (): string | undefined => {
-  if (resolvedDir === undefined) {
+  if (resolved.dir === undefined) {
     const dir = process.env.ZEPHYR_MODULE_CACHE_DIR || path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "zephyr", "modules")
     const checked = privateDirectory(dir)
-    resolvedDir = typeof checked === "string" ? checked : null
+    resolved.dir = typeof checked === "string" ? checked : null
     if (typeof checked !== "string" && isMainThread && process.env.ZEPHYR_DRIVER_PID === undefined) {
       process.stderr.write(`zephyr: not caching compiled modules or checks: the cache directory ${dir} ${checked.why}. Every command compiles and checks the module again. Make it private (chmod 700 ${dir}, owned by you) or choose another with ZEPHYR_MODULE_CACHE_DIR.\n`)
     }
   }
-  return resolvedDir ?? undefined
+  return resolved.dir ?? undefined
 }
 
 /** The directory when it is safe to run code from, else why not (a phrase after "the directory"). */

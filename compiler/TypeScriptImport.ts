@@ -3,6 +3,7 @@ import { builtinModules, createRequire, findSourceMap } from "node:module"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import * as ExternalImport from "../runtime/ExternalImport.ts"
 import * as PackageRoot from "../runtime/PackageRoot.ts"
 import * as ModuleCache from "./ModuleCache.ts"
 
@@ -79,7 +80,7 @@ const importJavaScript = async (file: string): Promise<Record<string, unknown>> 
   try {
     built.set(path.resolve(file), [{ path: path.resolve(file), sha256: ModuleCache.sha256(fs.readFileSync(file)) }])
   } catch { /* the import reports it */ }
-  return import(pathToFileURL(file).href)
+  return ExternalImport.load(pathToFileURL(file).href)
 }
 
 const compileAndImport = async (file: string): Promise<Record<string, unknown>> => {
@@ -118,7 +119,7 @@ const compileAndImport = async (file: string): Promise<Record<string, unknown>> 
 const importCompiled = (outfile: string): Promise<Record<string, unknown>> => {
   compiledFiles.add(outfile)
   process.setSourceMapsEnabled(true)
-  return import(pathToFileURL(outfile).href)
+  return ExternalImport.load(pathToFileURL(outfile).href)
 }
 
 /**
@@ -148,7 +149,7 @@ const bundledEffect = (specifier: string, resolvedPath: string): { path: string;
 }
 
 const effectModule = async (name: string): Promise<string> => {
-  const library = (await import(pathToFileURL(effectBuild).href)) as Record<string, Record<string, unknown> | undefined>
+  const library = (await ExternalImport.load(pathToFileURL(effectBuild).href)) as Record<string, Record<string, unknown> | undefined>
   const namespace = library[name]
   if (typeof namespace !== "object" || namespace === null) throw new Error(`effect/${name} is not a module of the Effect library`)
   const names = Object.keys(namespace).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n))
@@ -180,7 +181,7 @@ const resolutionConfig = (file: string): Array<ModuleCache.SourceFile> => {
 
 /** Compiles `file` and the local files it imports into one ES module, and lists what it read. */
 const compile = async (file: string, outfile: string): Promise<{ readonly code: Uint8Array; readonly files: ReadonlyArray<ModuleCache.SourceFile> }> => {
-  const esbuild = await import("esbuild")
+  const esbuild = await ExternalImport.load<typeof import("esbuild")>("esbuild")
   const files: Array<ModuleCache.SourceFile> = []
   const result = await esbuild.build({
     entryPoints: [file],

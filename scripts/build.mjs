@@ -4,12 +4,13 @@
  * engine's TypeScript or for resolving Effect's few hundred ES modules one by one: Node
  * spends seconds on both. Only the user's pipeline module goes through the TypeScript loader.
  *
- * The entry points share chunks (code splitting), so a pipeline module's `import "zephyr"`
- * (dist/index.js through the package's `exports`) and the CLI (dist/cli.js) or a local
- * worker process (dist/worker.js, without the command-line parser) load one engine, not two
- * copies of it. dist/effect.js is all of Effect in one file, built on its own (sharing the
- * engine's chunks would pull every Effect module into the engine's start-up): a pipeline
- * module that imports "effect" loads that instead of Effect's few hundred ES modules.
+ * The engine is one CommonJS bundle, dist/engine.cjs (see `engineOptions`), which
+ * runtime/EngineLoader loads through a V8 code cache; dist/index.js (a pipeline module's
+ * `import "zephyr"`, through the package's `exports`), cli.js, worker.js and worker-command.js
+ * are facades over it, so a process loads one engine, not two copies of it. The entries that
+ * run before it loads are small ES modules (see `options`). dist/effect.js is all of Effect in
+ * one file, built on its own: a pipeline module that imports "effect" loads that instead of
+ * Effect's few hundred ES modules.
  * dist/types/ holds the engine's public declarations for the static checks of pipeline
  * modules (scripts/declarations.mjs; emitted again only when an engine source changed). Runs
  * on `npm ci` (the `prepare` script) and before `npm test`.
@@ -53,10 +54,40 @@ const tsMorphByRequire = {
   }
 }
 
-/** The esbuild options; `write: false` builds in memory (the freshness check). */
+/**
+ * The engine: one CommonJS bundle of Engine.ts (dist/engine.cjs), which runtime/EngineLoader
+ * loads through a V8 code cache; Node 20 cannot cache an ES module's compile. Lazily imported
+ * parts (the AWS SDK, the dashboard, Parquet, CSV) are in it, but run only when first imported.
+ */
+export const engineOptions = (write) => ({
+  absWorkingDir: root,
+  entryPoints: ["Engine.ts"],
+  outfile: path.join(outdir, "engine.cjs"),
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  external,
+  alias,
+  // Each engine module sees the bundle's own URL, as it saw its chunk's.
+  define: { "import.meta.url": "__zephyrBundleUrl" },
+  banner: { js: "var __zephyrBundleUrl = require(\"node:url\").pathToFileURL(__filename).href;" },
+  // Lines and identifiers stay as written: stack traces (and the source line Node prints for
+  // an uncaught error) stay readable. ASCII: see `asciiOnly`.
+  charset: "ascii",
+  legalComments: "none",
+  logLevel: "warning",
+  write
+})
+
+/**
+ * The small ES modules that start work before the engine loads (the workers and checks a
+ * command starts ahead, the analysis thread) and EngineLoader; they share chunks among
+ * themselves, and hand over to the engine through process globals (runtime/ProcessGlobal.ts).
+ */
 export const options = (write) => ({
   absWorkingDir: root,
-  entryPoints: { index: "index.ts", cli: "cli/main.ts", worker: "runtime/worker/LocalWorkerProcess.ts", "early-workers": "cli/EarlyWorkers.ts", "analysis-thread": "compiler/analysis/Thread.ts", "early-checks": "cli/EarlyChecks.ts", "worker-command": "cli/WorkerProgram.ts" },
+  entryPoints: { "analysis-thread": "compiler/analysis/Thread.ts", "early-checks": "cli/EarlyChecks.ts", "early-workers": "cli/EarlyWorkers.ts", "engine-loader": "runtime/EngineLoader.ts" },
   outdir,
   bundle: true,
   splitting: true,
@@ -67,8 +98,6 @@ export const options = (write) => ({
   alias,
   // Bundled CommonJS dependencies call require(); give each chunk one.
   banner: { js: "import { createRequire as __zephyrRequire } from \"node:module\"; const require = __zephyrRequire(import.meta.url);" },
-  // Lines and identifiers stay as written: stack traces (and the source line Node prints
-  // for an uncaught error) stay readable.
   chunkNames: "chunks/[name]-[hash]",
   legalComments: "none",
   logLevel: "warning",
@@ -76,6 +105,33 @@ export const options = (write) => ({
   plugins: [tsMorphByRequire],
   write
 })
+
+/**
+ * The ES modules users and commands import, each a facade over a part of the engine that
+ * EngineLoader loads once per process: `import "zephyr"` (dist/index.js, through the
+ * package's `exports`), the CLI, a local worker process's program, the plain worker command.
+ * Each re-exports every name of its source module.
+ */
+const facades = [
+  { file: "index.js", source: "index.ts", part: "index" },
+  { file: "cli.js", source: "cli/main.ts", part: "cli" },
+  { file: "worker.js", source: "runtime/worker/LocalWorkerProcess.ts", part: "localWorker" },
+  { file: "worker-command.js", source: "cli/WorkerProgram.ts", part: "workerCommand" }
+]
+
+const facadeFiles = async () => {
+  // The names each source module exports (its own file only: none of them has `export *`).
+  const result = await esbuild.build({ absWorkingDir: root, entryPoints: facades.map((f) => f.source), outdir: path.join(root, "out", "facade-names"), bundle: false, format: "esm", platform: "node", write: false, metafile: true, logLevel: "warning" })
+  return facades.map(({ file, source, part }) => {
+    const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint === source)
+    const names = output.exports.filter((n) => n !== "default")
+    const engine = `await load().${part}()`
+    const text = `// Generated by scripts/build.mjs: ${source} from the engine bundle (see runtime/EngineLoader.ts).\n` +
+      `import { load } from "./engine-loader.js"\n` +
+      (names.length > 0 ? `export const { ${names.join(", ")} } = ${engine}\n` : `${engine}\n`)
+    return { path: path.join(outdir, file), contents: new TextEncoder().encode(text) }
+  })
+}
 
 /** Effect as one module (see runtime/EffectLibrary.ts). */
 export const effectOptions = (write) => ({
@@ -91,9 +147,19 @@ export const effectOptions = (write) => ({
   write
 })
 
+/**
+ * The engine bundle as pure ASCII, which EngineLoader reads as latin1: a one-byte string, read
+ * in a few milliseconds instead of 0.1 s of UTF-8 decoding. esbuild's ASCII charset escapes
+ * every other character in code; it keeps comments as written, so what is left (an arrow in
+ * a comment) is escaped here, which means the same wherever it is.
+ */
+const asciiOnly = (text) => text.replace(/[^\x00-\x7f]/gu, (c) => c.length === 1 ? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}` : `\\u{${c.codePointAt(0).toString(16)}}`)
+
 export const build = async (write = true) => {
-  const [engine, effect] = await Promise.all([esbuild.build(options(write)), esbuild.build(effectOptions(write))])
-  return { ...engine, outputFiles: [...(engine.outputFiles ?? []), ...(effect.outputFiles ?? [])] }
+  const [engine, small, effect, facadeOutputs] = await Promise.all([esbuild.build(engineOptions(false)), esbuild.build(options(write)), esbuild.build(effectOptions(write)), facadeFiles()])
+  const bundle = engine.outputFiles.map((f) => ({ path: f.path, contents: new TextEncoder().encode(asciiOnly(f.text)) }))
+  if (write) for (const f of [...bundle, ...facadeOutputs]) fs.writeFileSync(f.path, f.contents)
+  return { ...small, outputFiles: [...bundle, ...(small.outputFiles ?? []), ...(effect.outputFiles ?? []), ...facadeOutputs] }
 }
 
 /** Files of a fresh in-memory build that differ from (or are missing in) dist/, and stale extras. */
@@ -107,7 +173,7 @@ export const staleFiles = async () => {
     if (!current || !Buffer.from(file.contents).equals(current)) stale.push(path.relative(root, file.path))
   }
   const walk = (dir) => fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]) : []
-  for (const file of walk(outdir)) if (file.endsWith(".js") && !fresh.has(file)) stale.push(path.relative(root, file))
+  for (const file of walk(outdir)) if (/\.c?js$/.test(file) && !fresh.has(file)) stale.push(path.relative(root, file))
   if (Declarations.stale(root, typesdir)) stale.push(path.relative(root, typesdir))
   return stale
 }

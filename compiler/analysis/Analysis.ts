@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Worker } from "node:worker_threads"
 import * as PackageRoot from "../../runtime/PackageRoot.ts"
+import { processGlobal } from "../../runtime/ProcessGlobal.ts"
 import * as DiagnosticCache from "./DiagnosticCache.ts"
 import type { CodeFact } from "./CodeFact.ts"
 import type { Finding } from "./Finding.ts"
@@ -92,8 +93,8 @@ const begin = (entries: ReadonlyArray<string>, wanted: Wanted): Started => {
   }
 }
 
-/** Analyses started from the command line, each taken once by `start`. */
-const startedAhead = new Map<string, Started>()
+/** Analyses started from the command line (by dist/early-checks.js, see ProcessGlobal), each taken once by `start`. */
+const startedAhead = processGlobal("Analysis/startedAhead", () => new Map<string, Started>())
 const keyOf = (entries: ReadonlyArray<string>) => JSON.stringify(entries)
 
 /** Starts the analysis of `entries` (absolute paths) for a `start` to come. */

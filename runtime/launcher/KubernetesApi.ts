@@ -4,6 +4,7 @@ import * as path from "node:path"
 import type { V1Job, V1Pod, V1Secret, V1Service } from "@kubernetes/client-node"
 import { Context, Effect, Layer } from "effect"
 import { ZephyrInfraError } from "../../plan/Errors.ts"
+import * as ExternalImport from "../ExternalImport.ts"
 
 /**
  * The calls the kubernetes launcher makes to the cluster, as a service: `layer` talks to
@@ -89,7 +90,7 @@ export const layer: Layer.Layer<KubernetesApi, ZephyrInfraError> = Layer.effect(
       }))
     }
     const k8s = yield* Effect.tryPromise({
-      try: () => import("@kubernetes/client-node"),
+      try: () => ExternalImport.load<typeof import("@kubernetes/client-node")>("@kubernetes/client-node"),
       catch: (e) => new ZephyrInfraError({ reason: "kubernetes-api", message: `Could not load @kubernetes/client-node (npm ci installs it): ${(e as Error)?.message ?? String(e)}`, retryable: false })
     })
     const config = yield* Effect.try({

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 import * as PackageRoot from "../PackageRoot.ts"
+import { processGlobal } from "../ProcessGlobal.ts"
 
 /**
  * The local backend's worker processes: how they are started, and the ones started ahead
@@ -60,8 +61,8 @@ export const spawnWorker = (env: Readonly<Record<string, string>>, preload: stri
     env: { ...inheritedEnv(), ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
   })
 
-/** Processes started ahead of a run, waiting for their coordinator (see `prestart`). */
-let prestarted: { readonly modulePath: string; readonly heap: number; readonly children: Array<ChildProcess> } | undefined
+/** Processes started ahead of a run (by dist/early-workers.js, see ProcessGlobal), waiting for their coordinator (see `prestart`). */
+const ahead = processGlobal("WorkerProcesses/prestarted", (): { current: { readonly modulePath: string; readonly heap: number; readonly children: Array<ChildProcess> } | undefined } => ({ current: undefined }))
 
 const running = (child: ChildProcess): boolean => child.exitCode === null && child.signalCode === null
 
@@ -74,26 +75,26 @@ const running = (child: ChildProcess): boolean => child.exitCode === null && chi
  */
 export const prestart = (count: number, modulePath: string, memoryBudgetBytes: number): void => {
   const heap = heapMegabytes(memoryBudgetBytes)
-  const kept = prestarted && prestarted.modulePath === modulePath && prestarted.heap === heap ? prestarted.children.filter(running) : []
-  if (prestarted) for (const child of prestarted.children) if (!kept.includes(child)) child.kill("SIGKILL")
+  const kept = ahead.current && ahead.current.modulePath === modulePath && ahead.current.heap === heap ? ahead.current.children.filter(running) : []
+  if (ahead.current) for (const child of ahead.current.children) if (!kept.includes(child)) child.kill("SIGKILL")
   for (const child of kept.splice(count)) child.kill("SIGKILL")
   while (kept.length < count) {
     const child = spawnWorker({}, modulePath, memoryBudgetBytes)
     child.on("error", () => undefined)
     kept.push(child)
   }
-  prestarted = { modulePath, heap, children: kept }
+  ahead.current = { modulePath, heap, children: kept }
 }
 
 /** Stops prestarted processes no pool took. */
 export const releasePrestarted = (): void => {
-  for (const child of prestarted?.children ?? []) child.kill("SIGKILL")
-  prestarted = undefined
+  for (const child of ahead.current?.children ?? []) child.kill("SIGKILL")
+  ahead.current = undefined
 }
 
 export const takePrestarted = (modulePath: string | undefined): ChildProcess | undefined => {
-  if (!prestarted || prestarted.modulePath !== modulePath) return undefined
-  for (let child = prestarted.children.shift(); child; child = prestarted.children.shift()) {
+  if (!ahead.current || ahead.current.modulePath !== modulePath) return undefined
+  for (let child = ahead.current.children.shift(); child; child = ahead.current.children.shift()) {
     if (running(child)) return child
   }
   return undefined

@@ -1,0 +1,97 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as vm from "node:vm"
+import * as ModuleCache from "../compiler/ModuleCache.ts"
+
+/**
+ * V8 code caches for the large JavaScript files every process loads: the engine bundle
+ * (dist/engine.cjs, see EngineLoader) and, in the analysis thread, the TypeScript compiler
+ * and ts-morph (CompilerCodeCache). Node 20 has no `module.enableCompileCache`, so without
+ * them each process parses and compiles megabytes of code again.
+ *
+ * A script compiled here starts from its file's cache in the user's private module cache
+ * (ModuleCache) when there is one; `save` writes the code V8 has compiled so far (the
+ * functions the process ran, not only the top level) for each script whose cache was missing
+ * or rejected, and removes the caches of the file's other versions. V8 rejects a cache that
+ * does not match the source or its flags, so a changed file costs one slow start, not a
+ * wrong one; and without a usable cache directory nothing is read or written.
+ */
+
+const SUFFIX = ".v8-code-cache"
+
+interface Compiled {
+  readonly script: vm.Script
+  readonly cacheFile: string
+  readonly hadCache: boolean
+}
+
+const compiled: Array<Compiled> = []
+
+/**
+ * The cache of a file's version, `<name>-<flags>-<version>`: by the process's V8 flags (a
+ * worker's heap flags: V8 rejects a cache made under other flags, so processes with other
+ * flags keep caches of their own), and by Node's version and the file's size, modification
+ * time and inode (not a hash of megabytes, 30-100 ms).
+ */
+const cacheFileOf = (dir: string, filename: string): string => {
+  const stat = fs.statSync(filename)
+  const v8Flags = process.execArgv.filter((a) => a.startsWith("--") && !/^--(require|import|loader|experimental-loader|eval|print|input-type|inspect|cpu-prof|heap-prof|env-file)\b/.test(a))
+  const flags = ModuleCache.sha256(JSON.stringify(v8Flags)).slice(0, 8)
+  const version = ModuleCache.sha256(JSON.stringify([process.version, stat.size, stat.mtimeMs, stat.ino])).slice(0, 16)
+  return path.join(dir, `${path.basename(filename).replace(/\.c?js$/, "")}-${flags}-${version}${SUFFIX}`)
+}
+
+/**
+ * Compiles `source` (the text of `filename`) as a script, from its code cache when there is
+ * one. `importModuleDynamically` is as vm.Script's: without it, the script's `import()` fails.
+ */
+export const compile = (filename: string, source: string, options: Pick<vm.ScriptOptions, "importModuleDynamically"> = {}): vm.Script => {
+  const dir = ModuleCache.directory()
+  if (dir === undefined) return new vm.Script(source, { filename, ...options })
+  const cacheFile = cacheFileOf(dir, filename)
+  let cachedData: Buffer | undefined
+  try {
+    cachedData = fs.readFileSync(cacheFile)
+  } catch {
+    // first time
+  }
+  const script = new vm.Script(source, { filename, ...options, ...(cachedData ? { cachedData } : {}) })
+  compiled.push({ script, cacheFile, hadCache: cachedData !== undefined })
+  return script
+}
+
+/** What became of the caches of the scripts compiled so far, by file name (for tests and `--log-level debug`). */
+export const status = (): ReadonlyArray<{ readonly cacheFile: string; readonly cache: "accepted" | "rejected" | "none" }> =>
+  compiled.map((c) => ({ cacheFile: c.cacheFile, cache: !c.hadCache ? "none" : c.script.cachedDataRejected === true ? "rejected" : "accepted" }))
+
+/**
+ * The caches of other versions of the same file under the same flags (an upgraded engine,
+ * another Node), and those named as before the flags were part of the name
+ * (`<name>-<24 hex>`): left behind otherwise, megabytes each.
+ */
+const otherVersions = (file: string): Array<string> => {
+  const name = path.basename(file)
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  const base = name.slice(0, name.length - `-${"0".repeat(8)}-${"0".repeat(16)}${SUFFIX}`.length)
+  const flags = name.slice(base.length + 1, base.length + 9)
+  const own = new RegExp(`^${escape(base)}-(?:${flags}-[0-9a-f]{16}|[0-9a-f]{24})${escape(SUFFIX)}$`)
+  try {
+    return fs.readdirSync(path.dirname(file)).filter((f) => f !== name && own.test(f)).map((f) => path.join(path.dirname(file), f))
+  } catch {
+    return []
+  }
+}
+
+/** Writes the caches that were missing or rejected; a cache that cannot be written costs speed only. */
+export const save = (): void => {
+  for (const { script, cacheFile, hadCache } of compiled) {
+    if (hadCache && script.cachedDataRejected === false) continue
+    try {
+      ModuleCache.writeAtomic(cacheFile, script.createCachedData())
+      for (const old of otherVersions(cacheFile)) fs.rmSync(old, { force: true })
+    } catch {
+      // see above
+    }
+  }
+  compiled.length = 0
+}

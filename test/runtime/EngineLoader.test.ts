@@ -1,0 +1,93 @@
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { promisify } from "node:util"
+import { describe, expect, it } from "vitest"
+import { useTempDirs } from "../TempDirs.ts"
+
+const exec = promisify(execFile)
+const root = path.resolve(import.meta.dirname, "../..")
+const dist = path.join(root, "dist")
+const tempDir = useTempDirs("zephyr-engine-loader-")
+
+/** Runs an ES module script in a fresh Node (with `flags`), the module cache in `cache`. */
+const node = (cache: string, script: string, flags: ReadonlyArray<string> = []) =>
+  exec(process.execPath, [...flags, "--input-type=module", "-e", script], { cwd: root, encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache } })
+
+const privateCache = () => {
+  const dir = tempDir()
+  fs.chmodSync(dir, 0o700)
+  return dir
+}
+
+const engineCaches = (cache: string) =>
+  fs.readdirSync(cache).filter((f) => /^engine-[0-9a-f]{8}-[0-9a-f]{16}\.v8-code-cache$/.test(f)).sort()
+    .map((f) => ({ f, mtime: fs.statSync(path.join(cache, f)).mtimeMs, size: fs.statSync(path.join(cache, f)).size }))
+
+const importZephyr = `const z = await import(${JSON.stringify(path.join(dist, "index.js"))}); if (typeof z.Dataset.fromList !== "function") process.exit(3)`
+
+describe("the engine bundle (dist/engine.cjs) and its facades", () => {
+  it("is loaded once per process: `import \"zephyr\"`, the CLI and the worker programs share one engine", async () => {
+    const { stdout } = await node(privateCache(), `
+      const url = (f) => ${JSON.stringify(dist)} + "/" + f
+      const zephyr = await import("zephyr")
+      const cli = await import(url("cli.js"))
+      const command = await import(url("worker-command.js"))
+      const engine = globalThis[Symbol.for("zephyr/EngineLoader/engine")]
+      const index = await engine.index()
+      console.log(JSON.stringify({
+        zephyrIsFacade: import.meta.resolve("zephyr") === "file://" + url("index.js"),
+        sameDataset: zephyr.Dataset === index.Dataset,
+        sameMain: cli.main === (await engine.cli()).main,
+        sameWorker: command.startFromCommandLine === (await engine.workerCommand()).startFromCommandLine
+      }))`)
+    expect(JSON.parse(stdout)).toEqual({ zephyrIsFacade: true, sameDataset: true, sameMain: true, sameWorker: true })
+  }, 60_000)
+
+  it("the first process writes the engine's code cache; the next starts from it and leaves it as it is", async () => {
+    const cache = privateCache()
+    await node(cache, importZephyr)
+    const written = engineCaches(cache)
+    expect(written).toHaveLength(1)
+    expect(written[0]!.size).toBeGreaterThan(100_000)
+    await node(cache, importZephyr)
+    expect(engineCaches(cache)).toEqual(written)
+  }, 60_000)
+
+  it("a process with other V8 flags (a worker's heap) keeps a cache of its own, beside the command's", async () => {
+    const cache = privateCache()
+    await node(cache, importZephyr)
+    const [command] = engineCaches(cache)
+    await node(cache, importZephyr, ["--max-old-space-size=300"])
+    const both = engineCaches(cache)
+    expect(both).toHaveLength(2)
+    expect(both).toContainEqual(command)
+    // Neither replaces the other: each is accepted by its own kind of process.
+    await node(cache, importZephyr)
+    await node(cache, importZephyr, ["--max-old-space-size=300"])
+    expect(engineCaches(cache)).toEqual(both)
+  }, 60_000)
+
+  it("a damaged cache is replaced and the process is unaffected; older versions' caches are removed", async () => {
+    const cache = privateCache()
+    await node(cache, importZephyr)
+    const [written] = engineCaches(cache)
+    fs.writeFileSync(path.join(cache, written!.f), "not a code cache")
+    const flags = written!.f.split("-")[1]!
+    const older = [`engine-${flags}-0123456789abcdef.v8-code-cache`, "engine-0123456789abcdef01234567.v8-code-cache"]
+    const otherFlags = `engine-${flags === "00000000" ? "11111111" : "00000000"}-0123456789abcdef.v8-code-cache`
+    for (const f of [...older, otherFlags]) fs.writeFileSync(path.join(cache, f), "an older version's cache")
+    await node(cache, importZephyr)
+    expect(fs.statSync(path.join(cache, written!.f)).size).toBeGreaterThan(100_000)
+    for (const f of older) expect(fs.existsSync(path.join(cache, f)), f).toBe(false)
+    expect(fs.existsSync(path.join(cache, otherFlags))).toBe(true)
+  }, 60_000)
+
+  it("without a usable cache directory the engine loads as well, and nothing is written", async () => {
+    const open = tempDir()
+    fs.chmodSync(open, 0o777)
+    const { stderr } = await node(open, importZephyr)
+    expect(stderr).toContain("not caching")
+    expect(fs.readdirSync(open)).toEqual([])
+  }, 60_000)
+})
