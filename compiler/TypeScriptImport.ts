@@ -123,8 +123,8 @@ const importCompiled = (outfile: string): Promise<Record<string, unknown>> => {
 }
 
 /**
- * `import ... from "effect"` in a pipeline module loads the engine's build of Effect
- * (dist/effect.js, one file) instead of Effect's few hundred ES modules, when it resolves
+ * `import ... from "effect"` in a pipeline module loads the engine's own Effect (through
+ * its facade dist/effect.js, see runtime/EffectLibrary.ts) instead of Effect's few hundred ES modules, when it resolves
  * to the very package the engine was built from; `effect/Schema` and the other subpaths
  * become a small module that re-exports that namespace of it.
  */

@@ -11,29 +11,38 @@ interface Coverage {
 }
 
 /**
- * Runs `zephyr <args>` with V8 coverage on, in `dir`, and answers how many times each
- * process that loaded the engine bundle ran a lazily loaded module of it. In dist/engine.cjs
- * such a module's code is a function named after its source file (`"runtime/Dashboard.ts"()`,
- * `"node_modules/…/NodeHttpServer.js"()`) that runs on its first import; a module the bundle
- * runs at start-up has no such function, and its name is then in no process's answer.
+ * Runs `node <argv>` (a `zephyr` command, or a script) with V8 coverage on, coverage in `dir`,
+ * and answers how many times each process that loaded the engine bundle and wrote its
+ * coverage (a process killed by a signal writes none) ran a lazily loaded module of it. In
+ * dist/engine.cjs such a module's code is a function named after its source file
+ * (`"runtime/Dashboard.ts"()`, `"node_modules/…/NodeHttpServer.js"()`) that runs on its first
+ * import; a module the bundle runs at start-up has no such function, and its name is then in
+ * no process's answer.
  */
-export const lazyModuleRuns = async (dir: string, args: ReadonlyArray<string>): Promise<(module: string) => ReadonlyArray<number>> => {
-  const coverage = path.join(dir, "coverage")
-  await exec(process.execPath, ["bin/zephyr.js", ...args], { cwd: root, env: { ...process.env, NODE_V8_COVERAGE: coverage } })
+export const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise<(module: string) => ReadonlyArray<number>> => {
+  const coverage = path.join(dir, `coverage-${fs.readdirSync(dir).length}`)
+  await exec(process.execPath, [...argv], { cwd: root, env: { ...process.env, NODE_V8_COVERAGE: coverage } })
   const processes = fs.readdirSync(coverage).flatMap((f) => {
     const bundle = (JSON.parse(fs.readFileSync(path.join(coverage, f), "utf8")) as Coverage).result.find((r) => r.url.endsWith("/dist/engine.cjs"))
     return bundle ? [bundle] : []
   })
+  if (processes.length === 0) throw new Error(`no process of \`node ${argv.join(" ")}\` wrote the engine bundle's coverage`)
   return (module) => processes.flatMap((p) => {
     const count = p.functions.find((fn) => fn.functionName === module)?.ranges[0]?.count
     return count === undefined ? [] : [count]
   })
 }
 
-/** A pipeline module in out/ (where it resolves "zephyr") reading a CSV file and writing JSONL, both in `dir`; removed by the caller. */
+/** The run of `pipeline` in this process, by the library (`Zephyr.run`, in-process workers), as a `node` argv. */
+export const libraryRun = (pipeline: string): ReadonlyArray<string> => [
+  "--input-type=module", "-e",
+  `import { Zephyr } from "zephyr"; const m = await import(${JSON.stringify(pipeline)}); await Zephyr.run(m.default({}))`
+]
+
+/** A pipeline module (JavaScript, so that a plain `import()` loads it too) in out/, where it resolves "zephyr", reading a CSV file and writing JSONL, both in `dir`; removed by the caller. */
 export const csvPipeline = (dir: string): string => {
   fs.writeFileSync(path.join(dir, "in.csv"), "a,b\n1,2\n3,4\n")
-  const pipeline = path.join(root, "out", `csv-${path.basename(dir)}.ts`)
+  const pipeline = path.join(root, "out", `csv-${path.basename(dir)}.mjs`)
   fs.mkdirSync(path.dirname(pipeline), { recursive: true })
   fs.writeFileSync(pipeline, `import { Dataset, Pipeline } from "zephyr"\nexport default Pipeline.define(() => Dataset.readCsv(${JSON.stringify(path.join(dir, "in.csv"))}).writeJsonl(${JSON.stringify(path.join(dir, "out", "part-{shard}.jsonl"))}))\n`)
   return pipeline
