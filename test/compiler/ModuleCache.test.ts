@@ -108,7 +108,7 @@ describe("ModuleCache", () => {
 })
 
 describe("a pipeline module that imports Effect", () => {
-  it("gets the engine's one-file build of Effect, for the package and its subpaths, instead of Effect's ES modules", async () => {
+  it("gets the engine's own Effect, for the package and its subpaths, instead of Effect's ES modules", async () => {
     fs.writeFileSync(path.join(work, "pipeline.ts"), [
       `import { Effect, Option } from "effect"`,
       `import * as Schema from "effect/Schema"`,
@@ -120,6 +120,18 @@ describe("a pipeline module that imports Effect", () => {
     const compiled = fs.readFileSync(path.join(cache, compiledFiles()[0]!), "utf8")
     expect(compiled).toContain(`from "${pathToFileURL(path.resolve("dist", "effect.js")).href}"`)
     expect(compiled).not.toContain("node_modules/effect")
+  })
+
+  it("shares one Effect with the engine: the namespaces it imports are the engine's own objects", async () => {
+    fs.writeFileSync(path.join(work, "pipeline.ts"), [
+      `import { Effect } from "effect"`,
+      `import * as Schema from "effect/Schema"`,
+      `import { Dataset } from "zephyr"`,
+      `const engine = (globalThis as any)[Symbol.for("zephyr/EngineLoader/engine")]`,
+      `const library = await engine.effect()`,
+      `export default Dataset.fromList([Number(library.Effect === Effect), Number(library.Schema.Struct === Schema.Struct)])`
+    ].join("\n") + "\n")
+    expect((await run()).results).toEqual([1, 1])
   })
 })
 
