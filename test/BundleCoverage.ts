@@ -19,7 +19,7 @@ interface Coverage {
  * import; a module the bundle runs at start-up has no such function, and its name is then in
  * no process's answer.
  */
-export const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise<(module: string) => ReadonlyArray<number>> => {
+const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise<(module: string) => ReadonlyArray<number>> => {
   const coverage = path.join(dir, `coverage-${fs.readdirSync(dir).length}`)
   await exec(process.execPath, [...argv], { cwd: root, env: { ...process.env, NODE_V8_COVERAGE: coverage } })
   const processes = fs.readdirSync(coverage).flatMap((f) => {
@@ -33,17 +33,29 @@ export const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): 
   })
 }
 
-/** The run of `pipeline` in this process, by the library (`Zephyr.run`, in-process workers), as a `node` argv. */
-export const libraryRun = (pipeline: string): ReadonlyArray<string> => [
-  "--input-type=module", "-e",
-  `import { Zephyr } from "zephyr"; const m = await import(${JSON.stringify(pipeline)}); await Zephyr.run(m.default({}))`
-]
+/** Per process that loaded the bundle, a count of 0 (what a lazily loaded module that never ran shows). */
+export const notRun = (runs: (module: string) => ReadonlyArray<number>): ReadonlyArray<number> => runs("runtime/formats/Csv.ts").map(() => 0)
 
-/** A pipeline module (JavaScript, so that a plain `import()` loads it too) in out/, where it resolves "zephyr", reading a CSV file and writing JSONL, both in `dir`; removed by the caller. */
-export const csvPipeline = (dir: string): string => {
+/**
+ * Runs a pipeline reading a CSV file and writing JSONL (in `dir`) twice with coverage: by the
+ * library in one process (`Zephyr.run`, in-process workers), then by `zephyr run` with one
+ * worker process. The library's run reads the CSV through a lazily imported module, so a
+ * test can see that coverage does see such a module run.
+ */
+export const localCsvRuns = async (dir: string) => {
   fs.writeFileSync(path.join(dir, "in.csv"), "a,b\n1,2\n3,4\n")
+  // JavaScript, so that a plain import() loads it too; in out/, where it resolves "zephyr".
   const pipeline = path.join(root, "out", `csv-${path.basename(dir)}.mjs`)
   fs.mkdirSync(path.dirname(pipeline), { recursive: true })
   fs.writeFileSync(pipeline, `import { Dataset, Pipeline } from "zephyr"\nexport default Pipeline.define(() => Dataset.readCsv(${JSON.stringify(path.join(dir, "in.csv"))}).writeJsonl(${JSON.stringify(path.join(dir, "out", "part-{shard}.jsonl"))}))\n`)
-  return pipeline
+  try {
+    const library = await lazyModuleRuns(dir, [
+      "--input-type=module", "-e",
+      `import { Zephyr } from "zephyr"; const m = await import(${JSON.stringify(pipeline)}); await Zephyr.run(m.default({}))`
+    ])
+    const command = await lazyModuleRuns(dir, ["bin/zephyr.js", "run", pipeline, "--workers", "1", "--no-progress"])
+    return { library, command }
+  } finally {
+    fs.rmSync(pipeline, { force: true })
+  }
 }

@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from "vitest"
 import { Counters, Dataset, Zephyr } from "zephyr"
 import * as Dashboard from "../../runtime/Dashboard.ts"
 import type * as View from "../../runtime/dashboard/View.ts"
-import { csvPipeline, lazyModuleRuns, libraryRun } from "../BundleCoverage.ts"
+import { localCsvRuns, notRun } from "../BundleCoverage.ts"
 import { useTempDirs } from "../TempDirs.ts"
 import * as PrometheusText from "./dashboard/PrometheusText.ts"
 
@@ -180,22 +180,13 @@ describe("dashboard", () => {
   }, 180_000)
 
   it("loads only when asked for: a run without --dashboard never runs it or its HTTP server, in the driver or a worker", async () => {
-    const dir = tmp()
-    const pipeline = csvPipeline(dir)
-    try {
-      // Coverage sees a lazily imported module run (the CSV reader, in the library's in-process run)...
-      const library = await lazyModuleRuns(dir, libraryRun(pipeline))
-      expect(library("runtime/formats/Csv.ts")).toEqual([1])
-      // ...and neither the dashboard nor the HTTP server it is built on, there or under the command.
-      const command = await lazyModuleRuns(dir, ["bin/zephyr.js", "run", pipeline, "--workers", "1", "--no-progress"])
-      for (const runs of [library, command]) {
-        const none = runs("runtime/formats/Csv.ts").map(() => 0)
-        expect(none.length).toBeGreaterThanOrEqual(1)
-        expect(runs("runtime/Dashboard.ts")).toEqual(none)
-        expect(runs("node_modules/@effect/platform-node/dist/esm/NodeHttpServer.js")).toEqual(none)
-      }
-    } finally {
-      fs.rmSync(pipeline, { force: true })
+    const { library, command } = await localCsvRuns(tmp())
+    // Coverage sees a lazily imported module run: the CSV reader, in the library's run.
+    expect(library("runtime/formats/Csv.ts")).toEqual([1])
+    for (const runs of [library, command]) {
+      expect(notRun(runs).length).toBeGreaterThanOrEqual(1)
+      expect(runs("runtime/Dashboard.ts")).toEqual(notRun(runs))
+      expect(runs("node_modules/@effect/platform-node/dist/esm/NodeHttpServer.js")).toEqual(notRun(runs))
     }
   }, 120_000)
 
