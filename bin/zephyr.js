@@ -19,7 +19,7 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
     else cli = await import("../dist/cli.js")
   } catch (e) {
     if (e?.code !== "ERR_MODULE_NOT_FOUND" || !String(e.message).includes("dist")) throw e
-    process.stderr.write("zephyr: the engine is not built (dist/ is missing): run `npm run build` (npm ci does it).\n")
+    process.stderr.write("zephyr: the engine is not built (dist/ is missing or incomplete): run `npm run build` (npm ci does it).\n")
     process.exit(1)
   }
   cli?.main(process.argv)
