@@ -123,10 +123,10 @@ const importCompiled = (outfile: string): Promise<Record<string, unknown>> => {
 }
 
 /**
- * `import ... from "effect"` in a pipeline module loads the engine's own Effect (through
- * its facade dist/effect.js, see runtime/EffectLibrary.ts) instead of Effect's few hundred ES modules, when it resolves
- * to the very package the engine was built from; `effect/Schema` and the other subpaths
- * become a small module that re-exports that namespace of it.
+ * `import ... from "effect"` in a pipeline module loads the engine's own Effect (through its
+ * facade dist/effect.js, see runtime/EffectLibrary.ts) instead of Effect's few hundred ES
+ * modules, when it resolves to the very package the engine was built from; `effect/Schema`
+ * and the other subpaths become a small module that re-exports that namespace of it.
  */
 const EFFECT_MODULE = "zephyr-effect"
 const effectBuild = path.join(PackageRoot.dist, "effect.js")

@@ -43,11 +43,11 @@ const cacheFileOf = (dir: string, filename: string): string => {
 
 /**
  * Compiles `source` (the text of `filename`) as a script, from its code cache when there is
- * one. `importModuleDynamically` is as vm.Script's: without it, the script's `import()` fails.
+ * one. The script has no `import()` of its own (see ExternalImport).
  */
-export const compile = (filename: string, source: string, options: Pick<vm.ScriptOptions, "importModuleDynamically"> = {}): vm.Script => {
+export const compile = (filename: string, source: string): vm.Script => {
   const dir = ModuleCache.directory()
-  if (dir === undefined) return new vm.Script(source, { filename, ...options })
+  if (dir === undefined) return new vm.Script(source, { filename })
   const cacheFile = cacheFileOf(dir, filename)
   let cachedData: Buffer | undefined
   try {
@@ -55,14 +55,10 @@ export const compile = (filename: string, source: string, options: Pick<vm.Scrip
   } catch {
     // first time
   }
-  const script = new vm.Script(source, { filename, ...options, ...(cachedData ? { cachedData } : {}) })
+  const script = new vm.Script(source, { filename, ...(cachedData ? { cachedData } : {}) })
   compiled.push({ script, cacheFile, hadCache: cachedData !== undefined })
   return script
 }
-
-/** What became of the caches of the scripts compiled so far, by file name (for tests and `--log-level debug`). */
-export const status = (): ReadonlyArray<{ readonly cacheFile: string; readonly cache: "accepted" | "rejected" | "none" }> =>
-  compiled.map((c) => ({ cacheFile: c.cacheFile, cache: !c.hadCache ? "none" : c.script.cachedDataRejected === true ? "rejected" : "accepted" }))
 
 /**
  * The caches of other versions of the same file under the same flags (an upgraded engine,
