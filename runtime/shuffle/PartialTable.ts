@@ -18,18 +18,22 @@
 const EMPTY = 0, PARTIAL = 1, LIST = 2
 
 export class PartialTable<L> {
-  private mask = 255
-  private hashes = new Int32Array(256)
-  private state = new Uint8Array(256)
-  private complex = new Uint8Array(256)
+  private mask = 0
+  private hashes!: Int32Array
+  private state!: Uint8Array
+  private complex!: Uint8Array
   /** 1 while a slot's partial is its key's one item, which has not met the combiner. */
-  private raw = new Uint8Array(256)
+  private raw!: Uint8Array
   /** The key the table compares (a complex key's canonical text) and the user's key. */
-  private keys: Array<unknown> = new Array(256)
-  private userKeys: Array<unknown> = new Array(256)
-  private partials: Array<unknown> = new Array(256)
-  private lists: Array<L | undefined> = new Array(256)
+  private keys!: Array<unknown>
+  private userKeys!: Array<unknown>
+  private partials!: Array<unknown>
+  private lists!: Array<L | undefined>
   private filled = 0
+
+  constructor() {
+    this.allocate(256)
+  }
 
   get size(): number { return this.filled }
 
@@ -87,21 +91,12 @@ export class PartialTable<L> {
   }
 
   clear(): void {
-    this.mask = 255
-    this.hashes = new Int32Array(256)
-    this.state = new Uint8Array(256)
-    this.complex = new Uint8Array(256)
-    this.raw = new Uint8Array(256)
-    this.keys = new Array(256)
-    this.userKeys = new Array(256)
-    this.partials = new Array(256)
-    this.lists = new Array(256)
+    this.allocate(256)
     this.filled = 0
   }
 
-  private grow(): void {
-    const { hashes, state, complex, raw, keys, userKeys, partials, lists } = this
-    const size = (this.mask + 1) * 2
+  /** Empty columns of `size` slots. */
+  private allocate(size: number): void {
     this.mask = size - 1
     this.hashes = new Int32Array(size)
     this.state = new Uint8Array(size)
@@ -111,6 +106,11 @@ export class PartialTable<L> {
     this.userKeys = new Array(size)
     this.partials = new Array(size)
     this.lists = new Array(size)
+  }
+
+  private grow(): void {
+    const { hashes, state, complex, raw, keys, userKeys, partials, lists } = this
+    this.allocate((this.mask + 1) * 2)
     for (let j = 0; j < state.length; j++) {
       if (state[j] === EMPTY) continue
       let i = hashes[j]! & this.mask

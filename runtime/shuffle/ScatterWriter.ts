@@ -202,18 +202,19 @@ export class ScatterWriter {
     const pair = this.pair
     pair[0] = partials.partial(slot)
     pair[1] = item
-    const out = this.options.combiner!(partials.userKey(slot), pair)
-    const combined = out === pair ? [pair[0], pair[1]] : Array.isArray(out) ? out : Array.from(out)
+    this.combineInto(partials, slot, target, pair)
     pair[0] = pair[1] = undefined
-    if (combined.length === 1) partials.setPartial(slot, combined[0])
-    else this.absorb(partials, slot, target, combined)
   }
 
   /** Combines a key's lone item that has not met the combiner yet (at a flush, as with a group). */
   private combineLone(partials: PartialTable<Group>, slot: number, target: number): void {
-    const lone = [partials.partial(slot)]
-    const out = this.options.combiner!(partials.userKey(slot), lone)
-    const combined = out === lone ? lone : Array.isArray(out) ? out : Array.from(out)
+    this.combineInto(partials, slot, target, [partials.partial(slot)])
+  }
+
+  /** Runs the combiner on a slot's `items`: one item out becomes its partial, others its group (`absorb` copies them). */
+  private combineInto(partials: PartialTable<Group>, slot: number, target: number, items: Array<unknown>): void {
+    const out = this.options.combiner!(partials.userKey(slot), items)
+    const combined = Array.isArray(out) ? out : Array.from(out)
     if (combined.length === 1) partials.setPartial(slot, combined[0])
     else this.absorb(partials, slot, target, combined)
   }
