@@ -19,22 +19,31 @@ interface Coverage {
  * import; a module the bundle runs at start-up has no such function, and its name is then in
  * no process's answer.
  */
-const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise<(module: string) => ReadonlyArray<number>> => {
+export interface LazyModuleRuns {
+  (module: string): ReadonlyArray<number>
+  /** Per process that loaded the bundle, the files of dist/vendor/ it loaded (`aws-s3.cjs`, ...). */
+  readonly vendorsLoaded: ReadonlyArray<ReadonlyArray<string>>
+}
+
+const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise<LazyModuleRuns> => {
   const coverage = path.join(dir, `coverage-${fs.readdirSync(dir).length}`)
   await exec(process.execPath, [...argv], { cwd: root, env: { ...process.env, NODE_V8_COVERAGE: coverage } })
   const processes = fs.readdirSync(coverage).flatMap((f) => {
-    const bundle = (JSON.parse(fs.readFileSync(path.join(coverage, f), "utf8")) as Coverage).result.find((r) => r.url.endsWith("/dist/engine.cjs"))
-    return bundle ? [bundle] : []
+    const scripts = (JSON.parse(fs.readFileSync(path.join(coverage, f), "utf8")) as Coverage).result
+    const bundle = scripts.find((r) => r.url.endsWith("/dist/engine.cjs"))
+    const vendors = scripts.flatMap((r) => /\/dist\/vendor\/([^/]+)$/.exec(r.url)?.[1] ?? []).sort()
+    return bundle ? [{ bundle, vendors }] : []
   })
   if (processes.length === 0) throw new Error(`no process of \`node ${argv.join(" ")}\` wrote the engine bundle's coverage`)
-  return (module) => processes.flatMap((p) => {
-    const count = p.functions.find((fn) => fn.functionName === module)?.ranges[0]?.count
+  const runs = (module: string) => processes.flatMap(({ bundle }) => {
+    const count = bundle.functions.find((fn) => fn.functionName === module)?.ranges[0]?.count
     return count === undefined ? [] : [count]
   })
+  return Object.assign(runs, { vendorsLoaded: processes.map((p) => p.vendors) })
 }
 
 /** Per process that loaded the bundle, a count of 0 (what a lazily loaded module that never ran shows). */
-export const notRun = (runs: (module: string) => ReadonlyArray<number>): ReadonlyArray<number> => runs("runtime/formats/Csv.ts").map(() => 0)
+export const notRun = (runs: LazyModuleRuns): ReadonlyArray<number> => runs("runtime/formats/Csv.ts").map(() => 0)
 
 /**
  * Runs a pipeline reading a CSV file and writing JSONL (in `dir`) twice with coverage: by the

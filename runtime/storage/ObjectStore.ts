@@ -18,8 +18,16 @@ import * as StoragePath from "./StoragePath.ts"
  * first time an `s3://` path is used; no other run (and no process start) pays for it.
  */
 
-/** Reads of this size make up a file's stream (64 KiB string chunks split and parse fastest). */
+/** Pieces of this size make up a file's stream (64 KiB string chunks split and parse fastest). */
 export const READ_CHUNK = 1 << 16
+
+/**
+ * A local file is read this much at a time and handed out in READ_CHUNK pieces: a read of
+ * 64 KiB came back from the thread pool after the consumer had parsed the one before, and the
+ * reader waited (reading and parsing 105 MB of JSONL: 1.68–2.05 s with 64 KiB reads, 1.43–1.73 s
+ * with 1 MiB reads cut into the same pieces, 6 alternating runs each).
+ */
+const LOCAL_READ = 1 << 20
 
 export interface Stat {
   readonly size: number
@@ -58,7 +66,7 @@ export interface OutputSink {
 
 export interface ObjectStore {
   readonly kind: "local" | "s3"
-  /** The bytes of a file in pieces of about READ_CHUNK, the next one read while the consumer works on this one. */
+  /** The bytes of a file in pieces of about READ_CHUNK, read ahead of the consumer (local files LOCAL_READ at a time). */
   readonly chunks: (file: string, onRead: (n: number) => void, state: { read: number; size: number }) => AsyncGenerator<Buffer>
   readonly random: (file: string, onRead: (n: number) => void) => Promise<RandomAccess>
   /** `staged`: a local path to leave the complete file under (OutputCommit), or, for S3, `true`. */
@@ -90,24 +98,28 @@ export const isObjectStoreError = (e: unknown): e is ObjectStoreError => e insta
 
 async function* localChunks(file: string, onRead: (n: number) => void, state: { read: number; size: number }): AsyncGenerator<Buffer> {
   const handle = await fs.promises.open(file, "r")
-  const readPiece = async (): Promise<Buffer | undefined> => {
-    const buf = Buffer.allocUnsafe(READ_CHUNK)
-    const { bytesRead } = await handle.read(buf, 0, READ_CHUNK, null)
+  const readBlock = async (): Promise<Buffer | undefined> => {
+    const buf = Buffer.allocUnsafe(LOCAL_READ)
+    const { bytesRead } = await handle.read(buf, 0, LOCAL_READ, null)
     if (bytesRead === 0) return undefined
-    state.read += bytesRead
-    onRead(bytesRead)
-    return bytesRead === READ_CHUNK ? buf : buf.subarray(0, bytesRead)
+    return bytesRead === LOCAL_READ ? buf : buf.subarray(0, bytesRead)
   }
   let ahead: Promise<Buffer | undefined> | undefined
   try {
     state.size = (await handle.stat()).size
-    ahead = readPiece()
+    ahead = readBlock()
     for (;;) {
-      const piece = await ahead
+      const block = await ahead
       ahead = undefined
-      if (piece === undefined) return
-      ahead = readPiece()
-      yield piece
+      if (block === undefined) return
+      ahead = readBlock()
+      for (let at = 0; at < block.length; at += READ_CHUNK) {
+        const piece = block.subarray(at, Math.min(block.length, at + READ_CHUNK))
+        // Counted as handed out, so a decoding failure names the offset it reached.
+        state.read += piece.length
+        onRead(piece.length)
+        yield piece
+      }
     }
   } finally {
     // A consumer that stops early leaves one read in flight: let it settle before closing.

@@ -37,7 +37,7 @@ describe("the built engine", () => {
     for (const file of reached) expect(fs.readFileSync(file, "utf8"), path.relative(root, file)).not.toMatch(/engine\.cjs/)
   })
 
-  it("loads the AWS SDK only when an s3:// path is used: a run on local files (CSV included) never runs the S3 store's module", async () => {
+  it("loads the AWS SDK only when an s3:// path is used: a run on local files (CSV included) never runs the S3 store's module nor loads the SDK's bundle", async () => {
     const { library, command } = await localCsvRuns(tempDir())
     // Coverage sees a lazily imported module run: the CSV reader, in the library's run.
     expect(library("runtime/formats/Csv.ts")).toEqual([1])
@@ -45,7 +45,22 @@ describe("the built engine", () => {
       expect(notRun(runs).length).toBeGreaterThanOrEqual(1)
       expect(runs("runtime/storage/S3Store.ts")).toEqual(notRun(runs))
     }
+    // The libraries of dist/vendor/ load when a run uses them: CSV's (the format's module
+    // reads and writes) in the library's run, which read the CSV file; Parquet's and the AWS
+    // SDK's in no process.
+    expect(library.vendorsLoaded).toEqual([["csv-parse.cjs", "csv-stringify-sync.cjs"]])
+    for (const loaded of command.vendorsLoaded) expect(loaded.filter((f) => !f.startsWith("csv-"))).toEqual([])
   }, 120_000)
+
+  it("keeps the libraries only some runs call out of the engine bundle, in dist/vendor/, each required by the engine", () => {
+    const engine = fs.readFileSync(path.join(root, "dist", "engine.cjs"), "latin1")
+    for (const { file, specifier } of Build.vendors as ReadonlyArray<{ file: string; specifier: string }>) {
+      expect(fs.existsSync(path.join(root, "dist", "vendor", file)), file).toBe(true)
+      expect(engine).toContain(`require("./vendor/${file}")`)
+      // Not bundled a second time into the engine: no module of the package is in it.
+      expect(engine, specifier).not.toContain(`"node_modules/${specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")}/`)
+    }
+  })
 
   it("the engine's own modules never go through the TypeScript loader", () => {
     for (const file of ["index.js", "cli.js", "engine.cjs"]) {

@@ -216,3 +216,35 @@ describe("object storage errors name the URL and the option at fault", () => {
     expect((await fromEnv.stat("s3://data/x.jsonl").catch((e) => e)).message).toContain("Check the endpoint: it is set by $AWS_ENDPOINT_URL.")
   })
 })
+
+describe("reading local files", () => {
+  it("hands out a file in READ_CHUNK pieces, every byte once and in order, counting each piece as it is handed out", async () => {
+    // Over two of the store's 1 MiB reads and not a multiple of anything, so the last read
+    // and the last piece are short.
+    const file = path.join(tmp(), "big.bin")
+    const bytes = Buffer.alloc(2 * 2 ** 20 + 12_345)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >> 13)) & 0xff
+    fs.writeFileSync(file, bytes)
+    const state = { read: 0, size: 0 }
+    const counted: Array<number> = []
+    const pieces: Array<Buffer> = []
+    for await (const piece of ObjectStore.of(file).chunks(file, (n) => counted.push(n), state)) {
+      pieces.push(Buffer.from(piece))
+      // What was counted is what was handed out so far: a failure names the offset it reached.
+      expect(state.read).toBe(pieces.reduce((n, p) => n + p.length, 0))
+    }
+    expect(Buffer.concat(pieces).equals(bytes)).toBe(true)
+    expect(pieces.slice(0, -1).every((p) => p.length === ObjectStore.READ_CHUNK)).toBe(true)
+    expect(pieces.at(-1)!.length).toBe(bytes.length % ObjectStore.READ_CHUNK)
+    expect(counted).toEqual(pieces.map((p) => p.length))
+    expect(state.size).toBe(bytes.length)
+  })
+
+  it("reads an empty file as no pieces", async () => {
+    const file = path.join(tmp(), "empty.bin")
+    fs.writeFileSync(file, "")
+    const pieces: Array<Uint8Array> = []
+    for await (const piece of ObjectStore.of(file).chunks(file, () => {}, { read: 0, size: 0 })) pieces.push(piece)
+    expect(pieces).toEqual([])
+  })
+})
