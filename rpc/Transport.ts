@@ -1,4 +1,5 @@
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
+// The shared package's: @effect/platform-node's NodeSocket adds WebSockets, loading `ws` in every process.
+import * as NodeSocket from "@effect/platform-node-shared/NodeSocket"
 import { type RpcClientError, RpcClient, type RpcGroup, RpcServer, RpcTest } from "@effect/rpc"
 import { Effect, Layer, Schedule, type Scope } from "effect"
 import { CoordinatorRpcs } from "./CoordinatorRpcs.ts"

@@ -179,7 +179,7 @@ describe("dashboard", () => {
     await expect(get("/view")).rejects.toThrow()
   }, 180_000)
 
-  it("loads only when asked for: a run without --dashboard never runs it or its HTTP server, in the driver or a worker", async () => {
+  it("loads only when asked for: a run without --dashboard never runs it, its HTTP server or the WebSocket library, in the driver or a worker", async () => {
     const { library, command } = await localCsvRuns(tmp())
     // Coverage sees a lazily imported module run: the CSV reader, in the library's run.
     expect(library("runtime/formats/Csv.ts")).toEqual([1])
@@ -187,6 +187,8 @@ describe("dashboard", () => {
       expect(notRun(runs).length).toBeGreaterThanOrEqual(1)
       expect(runs("runtime/Dashboard.ts")).toEqual(notRun(runs))
       expect(runs("node_modules/@effect/platform-node/dist/esm/NodeHttpServer.js")).toEqual(notRun(runs))
+      // The RPC transport's sockets are plain TCP: `ws` is the HTTP server's alone.
+      expect(runs("node_modules/ws/wrapper.mjs")).toEqual(notRun(runs))
     }
   }, 120_000)
 
