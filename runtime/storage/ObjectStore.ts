@@ -98,11 +98,15 @@ export const isObjectStoreError = (e: unknown): e is ObjectStoreError => e insta
 
 async function* localChunks(file: string, onRead: (n: number) => void, state: { read: number; size: number }): AsyncGenerator<Buffer> {
   const handle = await fs.promises.open(file, "r")
+  let offset = 0
   const readBlock = async (): Promise<Buffer | undefined> => {
-    const buf = Buffer.allocUnsafe(LOCAL_READ)
-    const { bytesRead } = await handle.read(buf, 0, LOCAL_READ, null)
+    // No bigger than what is left of the file (a small file's read stays one piece's size).
+    const size = Math.min(LOCAL_READ, Math.max(READ_CHUNK, state.size - offset))
+    const buf = Buffer.allocUnsafe(size)
+    const { bytesRead } = await handle.read(buf, 0, size, null)
     if (bytesRead === 0) return undefined
-    return bytesRead === LOCAL_READ ? buf : buf.subarray(0, bytesRead)
+    offset += bytesRead
+    return bytesRead === size ? buf : buf.subarray(0, bytesRead)
   }
   let ahead: Promise<Buffer | undefined> | undefined
   try {

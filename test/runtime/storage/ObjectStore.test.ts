@@ -240,6 +240,16 @@ describe("reading local files", () => {
     expect(state.size).toBe(bytes.length)
   })
 
+  it("reads a small file with a buffer of its size, not of the store's large reads", async () => {
+    const file = path.join(tmp(), "small.jsonl")
+    fs.writeFileSync(file, "{\"a\":1}\n")
+    const pieces: Array<Buffer> = []
+    for await (const piece of ObjectStore.of(file).chunks(file, () => {}, { read: 0, size: 0 })) pieces.push(piece)
+    expect(Buffer.concat(pieces).toString()).toBe("{\"a\":1}\n")
+    // Thousands of small files would otherwise each hold (and fault in) a 1 MiB buffer.
+    expect(pieces.every((p) => p.buffer.byteLength <= ObjectStore.READ_CHUNK)).toBe(true)
+  })
+
   it("reads an empty file as no pieces", async () => {
     const file = path.join(tmp(), "empty.bin")
     fs.writeFileSync(file, "")
