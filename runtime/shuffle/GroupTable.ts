@@ -7,6 +7,17 @@
  * Primitive keys compare with `===`; arrays, objects, dates and bytes by their canonical
  * text, flagged so a string key never meets a canonical text. NaN goes the canonical way.
  */
+/** The largest table kept for the next scatter of the process (see PartialTable's `make`): 2^18 slots. */
+const MAX_SPARE_SLOTS = 2 ** 18
+let spare: GroupTable<unknown> | undefined
+
+/** A table for a new scatter: the one the last scatter of this process released, emptied, if there is one. */
+export const make = <G>(): GroupTable<G> => {
+  const table = spare as GroupTable<G> | undefined
+  spare = undefined
+  return table ?? new GroupTable<G>()
+}
+
 export class GroupTable<G> {
   private mask = 255
   private hashes = new Int32Array(256)
@@ -16,6 +27,8 @@ export class GroupTable<G> {
   private filled = 0
 
   get size(): number { return this.filled }
+  /** Slots, filled or not: the table doubles when half of them are. */
+  get capacity(): number { return this.mask + 1 }
 
   /** The group of `key`, or undefined (then `insert` it). */
   find(hash: number, key: unknown, isComplex: boolean): G | undefined {
@@ -48,13 +61,19 @@ export class GroupTable<G> {
     return out
   }
 
+  /** Empties the table, keeping its size (a scatter that spilled fills it again). */
   clear(): void {
-    this.mask = 255
-    this.hashes = new Int32Array(256)
-    this.keys = new Array(256)
-    this.complex = new Uint8Array(256)
-    this.groups = new Array(256)
+    if (this.filled === 0) return
+    this.keys.fill(undefined)
+    this.groups.fill(undefined)
     this.filled = 0
+  }
+
+  /** Hands the table, emptied, to the next scatter of this process (`make`); its owner no longer uses it. */
+  release(): void {
+    this.clear()
+    const slots = this.mask + 1
+    if (slots <= MAX_SPARE_SLOTS && (spare === undefined || spare.mask + 1 < slots)) spare = this as GroupTable<unknown>
   }
 
   private grow(): void {

@@ -2,9 +2,9 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { CounterSet } from "../task/CounterSet.ts"
 import { BlockWriter, encode, uniqueName } from "../storage/BlockFile.ts"
-import { GroupTable } from "./GroupTable.ts"
+import * as GroupTable from "./GroupTable.ts"
 import * as KeyOrder from "./KeyOrder.ts"
-import { PartialTable } from "./PartialTable.ts"
+import * as PartialTable from "./PartialTable.ts"
 import { FORMAT, type Manifest, type ManifestRun, type ManifestSegment, RunEncoder, writeManifest } from "./RunFile.ts"
 
 export interface ScatterOptions {
@@ -72,9 +72,9 @@ export class ScatterWriter {
   private readonly budget: number
   private readonly sorted: boolean
   /** Buffered items grouped by key: a hash lookup per item instead of sorting every item. */
-  private table = new GroupTable<Group>()
+  private readonly table = GroupTable.make<Group>()
   /** With a combiner and no sortBy: one partial per key instead of groups. */
-  private readonly partials: PartialTable<Group> | undefined
+  private readonly partials: PartialTable.PartialTable<Group> | undefined
   /** The two items a pairwise combine hands the combiner (reused: the call may not keep it). */
   private readonly pair: Array<unknown> = [undefined, undefined]
   /** Per target: whether all keys are strings, all numbers, or mixed (strings and numbers sort with `<`). */
@@ -110,7 +110,7 @@ export class ScatterWriter {
     this.numTargets = numTargets
     this.budget = memoryBudgetBytes
     this.sorted = options.sortBy !== undefined
-    this.partials = options.combiner !== undefined && !this.sorted ? new PartialTable() : undefined
+    this.partials = options.combiner !== undefined && !this.sorted ? PartialTable.make() : undefined
     this.itemsPerTarget = new Array<number>(numTargets).fill(0)
     this.kinds = new Array<number>(numTargets).fill(EMPTY)
     this.counts = new Array<number>(numTargets).fill(0)
@@ -180,7 +180,7 @@ export class ScatterWriter {
   }
 
   /** Folds `item` into its key's partial (or list), or makes it the partial of a new key. */
-  private addPartial(partials: PartialTable<Group>, hash: number, tableKey: unknown, complex: boolean, key: unknown, target: number, item: unknown): void {
+  private addPartial(partials: PartialTable.PartialTable<Group>, hash: number, tableKey: unknown, complex: boolean, key: unknown, target: number, item: unknown): void {
     const slot = partials.find(hash, tableKey, complex)
     if (slot < 0) {
       partials.insert(hash, tableKey, complex, key, item)
@@ -207,12 +207,12 @@ export class ScatterWriter {
   }
 
   /** Combines a key's lone item that has not met the combiner yet (at a flush, as with a group). */
-  private combineLone(partials: PartialTable<Group>, slot: number, target: number): void {
+  private combineLone(partials: PartialTable.PartialTable<Group>, slot: number, target: number): void {
     this.combineInto(partials, slot, target, [partials.partial(slot)])
   }
 
   /** Runs the combiner on a slot's `items`: one item out becomes its partial, others its group (`absorb` copies them). */
-  private combineInto(partials: PartialTable<Group>, slot: number, target: number, items: Array<unknown>): void {
+  private combineInto(partials: PartialTable.PartialTable<Group>, slot: number, target: number, items: Array<unknown>): void {
     const out = this.options.combiner!(partials.userKey(slot), items)
     const combined = Array.isArray(out) ? out : Array.from(out)
     if (combined.length === 1) partials.setPartial(slot, combined[0])
@@ -223,7 +223,7 @@ export class ScatterWriter {
    * A combiner returned other than one item for a key: from now on the key keeps a group
    * (combined whenever it doubles). The key had one buffered item; now it has `combined`.
    */
-  private absorb(partials: PartialTable<Group>, slot: number, target: number, combined: Array<unknown>): void {
+  private absorb(partials: PartialTable.PartialTable<Group>, slot: number, target: number, combined: Array<unknown>): void {
     const items = combined.slice()
     partials.toList(slot, { key: partials.userKey(slot), target, items, sorts: [], combineAt: Math.max(COMBINE_AT, 2 * items.length), dirty: false })
     const delta = combined.length - 1
@@ -260,6 +260,7 @@ export class ScatterWriter {
       }
       this.state = "finished"
       this.output = { manifest, itemsPerTarget: this.itemsPerTarget.slice(), bytes: this.bytes, runs: this.runs.slice(), sorted: this.sorted }
+      this.releaseTables()
       return this.output
     } catch (e) {
       this.abort()
@@ -275,9 +276,16 @@ export class ScatterWriter {
     this.openWriter = undefined
     for (const f of this.runFiles) fs.rmSync(f, { force: true })
     this.clearBuffers()
+    this.releaseTables()
     if (this.createdDir) {
       try { fs.rmdirSync(this.dir) } catch { /* not empty: someone else's files */ }
     }
+  }
+
+  /** The next scatter of the process gets the tables, at the size they grew to (a writer that is done never adds again). */
+  private releaseTables(): void {
+    this.table.release()
+    this.partials?.release()
   }
 
   /** Runs written so far (for tests and diagnostics). */

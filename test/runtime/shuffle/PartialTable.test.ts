@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import * as KeyOrder from "../../../runtime/shuffle/KeyOrder.ts"
+import * as PartialTables from "../../../runtime/shuffle/PartialTable.ts"
 import { PartialTable } from "../../../runtime/shuffle/PartialTable.ts"
 
 interface List { readonly items: Array<number> }
@@ -60,5 +61,51 @@ describe("PartialTable", () => {
     t.clear()
     expect(t.size).toBe(0)
     expect(slotOf(t, "a")).toBe(-1)
+  })
+
+  it("keeps its size when emptied, so a scatter that spilled fills it again without growing from 256 slots", () => {
+    const t = new PartialTable<List>()
+    for (let i = 0; i < 5_000; i++) t.insert(KeyOrder.hash(`k${i}`), `k${i}`, false, `k${i}`, { i })
+    t.toList(slotOf(t, "k1"), { items: [1] })
+    const grown = t.capacity
+    expect(grown).toBeGreaterThanOrEqual(10_000)
+    t.clear()
+    expect([t.size, t.capacity]).toEqual([0, grown])
+    expect(slotOf(t, "k1")).toBe(-1)
+    let visited = 0
+    t.forEach(() => visited++)
+    expect(visited).toBe(0)
+    // Filled again: a key that was a list is a plain partial now, and nothing it held is left.
+    t.insert(KeyOrder.hash("k1"), "k1", false, "k1", "again")
+    expect(t.isList(slotOf(t, "k1"))).toBe(false)
+    expect(t.partial(slotOf(t, "k1"))).toBe("again")
+    expect(t.isRaw(slotOf(t, "k1"))).toBe(true)
+    expect(t.capacity).toBe(grown)
+  })
+
+  it("hands the next scatter of the process the table the last one released, emptied, at its size; the larger of two; none above 2^18 slots", () => {
+    PartialTables.make() // whatever an earlier test left
+    const first = PartialTables.make<List>()
+    for (let i = 0; i < 5_000; i++) first.insert(KeyOrder.hash(`k${i}`), `k${i}`, false, `k${i}`, i)
+    const grown = first.capacity
+    first.release()
+    const next = PartialTables.make<List>()
+    expect(next).toBe(first)
+    expect([next.size, next.capacity]).toEqual([0, grown])
+    expect(slotOf(next, "k1")).toBe(-1)
+    // Taken: the one after gets a new table.
+    expect(PartialTables.make<List>().capacity).toBe(256)
+    // Of two released tables the larger stays.
+    const small = PartialTables.make<List>()
+    small.insert(KeyOrder.hash("a"), "a", false, "a", 1)
+    next.release()
+    small.release()
+    expect(PartialTables.make<List>()).toBe(next)
+    // A table of a shard of 140k keys (2^19 slots) is let go.
+    const huge = PartialTables.make<List>()
+    for (let i = 0; i < 140_000; i++) huge.insert(KeyOrder.hash(`h${i}`), `h${i}`, false, `h${i}`, i)
+    expect(huge.capacity).toBe(2 ** 19)
+    huge.release()
+    expect(PartialTables.make<List>()).not.toBe(huge)
   })
 })

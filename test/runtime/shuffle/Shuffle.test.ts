@@ -87,6 +87,23 @@ const randomInputs = (seed: number, mappers: number, perMapper: number, keyOf: (
 // ---------------------------------------------------------------------------------------
 
 describe("ScatterWriter + groups", () => {
+  it("a scatter that takes over the previous scatter's tables (one process, one after the other) sees none of its keys", () => {
+    // 3,000 keys grow the tables; the second mapper's writer gets them emptied, at that size.
+    const many: Array<Item> = Array.from({ length: 3_000 }, (_, i) => ({ k: `k${i}`, id: i, c: 1 }))
+    const few: Array<Item> = [{ k: "k1", id: 0, c: 1 }, { k: "new", id: 1, c: 1 }, { k: "k1", id: 2, c: 1 }]
+    const sum = (k: unknown, xs: Iterable<unknown>) => {
+      let c = 0
+      for (const x of xs) c += (x as Item).c!
+      return [{ k, id: -1, c }]
+    }
+    for (const combiner of [sum, undefined]) {
+      const outs = scatter([many, few], { combiner })
+      expect(outs[1]!.itemsPerTarget.reduce((a, b) => a + b, 0)).toBe(combiner === undefined ? 3 : 2)
+      const got = readAll([outs[1]!], 4).map(([, key, items]) => [key, (items as Array<Item>).reduce((c, x) => c + x.c!, 0)])
+      expect(got.sort()).toEqual([["k1", 2], ["new", 1]])
+    }
+  })
+
   it("gives exact groups in key order across several mappers and targets", () => {
     const inputs: Array<Array<Item>> = [
       [{ k: "b", id: 0 }, { k: "a", id: 1 }, { k: "c", id: 2 }, { k: "a", id: 3 }],
