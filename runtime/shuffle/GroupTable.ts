@@ -1,3 +1,11 @@
+import * as SpareTables from "./SpareTables.ts"
+
+/** Tables kept between a process's scatters (SpareTables), up to 2^18 slots (about 5 MB). */
+const spares = SpareTables.make(() => new GroupTable<unknown>(), 2 ** 18)
+
+/** A table for a new scatter: the one the last scatter of this process released, emptied, if there is one. */
+export const make = <G>(): GroupTable<G> => spares.take() as GroupTable<G>
+
 /**
  * An open-addressing hash table from keys to groups, keyed by the shuffle's own 32-bit key
  * hash (computed anyway to route the item). A JS Map re-hashes every fresh string key
@@ -7,17 +15,6 @@
  * Primitive keys compare with `===`; arrays, objects, dates and bytes by their canonical
  * text, flagged so a string key never meets a canonical text. NaN goes the canonical way.
  */
-/** The largest table kept for the next scatter of the process (see PartialTable's `make`): 2^18 slots. */
-const MAX_SPARE_SLOTS = 2 ** 18
-let spare: GroupTable<unknown> | undefined
-
-/** A table for a new scatter: the one the last scatter of this process released, emptied, if there is one. */
-export const make = <G>(): GroupTable<G> => {
-  const table = spare as GroupTable<G> | undefined
-  spare = undefined
-  return table ?? new GroupTable<G>()
-}
-
 export class GroupTable<G> {
   private mask = 255
   private hashes = new Int32Array(256)
@@ -71,9 +68,7 @@ export class GroupTable<G> {
 
   /** Hands the table, emptied, to the next scatter of this process (`make`); its owner no longer uses it. */
   release(): void {
-    this.clear()
-    const slots = this.mask + 1
-    if (slots <= MAX_SPARE_SLOTS && (spare === undefined || spare.mask + 1 < slots)) spare = this as GroupTable<unknown>
+    spares.give(this as GroupTable<unknown>)
   }
 
   private grow(): void {

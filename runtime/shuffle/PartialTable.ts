@@ -1,3 +1,5 @@
+import * as SpareTables from "./SpareTables.ts"
+
 /**
  * The buffer of a combining scatter (a combiner and no `sortBy`): per key, the one partial
  * item its combiner has folded every arrival into so far, in flat arrays indexed by slot
@@ -17,24 +19,11 @@
  */
 const EMPTY = 0, PARTIAL = 1, LIST = 2
 
-/**
- * The largest table kept for the next scatter of the process (`release`): 2^18 slots, about
- * 10 MB, a shard of 130k keys.
- */
-const MAX_SPARE_SLOTS = 2 ** 18
-let spare: PartialTable<unknown> | undefined
+/** Tables kept between a process's scatters (SpareTables), up to 2^18 slots (about 10 MB, a shard of 130k keys). */
+const spares = SpareTables.make(() => new PartialTable<unknown>(), 2 ** 18)
 
-/**
- * A table for a new scatter: the one the last scatter of this process released, emptied, if
- * there is one. A table grows by doubling from 256 slots, and every new column is fresh memory
- * the system must map in: in a dedup of 105 MB (85k keys a shard) allocating the columns took
- * 0.6 s of the map stage's 7.1 s, spent again by every task. A released table keeps its size.
- */
-export const make = <L>(): PartialTable<L> => {
-  const table = spare as PartialTable<L> | undefined
-  spare = undefined
-  return table ?? new PartialTable<L>()
-}
+/** A table for a new scatter: the one the last scatter of this process released, emptied, if there is one. */
+export const make = <L>(): PartialTable<L> => spares.take() as PartialTable<L>
 
 export class PartialTable<L> {
   private mask = 0
@@ -125,9 +114,7 @@ export class PartialTable<L> {
 
   /** Hands the table, emptied, to the next scatter of this process (`make`); its owner no longer uses it. */
   release(): void {
-    this.clear()
-    const slots = this.mask + 1
-    if (slots <= MAX_SPARE_SLOTS && (spare === undefined || spare.mask + 1 < slots)) spare = this as PartialTable<unknown>
+    spares.give(this as PartialTable<unknown>)
   }
 
   /** Empty columns of `size` slots. */
