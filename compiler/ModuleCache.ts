@@ -22,6 +22,11 @@ import { processGlobal } from "../runtime/ProcessGlobal.ts"
  *
  *   <dir>/<key>.json             { files: [{ path, sha256 }], module: "<key>-<id>.mjs" }
  *   <dir>/<key>-<id>.mjs         the compiled module (a new id for every compile)
+ *
+ * The checks' results (DiagnosticCache) and V8 code caches (CodeCache) live there too. A file
+ * nothing used for MAX_AGE_MS is removed (`pruneDaily`): entries are per module path and per
+ * Zephyr version, and without it every module ever run (a generated one in a temporary
+ * directory, each test's) stayed for good.
  */
 
 /** The file a compile read, and the hash of what it read. */
@@ -116,7 +121,10 @@ export const lookup = (dir: string, key: string): { readonly module: string; rea
     if (sha256(content) !== f.sha256) return undefined
   }
   const module = path.join(dir, entry.module)
-  return fs.existsSync(module) ? { module, files: entry.files } : undefined
+  if (!fs.existsSync(module)) return undefined
+  markUsed(path.join(dir, `${key}.json`))
+  markUsed(module)
+  return { module, files: entry.files }
 }
 
 /**
@@ -145,6 +153,7 @@ export const publish = (dir: string, key: string, moduleFile: string, files: Rea
   } catch {
     // A cache that cannot be written costs a compile next time, nothing else.
   }
+  pruneDaily(dir)
 }
 
 const lookupModuleName = (dir: string, key: string): string | undefined => {
@@ -154,6 +163,60 @@ const lookupModuleName = (dir: string, key: string): string | undefined => {
   } catch {
     return undefined
   }
+}
+
+/** A file of the cache that no process used for this long is removed; using it again costs one compile, check or slow start. */
+export const MAX_AGE_MS = 30 * 24 * 3600 * 1000
+const DAY_MS = 24 * 3600 * 1000
+/** Its modification time is when the directory was last pruned. */
+const PRUNED_MARK = "pruned"
+
+/**
+ * Marks a file of the cache as used now (its modification time, at most once a day), so that
+ * `pruneDaily` keeps what is in use however long ago it was written.
+ */
+export const markUsed = (file: string, now: number = Date.now()): void => {
+  try {
+    if (now - fs.statSync(file).mtimeMs > DAY_MS) fs.utimesSync(file, now / 1000, now / 1000)
+  } catch {
+    // gone, or not ours to touch: pruning may remove it, which costs a compile
+  }
+}
+
+/**
+ * Removes the files of `dir` that no process used for MAX_AGE_MS, at most once a day (the
+ * cache's writers call it: a compile, a check, a code cache). Returns how many it removed.
+ */
+export const pruneDaily = (dir: string, now: number = Date.now()): number => {
+  const mark = path.join(dir, PRUNED_MARK)
+  try {
+    if (now - fs.statSync(mark).mtimeMs < DAY_MS) return 0
+  } catch {
+    // never pruned
+  }
+  let names: Array<string>
+  try {
+    fs.writeFileSync(mark, "", { mode: 0o600 })
+    fs.utimesSync(mark, now / 1000, now / 1000)
+    names = fs.readdirSync(dir)
+  } catch {
+    return 0
+  }
+  let removed = 0
+  for (const name of names) {
+    if (name === PRUNED_MARK) continue
+    const file = path.join(dir, name)
+    try {
+      const st = fs.lstatSync(file)
+      if (st.isFile() && now - st.mtimeMs > MAX_AGE_MS) {
+        fs.rmSync(file, { force: true })
+        removed++
+      }
+    } catch {
+      // removed meanwhile by another process
+    }
+  }
+  return removed
 }
 
 /** Writes a file of the cache under a temporary name and renames it: a reader never sees half of it. */

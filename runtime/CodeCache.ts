@@ -81,10 +81,14 @@ const otherVersions = (file: string): Array<string> => {
 /** Writes the caches that were missing or rejected; a cache that cannot be written costs speed only. */
 export const save = (): void => {
   for (const { script, cacheFile, hadCache } of compiled) {
-    if (hadCache && script.cachedDataRejected === false) continue
+    if (hadCache && script.cachedDataRejected === false) {
+      ModuleCache.markUsed(cacheFile)
+      continue
+    }
     try {
       ModuleCache.writeAtomic(cacheFile, script.createCachedData())
       for (const old of otherVersions(cacheFile)) fs.rmSync(old, { force: true })
+      ModuleCache.pruneDaily(path.dirname(cacheFile))
     } catch {
       // see above
     }

@@ -97,6 +97,7 @@ export const lookup = (key: string): Cached | undefined => {
     const content = readText(f.path)
     if (content === undefined || ModuleCache.sha256(content) !== f.sha256) return undefined
   }
+  ModuleCache.markUsed(entryFile(dir!, key))
   return { findings: entry.findings, facts: entry.facts }
 }
 
@@ -121,4 +122,5 @@ export const store = (key: string, files: ReadonlyArray<{ readonly path: string;
   } catch {
     // see above
   }
+  ModuleCache.pruneDaily(dir)
 }

@@ -153,3 +153,58 @@ describe("ModuleCache, with processes compiling at once", () => {
     expect(ModuleCache.lookup(cache, key)?.module).toBe(mine)
   })
 })
+
+describe("ModuleCache pruning", () => {
+  const DAY = 24 * 3600 * 1000
+  const age = (file: string, ms: number, now: number) => fs.utimesSync(file, (now - ms) / 1000, (now - ms) / 1000)
+  const put = (name: string, ms: number, now: number) => {
+    fs.mkdirSync(cache, { recursive: true, mode: 0o700 })
+    fs.writeFileSync(path.join(cache, name), name)
+    age(path.join(cache, name), ms, now)
+  }
+  const names = () => fs.readdirSync(cache).filter((f) => f !== "pruned").sort()
+
+  it("removes the files nobody used for 30 days, at most once a day", () => {
+    const now = Date.now()
+    put("old.json", 31 * DAY, now)
+    put("old-1234.mjs", 40 * DAY, now)
+    put("engine-00000000-0000000000000000.v8-code-cache", 60 * DAY, now)
+    put("recent.diagnostics.json", 28 * DAY, now)
+    fs.mkdirSync(path.join(cache, "a-directory"))
+    age(path.join(cache, "a-directory"), 90 * DAY, now)
+    expect(ModuleCache.pruneDaily(cache, now)).toBe(3)
+    expect(names()).toEqual(["a-directory", "recent.diagnostics.json"])
+    // The same day: nothing more, even what has grown old since.
+    put("stale.json", 45 * DAY, now)
+    expect(ModuleCache.pruneDaily(cache, now + DAY / 2)).toBe(0)
+    expect(names()).toContain("stale.json")
+    // A day later it runs again.
+    expect(ModuleCache.pruneDaily(cache, now + DAY + 1)).toBe(1)
+    expect(names()).toEqual(["a-directory", "recent.diagnostics.json"])
+  })
+
+  it("keeps what is in use however long ago it was written: a lookup marks the entry and its module used", async () => {
+    writeModule("[1, 2]")
+    const first = await run()
+    expect(first.compiled).toHaveLength(1)
+    const now = Date.now()
+    for (const f of fs.readdirSync(cache)) age(path.join(cache, f), 40 * DAY, now)
+    const key = ModuleCache.keyOf(path.join(work, "pipeline.ts"))
+    expect(ModuleCache.lookup(cache, key)?.module).toBe(path.join(cache, first.compiled[0]!))
+    ModuleCache.pruneDaily(cache, now)
+    // The lookup marked the entry and its module used: they stay, and the next run uses them.
+    expect(names().filter((f) => f.startsWith(key))).toEqual([`${key}.json`, first.compiled[0]!].sort())
+    expect((await run()).compiled).toEqual(first.compiled)
+  }, 60_000)
+
+  it("touches a used file at most once a day", () => {
+    const now = Date.now()
+    put("entry.json", 2 * 3600 * 1000, now)
+    const before = fs.statSync(path.join(cache, "entry.json")).mtimeMs
+    ModuleCache.markUsed(path.join(cache, "entry.json"), now)
+    expect(fs.statSync(path.join(cache, "entry.json")).mtimeMs).toBe(before)
+    age(path.join(cache, "entry.json"), 2 * DAY, now)
+    ModuleCache.markUsed(path.join(cache, "entry.json"), now)
+    expect(Math.abs(fs.statSync(path.join(cache, "entry.json")).mtimeMs - now)).toBeLessThan(1_000)
+  })
+})
