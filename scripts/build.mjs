@@ -73,18 +73,24 @@ export const vendors = [
   { file: "csv-stringify-sync.cjs", specifier: "csv-stringify/sync" }
 ]
 
-const vendorOptions = (write) => vendors.map(({ file, specifier }) => ({
+/** What the engine and the vendored bundles share: one CommonJS file for Node 20, ASCII (see `asciiOnly`). */
+const commonJsBundle = (write) => ({
   absWorkingDir: root,
-  stdin: { contents: `export * from ${JSON.stringify(specifier)}\n`, resolveDir: root, sourcefile: `vendor/${file}` },
-  outfile: path.join(outdir, "vendor", file),
   bundle: true,
   format: "cjs",
   platform: "node",
   target: "node20",
   external,
+  charset: "ascii",
   legalComments: "none",
   logLevel: "warning",
   write
+})
+
+const vendorOptions = (write) => vendors.map(({ file, specifier }) => ({
+  ...commonJsBundle(write),
+  stdin: { contents: `export * from ${JSON.stringify(specifier)}\n`, resolveDir: root, sourcefile: `vendor/${file}` },
+  outfile: path.join(outdir, "vendor", file)
 }))
 
 /** In the engine, an import of a vendored package is a require() of its bundle, next to the engine's. */
@@ -104,25 +110,16 @@ const vendoredByRequire = {
  * first imported; the libraries behind the last three are in dist/vendor/ (`vendors`).
  */
 export const engineOptions = (write) => ({
-  absWorkingDir: root,
+  ...commonJsBundle(write),
   entryPoints: ["Engine.ts"],
   outfile: path.join(outdir, "engine.cjs"),
-  bundle: true,
-  format: "cjs",
-  platform: "node",
-  target: "node20",
-  external,
   alias,
   // Each engine module sees the bundle's own URL, as it saw its chunk's.
   define: { "import.meta.url": "__zephyrBundleUrl" },
   banner: { js: "var __zephyrBundleUrl = require(\"node:url\").pathToFileURL(__filename).href;" },
   // Lines and identifiers stay as written: stack traces (and the source line Node prints for
-  // an uncaught error) stay readable. ASCII: see `asciiOnly`.
-  charset: "ascii",
-  legalComments: "none",
-  logLevel: "warning",
-  plugins: [vendoredByRequire],
-  write
+  // an uncaught error) stay readable.
+  plugins: [vendoredByRequire]
 })
 
 /**

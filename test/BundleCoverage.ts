@@ -2,6 +2,7 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
+import { expect } from "vitest"
 
 const exec = promisify(execFile)
 const root = path.resolve(import.meta.dirname, "..")
@@ -43,7 +44,21 @@ const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise
 }
 
 /** Per process that loaded the bundle, a count of 0 (what a lazily loaded module that never ran shows). */
-export const notRun = (runs: LazyModuleRuns): ReadonlyArray<number> => runs("runtime/formats/Csv.ts").map(() => 0)
+const notRun = (runs: LazyModuleRuns): ReadonlyArray<number> => runs("runtime/formats/Csv.ts").map(() => 0)
+
+/**
+ * Expects each of `modules` (lazily loaded modules of the bundle) to have run in no process of
+ * either of `localCsvRuns`' runs, once coverage is seen to see a lazy module run: the CSV
+ * reader, once, in the library's run.
+ */
+export const expectNeverRun = (runs: { readonly library: LazyModuleRuns; readonly command: LazyModuleRuns }, modules: ReadonlyArray<string>): void => {
+  expect(runs.library("runtime/formats/Csv.ts")).toEqual([1])
+  for (const processes of [runs.library, runs.command]) {
+    const none = notRun(processes)
+    expect(none.length).toBeGreaterThanOrEqual(1)
+    for (const module of modules) expect(processes(module), module).toEqual(none)
+  }
+}
 
 /**
  * Runs a pipeline reading a CSV file and writing JSONL (in `dir`) twice with coverage: by the
