@@ -1,3 +1,5 @@
+import { isAscii } from "node:buffer"
+import * as fs from "node:fs"
 import Module, { createRequire } from "node:module"
 import * as path from "node:path"
 import * as CodeCache from "../../runtime/CodeCache.ts"
@@ -25,12 +27,29 @@ const compilerFiles = (): ReadonlySet<string> => {
 }
 
 type CompileHook = (this: Module & { paths: Array<string> }, content: string, filename: string) => unknown
+type LoadHook = (module: Module & { _compile: (content: string, filename: string) => unknown }, filename: string) => unknown
+
+/**
+ * The text of a compiler file: latin1 when it is all ASCII (TypeScript's 9 MB are), which is
+ * the same string and decodes in half the time of UTF-8 (100 ms less here, in a thread that
+ * loads it while the command loads the engine).
+ */
+export const readSource = (filename: string): string => {
+  const bytes = fs.readFileSync(filename)
+  return bytes.toString(isAscii(bytes) ? "latin1" : "utf8")
+}
 
 /** Makes the compiler's files load through a code cache; nothing without a usable cache directory. */
 export const install = (): void => {
   const targets = compilerFiles()
   if (ModuleCache.directory() === undefined || targets.size === 0 || installed) return
   installed = true
+  const extensions = (Module as unknown as { _extensions: Record<string, LoadHook> })._extensions
+  const load = extensions[".js"]!
+  extensions[".js"] = function (module, filename) {
+    if (!targets.has(filename)) return load.call(this, module, filename)
+    return module._compile(readSource(filename), filename)
+  }
   const proto = Module.prototype as unknown as { _compile: CompileHook }
   const original = proto._compile
   proto._compile = function (content, filename) {

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
+import * as CompilerCodeCache from "../../../compiler/analysis/CompilerCodeCache.ts"
 import { useTempDirs } from "../../TempDirs.ts"
 
 const exec = promisify(execFile)
@@ -14,6 +15,20 @@ const check = (cache: string, file: string) =>
 /** The compiler's caches (not the engine's: see EngineLoader.test.ts). */
 const codeCaches = (cache: string) =>
   fs.readdirSync(cache).filter((f) => f.endsWith(".v8-code-cache") && !f.startsWith("engine-")).sort().map((f) => ({ f, mtime: fs.statSync(path.join(cache, f)).mtimeMs }))
+
+describe("the compiler's source text", () => {
+  it("is the file's text, read as latin1 only when every byte is ASCII", () => {
+    const dir = tempDir()
+    const ascii = path.join(dir, "ascii.js"), utf8 = path.join(dir, "utf8.js")
+    fs.writeFileSync(ascii, "var a = 'plain';\n")
+    // Latin1 would turn each of these into two or more characters.
+    const text = "var b = 'café → 🚀';\n"
+    fs.writeFileSync(utf8, text)
+    expect(CompilerCodeCache.readSource(ascii)).toBe("var a = 'plain';\n")
+    expect(CompilerCodeCache.readSource(utf8)).toBe(text)
+    expect(CompilerCodeCache.readSource(utf8)).not.toBe(fs.readFileSync(utf8, "latin1"))
+  })
+})
 
 describe("the compiler's V8 code cache", () => {
   it("the first check writes it for ts-morph and the compiler; the next one starts from it and leaves it as it is", async () => {
