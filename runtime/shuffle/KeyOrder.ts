@@ -89,8 +89,20 @@ export const hash = (key: unknown): number =>
 /** The hash of a non-string key from its canonical text (when the caller has it already). */
 export const hashCanonical = (text: string): number => fmix(fnv(text, 0x9747b28c))
 
+/**
+ * `hash % n` for a hash from `hash` (an unsigned 32-bit number), in integer arithmetic. Half
+ * of the hashes are 2^31 or more, which V8 holds as doubles, and `%` on a double is a call
+ * to C's fmod (12 ns a hash here, against 7 ns this way, and the line the scatter's profile
+ * charged most after the table's probe). Split into 16-bit halves, every step is a small
+ * integer (for n up to 32,767; above that still exact, as doubles).
+ */
+export const targetOf = (hash: number, n: number): number => {
+  const h = hash | 0
+  return h >= 0 ? h % n : (((h >>> 16) % n) * 65536 + (h & 0xffff)) % n
+}
+
 /** The shard a key goes to among `n`. */
-export const target = (key: unknown, n: number): number => hash(key) % n
+export const target = (key: unknown, n: number): number => targetOf(hash(key), n)
 
 /** Keys are values: undefined is null, and anything that is not a value is refused. */
 export const check = (key: unknown): void => {

@@ -151,7 +151,7 @@ export class ScatterWriter {
         sortKey = sortBy(item)
         if (sortKey === undefined) sortKey = null
       }
-      const target = hash % n
+      const target = KeyOrder.targetOf(hash, n)
       const k = this.kinds[target]!
       if (k !== kind) this.kinds[target] = k === EMPTY ? kind : MIXED
       if (this.seen < SAMPLE_FIRST || this.seen % SAMPLE_EVERY === 0) this.sample(key, sortKey, item)
@@ -339,7 +339,7 @@ export class ScatterWriter {
       partials.forEach((slot) => {
         if (partials.isList(slot)) {
           if (partials.list(slot).dirty) this.combineGroup(partials.list(slot))
-        } else if (partials.isRaw(slot)) this.combineLone(partials, slot, partials.hash(slot) % n)
+        } else if (partials.isRaw(slot)) this.combineLone(partials, slot, KeyOrder.targetOf(partials.hash(slot), n))
       })
     }
     for (const g of this.table.values()) if (g.dirty) this.combineGroup(g)
@@ -364,7 +364,7 @@ export class ScatterWriter {
       partials.forEach((slot) => {
         if (partials.isList(slot)) byTarget[partials.list(slot).target]!.push(partials.list(slot))
         else {
-          const target = partials.hash(slot) % n
+          const target = KeyOrder.targetOf(partials.hash(slot), n)
           byTarget[target]!.push({ key: partials.userKey(slot), target, items: [partials.partial(slot)], sorts: [], combineAt: 0, dirty: false })
         }
       })

@@ -1,3 +1,4 @@
+import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import * as KeyOrder from "../../../runtime/shuffle/KeyOrder.ts"
 
@@ -20,5 +21,11 @@ describe("KeyOrder", () => {
     const counts = new Array(8).fill(0)
     for (let i = 0; i < 8000; i++) counts[KeyOrder.target(`key-${i}`, 8)]++
     for (const c of counts) expect(c).toBeGreaterThan(800)
+  })
+  it("routes a hash to `hash % n` exactly, for every 32-bit hash and any number of targets", () => {
+    const hashes = fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.constantFrom(0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1))
+    const targets = fc.oneof(fc.integer({ min: 1, max: 40_000 }), fc.constantFrom(1, 2, 3, 8, 32_767, 32_768, 65_536, 2 ** 31 - 1, 2 ** 32 - 1))
+    fc.assert(fc.property(hashes, targets, (h, n) => KeyOrder.targetOf(h, n) === h % n), { numRuns: 20_000 })
+    for (const key of ["a", "word", "ünïcode", "key-123"]) expect(KeyOrder.target(key, 1_000)).toBe(KeyOrder.hash(key) % 1_000)
   })
 })
