@@ -8,6 +8,7 @@ import type { CompiledPlan } from "../compiler/Compiler.ts"
 import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CommonOptions from "./CommonOptions.ts"
+import * as OptionValues from "./OptionValues.ts"
 
 /**
  * The static checks on the command line: `zephyr check` runs only them; `zephyr compile`
@@ -20,7 +21,7 @@ export const noCheck = Options.boolean("no-check", { negationNames: ["check"] })
   Options.withDescription("skip the static checks (type errors, captured state, non-determinism, imports workers cannot resolve)")
 )
 
-const format = Options.choice("format", ["text", "json"] as const).pipe(Options.withDefault("text" as const), Options.withDescription("diagnostics as text or as a JSON document"))
+const format = OptionValues.choice("check", "format", ["text", "json"] as const).pipe(Options.withDefault("text" as const), Options.withDescription("diagnostics as text or as a JSON document"))
 
 const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => to.write(text, () => resolve())))
 

@@ -9,9 +9,10 @@ import * as Zephyr from "../Zephyr.ts"
 import * as Pipeline from "../Pipeline.ts"
 import * as CheckCommand from "./CheckCommand.ts"
 import * as CommonOptions from "./CommonOptions.ts"
+import * as OptionValues from "./OptionValues.ts"
 
 const explain = Options.boolean("explain").pipe(Options.withDescription("print the plan (stages, ops with source lines, boundaries) and advice on it"))
-const format = Options.choice("format", Explain.formats).pipe(Options.withDefault("text" as const), Options.withDescription("explain format (json also prints the diagnostics as JSON)"))
+const format = OptionValues.choice("compile", "format", Explain.formats).pipe(Options.withDefault("text" as const), Options.withDescription("explain format (json also prints the diagnostics as JSON)"))
 
 const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => to.write(text, () => resolve())))
 

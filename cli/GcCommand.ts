@@ -28,7 +28,7 @@ export const command = Command.make("gc", { chunkDir, olderThan, dryRun }, (o) =
       }))
     }
     const olderThanMs = yield* Effect.try({
-      try: () => (o.olderThan === undefined ? RunOptions.defaults.gcOlderThanMs : RunOptions.parseDuration("older-than", o.olderThan)),
+      try: () => (o.olderThan === undefined ? RunOptions.defaults.gcOlderThanMs : RunOptions.parseDuration("--older-than", o.olderThan)),
       catch: (e) => e
     })
     const entries = yield* Effect.try({ try: () => GarbageCollection.collect(dir, { olderThanMs, dryRun: o.dryRun }), catch: (e) => e })

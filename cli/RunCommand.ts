@@ -7,13 +7,14 @@ import * as WorkerProcesses from "../runtime/launcher/WorkerProcesses.ts"
 import * as Zephyr from "../Zephyr.ts"
 import * as CheckCommand from "./CheckCommand.ts"
 import * as CommonOptions from "./CommonOptions.ts"
+import * as OptionValues from "./OptionValues.ts"
 import * as KubernetesFlags from "./KubernetesFlags.ts"
 import * as Logging from "../runtime/StderrLogger.ts"
 
 const optionalText = (name: string, description: string) =>
   Options.text(name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
 const optionalInt = (name: string, description: string) =>
-  Options.integer(name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
+  OptionValues.integer("run", name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
 
 const seconds = (ms: number): string => `${ms / 1000}s`
 

@@ -11,7 +11,9 @@ import * as StderrLogger from "../runtime/StderrLogger.ts"
 import * as CheckCommand from "./CheckCommand.ts"
 import * as CompileCommand from "./CompileCommand.ts"
 import * as GcCommand from "./GcCommand.ts"
+import * as OptionValues from "./OptionValues.ts"
 import * as RunCommand from "./RunCommand.ts"
+import { UsageError } from "./UsageError.ts"
 import * as WorkerCommand from "./WorkerCommand.ts"
 import packageJson from "../package.json" with { type: "json" }
 
@@ -51,8 +53,7 @@ const globalHelp = HelpDoc.blocks([
 
 const cli = Command.run(zephyr, { name: "zephyr", version: packageJson.version, footer: globalHelp })
 
-/** A command line the user must fix: exit code 2, as usage errors have by convention. */
-export class UsageError extends Error {}
+export { UsageError }
 
 /** The command line without its global options, which it sets in the environment (workers inherit it). */
 export interface CommandLine {
@@ -161,10 +162,17 @@ export const main = (argv: ReadonlyArray<string>) => {
     process.stderr.write(shortUsage)
     process.exit(2)
   }
+  const args = gatherArgs([...argv.slice(0, 2), ...line.args])
+  try {
+    OptionValues.check(args.slice(2))
+  } catch (e) {
+    process.stderr.write(`zephyr: ${(e as Error).message}\n`)
+    process.exit(2)
+  }
   // Through the environment, the level and format reach every logger, and worker processes.
   if (line.logLevel !== undefined) process.env[StderrLogger.LEVEL_ENV] = line.logLevel
   if (line.logFormat !== undefined) process.env[StderrLogger.FORMAT_ENV] = line.logFormat
-  Effect.consoleWith((console) => cli(gatherArgs([...argv.slice(0, 2), ...line.args])).pipe(Console.withConsole(plainWhereNeeded(console)))).pipe(
+  Effect.consoleWith((console) => cli(args).pipe(Console.withConsole(plainWhereNeeded(console)))).pipe(
     Effect.tapErrorCause(report),
     Effect.provide(CliConfig.layer({ showBuiltIns: false })),
     Effect.provide(NodeContext.layer),

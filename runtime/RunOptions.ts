@@ -194,8 +194,34 @@ export interface Resolved {
   readonly s3: S3Options.Settings
 }
 
+/** The `zephyr run` flag of each option that has one, named in every error about it (as SlurmOptions.flags). */
+export const flags: Readonly<Record<string, string>> = {
+  workers: "--workers",
+  backend: "--backend",
+  chunkDir: "--chunk-dir",
+  heartbeatInterval: "--heartbeat-interval",
+  heartbeatTimeout: "--heartbeat-timeout",
+  noWorkersTimeout: "--no-workers-timeout",
+  maxShardFailures: "--max-shard-failures",
+  maxExecutionRetries: "--max-execution-retries",
+  maxWorkerRestarts: "--max-worker-restarts",
+  reconnectTimeout: "--reconnect-timeout",
+  memoryBudget: "--memory-budget",
+  resume: "--resume",
+  executionId: "--execution-id",
+  dashboard: "--dashboard",
+  listen: "--listen",
+  token: "--token",
+  maxMessageSize: "--max-message-size",
+  maxConnections: "--max-connections",
+  progressInterval: "--progress-interval"
+}
+
+/** `option (--flag)`, or the option alone when no flag sets it (or it is a flag already). */
+const named = (option: string): string => (Object.hasOwn(flags, option) ? `${option} (${flags[option]})` : option)
+
 const bad = (option: string, value: unknown, expected: string): never => {
-  throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option ${option}: ${JSON.stringify(value)}; expected ${expected}.` })
+  throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option ${named(option)}: ${JSON.stringify(value)}; expected ${expected}.` })
 }
 
 const positive = (option: string, value: Duration.DurationInput | string): number => {
@@ -268,7 +294,7 @@ const listenAndToken = (options: RunOptions, backend: string): { readonly listen
   const given = options.token ?? (process.env[TOKEN_ENV] || undefined)
   if (given !== undefined && (typeof given !== "string" || given.length === 0)) {
     // Never the value itself: it may be a secret.
-    throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option token: expected a non-empty string (or leave it and $${TOKEN_ENV} unset).` })
+    throw new ZephyrPlanError({ reason: "invalid-option", message: `Invalid option ${named("token")}: expected a non-empty string (or leave it and $${TOKEN_ENV} unset).` })
   }
   let host: string
   try {
@@ -279,7 +305,7 @@ const listenAndToken = (options: RunOptions, backend: string): { readonly listen
   if (given === undefined && !Transport.isLoopback(host)) {
     throw new ZephyrPlanError({
       reason: "invalid-option",
-      message: `Invalid option listen: ${JSON.stringify(listen)} is reachable from other machines, so the coordinator needs a token its workers must present: set $${TOKEN_ENV} (or pass --token / the token option) on the driver and on every worker.`
+      message: `Invalid option ${named("listen")}: ${JSON.stringify(listen)} is reachable from other machines, so the coordinator needs a token its workers must present: set $${TOKEN_ENV} (or pass --token / the token option) on the driver and on every worker.`
     })
   }
   return { listen, token: given }
@@ -291,7 +317,7 @@ const executionIdOption = (option: string, id: unknown, chunkDir: string): void 
     const shown = typeof id === "string" && id.length > 60 ? `${JSON.stringify(id.slice(0, 60))}... (${id.length} characters)` : JSON.stringify(id)
     throw new ZephyrPlanError({
       reason: "invalid-option",
-      message: `Invalid option ${option}: ${shown}; expected an execution id of 1 to 128 letters, digits, '_' or '-' (as printed when a run starts), which names a directory right inside the chunk directory ${chunkDir}.`
+      message: `Invalid option ${named(option)}: ${shown}; expected an execution id of 1 to 128 letters, digits, '_' or '-' (as printed when a run starts), which names a directory right inside the chunk directory ${chunkDir}.`
     })
   }
 }

@@ -230,7 +230,7 @@ export const resolve = (options: KubernetesOptions | undefined, context: Context
   }
 
   const listen = address(context.listen)
-  if (!listen) return invalid(`Invalid option listen: ${JSON.stringify(context.listen)}; expected HOST:PORT, e.g. 0.0.0.0:7070.`)
+  if (!listen) return invalid(`Invalid option listen (--listen): ${JSON.stringify(context.listen)}; expected HOST:PORT, e.g. 0.0.0.0:7070.`)
   if (o.coordinatorAddress !== undefined && o.driverSelector !== undefined) {
     invalid(`Options kubernetes.coordinatorAddress (${flags.coordinatorAddress}) and kubernetes.driverSelector (${flags.driverSelector}) exclude each other: give the address pods dial, or, when the driver runs in a pod, the labels of that pod (a Service selects it).`)
   }
@@ -243,7 +243,7 @@ export const resolve = (options: KubernetesOptions | undefined, context: Context
     const selector = labelMap("driverSelector", o.driverSelector)
     if (Object.keys(selector).length === 0) bad("driverSelector", o.driverSelector, "at least one label of the driver's pod, e.g. app=zephyr-driver")
     if (Transport.isLoopback(listen.host)) {
-      invalid(`Invalid option listen: ${JSON.stringify(context.listen)} is this pod's loopback, which the Service in front of the driver (kubernetes.driverSelector) cannot reach: listen on the pod's network, e.g. --listen 0.0.0.0:7070.`)
+      invalid(`Invalid option listen (--listen): ${JSON.stringify(context.listen)} is this pod's loopback, which the Service in front of the driver (kubernetes.driverSelector) cannot reach: listen on the pod's network, e.g. --listen 0.0.0.0:7070.`)
     }
     route = { kind: "service", selector }
   } else {

@@ -49,6 +49,6 @@ describe("zephyr gc", { timeout: 120_000 }, () => {
   it("refuses a bad --older-than", async () => {
     const err = await zephyr("gc", "--chunk-dir", tempDir(), "--older-than", "soon").catch((e) => e)
     expect(err.code).not.toBe(0)
-    expect(err.stderr).toContain('Invalid option older-than: "soon"')
+    expect(err.stderr).toContain('Invalid option --older-than: "soon"')
   })
 })

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { waitFor } from "../faults/Processes.ts"
 
 // The command line's conventions, on the built `zephyr` command in real processes.
 let dir: string
@@ -24,6 +25,16 @@ const run = (command: string, args: ReadonlyArray<string>, env: NodeJS.ProcessEn
   })
 
 const zephyr = (...args: Array<string>) => run(process.execPath, ["bin/zephyr.js", ...args])
+
+/** The processes whose environment carries `mark` (a child inherits it). */
+const processesMarked = (mark: string): Array<number> =>
+  fs.readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/environ`, "latin1").includes(`ZEPHYR_TEST_MARK=${mark}`)
+    } catch {
+      return false
+    }
+  }).map(Number)
 
 const hasScript = (() => {
   try { execFileSync("script", ["--version"], { stdio: "ignore" }); return true } catch { return false }
@@ -63,6 +74,31 @@ describe("zephyr: command-line conventions", { timeout: 120_000 }, () => {
     // A run that fails is not a usage error.
     const failed = await zephyr("run", "test/cli/fixtures/failing.ts", "--workers", "1", "--no-check", "--no-progress", "--chunk-dir", dir)
     expect(failed.code).toBe(1)
+  })
+
+  it("a bad integer or choice names its option, and leaves no process behind", async () => {
+    const cases: Array<[Array<string>, string]> = [
+      [["run", "examples/count.ts", "--workers", "many"], 'Invalid option --workers: "many"; expected an integer.'],
+      [["run", "examples/count.ts", "--max-connections=1.5"], 'Invalid option --max-connections: "1.5"; expected an integer.'],
+      [["run", "examples/count.ts", "--dashboard=x"], 'Invalid option --dashboard: "x"; expected an integer.'],
+      [["compile", "examples/count.ts", "--explain", "--format", "yaml"], 'Invalid option --format: "yaml"; expected one of text, json, dot.'],
+      [["check", "examples/count.ts", "--format", "dot"], 'Invalid option --format: "dot"; expected one of text, json.']
+    ]
+    for (const [args, message] of cases) {
+      // `run` starts its worker processes before it reads its options: they must go too.
+      const mark = `zephyr-test-${process.pid}-${Math.random().toString(36).slice(2)}`
+      const { code, stdout, stderr } = await run(process.execPath, ["bin/zephyr.js", ...args, "--chunk-dir", dir], { ZEPHYR_TEST_MARK: mark })
+      expect(code, `zephyr ${args.join(" ")}`).toBe(2)
+      expect(stdout).toBe("")
+      expect(stderr).toBe(`zephyr: ${message}\n`)
+      await waitFor(() => processesMarked(mark).length === 0, `the processes of zephyr ${args.join(" ")} to be gone`, 10_000)
+      expect(fs.readdirSync(dir)).toEqual([])
+    }
+    // The options @effect/cli parses keep their help and completions.
+    expect((await zephyr("run", "--help")).stdout).toContain("--workers integer\n\n  An integer.")
+    expect((await zephyr("--completions", "bash")).stdout).toContain('compgen -W "text,json,dot"')
+    // What @effect/cli takes for an integer still runs.
+    expect((await zephyr("run", "examples/count.ts", "--workers", "1e0", "--no-progress", "--chunk-dir", dir)).code).toBe(0)
   })
 
   it("help lists only options that apply, names every backend; --version is package.json's", async () => {

@@ -73,7 +73,7 @@ describe("zephyr run", { timeout: 120_000 }, () => {
   it("refuses a bad option value, naming the option", async () => {
     const err = await zephyr("run", "examples/count.ts", "--heartbeat-timeout", "soon", "--no-progress").catch((e) => e)
     expect(err.code).not.toBe(0)
-    expect(err.stderr).toContain('Invalid option heartbeatTimeout: "soon"')
+    expect(err.stderr).toContain('Invalid option heartbeatTimeout (--heartbeat-timeout): "soon"')
   })
 
   it("Ctrl-C (SIGINT) stops the run and kills its workers, keeps its chunks for --resume and says how to resume", async () => {

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
@@ -30,6 +31,22 @@ describe("RunOptions.resolve", () => {
     }
   })
 
+  it("names the zephyr run flag of the option at fault, as the library's option", () => {
+    const bad: Array<[RunOptions.RunOptions, string]> = [
+      [{ workers: 0 }, "workers (--workers): 0"],
+      [{ memoryBudget: "12XB" }, 'memoryBudget (--memory-budget): "12XB"'],
+      [{ heartbeatInterval: "soon" }, 'heartbeatInterval (--heartbeat-interval): "soon"'],
+      [{ maxShardFailures: 1.5 }, "maxShardFailures (--max-shard-failures): 1.5"],
+      [{ maxConnections: 0 }, "maxConnections (--max-connections): 0"],
+      [{ progressInterval: "0s" }, 'progressInterval (--progress-interval): "0s"'],
+      [{ chunkDir: "/chunks", executionId: "../x" }, 'executionId (--execution-id): "../x"']
+    ]
+    for (const [options, named] of bad) expect(() => RunOptions.resolve(options, "local"), named).toThrow(`Invalid option ${named}`)
+    // No flag is named that `zephyr run` does not have.
+    const help = execFileSync(process.execPath, ["bin/zephyr.js", "run", "--help"], { encoding: "utf8" })
+    for (const flag of Object.values(RunOptions.flags)) expect(help, flag).toMatch(new RegExp(`\\[?${flag}\\b`))
+  })
+
   it("takes resume as the run's id, to be found, and executionId as a name", () => {
     expect(RunOptions.resolve({ resume: "run-1" }, "local")).toMatchObject({ executionId: "run-1", resume: true })
     expect(RunOptions.resolve({ executionId: "run-1" }, "local")).toMatchObject({ executionId: "run-1", resume: false })
@@ -40,7 +57,7 @@ describe("RunOptions.resolve", () => {
     expect(RunOptions.resolve({}, "local").reconnectTimeoutMs).toBe(60_000)
     expect(RunOptions.resolve({ reconnectTimeout: "2m" }, "local").reconnectTimeoutMs).toBe(120_000)
     expect(RunOptions.resolve({ reconnectTimeout: 0 }, "local").reconnectTimeoutMs).toBe(0)
-    expect(() => RunOptions.resolve({ reconnectTimeout: "soon" }, "local")).toThrow(/Invalid option reconnectTimeout: "soon"/)
+    expect(() => RunOptions.resolve({ reconnectTimeout: "soon" }, "local")).toThrow(/Invalid option reconnectTimeout \(--reconnect-timeout\): "soon"/)
   })
 
   it("parses durations in days", () => {
@@ -74,7 +91,7 @@ describe("run options: where the coordinator listens, and its token", () => {
       const e = failure(() => resolve({ backend: "external", listen }))
       expect(e).toBeInstanceOf(ZephyrPlanError)
       expect(e.reason).toBe("invalid-option")
-      expect(e.message).toContain(`Invalid option listen: ${JSON.stringify(listen)}`)
+      expect(e.message).toContain(`Invalid option listen (--listen): ${JSON.stringify(listen)}`)
       expect(e.message).toContain("ZEPHYR_TOKEN")
     }
   })
@@ -84,7 +101,7 @@ describe("run options: where the coordinator listens, and its token", () => {
     process.env.ZEPHYR_TOKEN = "from-env"
     expect(resolve({ backend: "external", listen: "0.0.0.0:7070" }).token).toBe("from-env")
     expect(resolve({ backend: "external", listen: "0.0.0.0:7070", token: "from-option" }).token).toBe("from-option")
-    expect(failure(() => resolve({ backend: "external", token: "" })).message).toBe("Invalid option token: expected a non-empty string (or leave it and $ZEPHYR_TOKEN unset).")
+    expect(failure(() => resolve({ backend: "external", token: "" })).message).toBe("Invalid option token (--token): expected a non-empty string (or leave it and $ZEPHYR_TOKEN unset).")
     // Loopback addresses need none.
     delete process.env.ZEPHYR_TOKEN
     for (const listen of ["127.0.0.1:0", "localhost:7070", "[::1]:7070", "127.8.9.10:1"]) expect(resolve({ backend: "external", listen }).token).toBeUndefined()

@@ -50,7 +50,7 @@ describe("KubernetesOptions.resolve", () => {
     ["no way to reach the coordinator", { image: "i" }, {}, "kubernetes.coordinatorAddress (--k8s-coordinator-address HOST:PORT"],
     ["both ways to reach it", { ...base, driverSelector: "app=x" }, {}, "kubernetes.coordinatorAddress (--k8s-coordinator-address) and kubernetes.driverSelector (--k8s-driver-selector) exclude each other"],
     ["an address without a port", { ...base, coordinatorAddress: "10.0.0.5" }, {}, 'Invalid option kubernetes.coordinatorAddress (--k8s-coordinator-address): "10.0.0.5"'],
-    ["a Service in front of a loopback listener", { image: "i", driverSelector: "app=x" }, {}, 'Invalid option listen: "127.0.0.1:7070" is this pod\'s loopback'],
+    ["a Service in front of a loopback listener", { image: "i", driverSelector: "app=x" }, {}, 'Invalid option listen (--listen): "127.0.0.1:7070" is this pod\'s loopback'],
     ["a selector that is not labels", { image: "i", driverSelector: "app" }, { listen: "0.0.0.0:7070" }, "Invalid option kubernetes.driverSelector (--k8s-driver-selector)"],
     ["a CPU that is not a quantity", { ...base, cpu: "two" }, {}, 'Invalid option kubernetes.cpu (--k8s-cpu): "two"; expected a positive CPU quantity'],
     ["no CPU", { ...base, cpu: "0" }, {}, "Invalid option kubernetes.cpu (--k8s-cpu)"],

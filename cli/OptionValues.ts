@@ -1,0 +1,58 @@
+import { Options } from "@effect/cli"
+import { UsageError } from "./UsageError.ts"
+
+/**
+ * Integer and choice options whose bad values are refused naming the option, as every other
+ * invalid option is (`Invalid option --workers: "abc"; expected an integer.`). @effect/cli's
+ * own refusal names only the value ("'abc' is not a integer", "Expected one of the following
+ * cases: text, json"), whichever option it was; its options stay as they are for the help
+ * and the shell completions, and `check` looks at the command line before it parses it,
+ * with the same rules (an integer as @effect/cli reads one: `Number` of the text, a safe integer).
+ */
+
+interface Rule {
+  readonly expected: string
+  readonly accepts: (value: string) => boolean
+}
+
+/** By command, then by flag: filled as the commands define their options. */
+const rules = new Map<string, Map<string, Rule>>()
+
+const register = (command: string, name: string, rule: Rule): void => {
+  const byFlag = rules.get(command) ?? new Map<string, Rule>()
+  byFlag.set(`--${name}`, rule)
+  rules.set(command, byFlag)
+}
+
+const isInteger = (value: string): boolean => value.trim() !== "" && Number.isSafeInteger(Number(value))
+
+/** `Options.integer(name)` of `command`. */
+export const integer = (command: string, name: string): Options.Options<number> => {
+  register(command, name, { expected: "an integer", accepts: isInteger })
+  return Options.integer(name)
+}
+
+/** `Options.choice(name, cases)` of `command`. */
+export const choice = <const C extends string>(command: string, name: string, cases: ReadonlyArray<C>): Options.Options<C> => {
+  register(command, name, { expected: `one of ${cases.join(", ")}`, accepts: (value) => (cases as ReadonlyArray<string>).includes(value) })
+  return Options.choice(name, cases)
+}
+
+/**
+ * Throws a UsageError for the first value of an integer or choice option that its rule
+ * refuses, in `args` (the command first, then its options: `--name value` or `--name=value`).
+ */
+export const check = (args: ReadonlyArray<string>): void => {
+  const byFlag = rules.get(args[0] ?? "")
+  if (byFlag === undefined) return
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i]!
+    const eq = a.startsWith("--") ? a.indexOf("=") : -1
+    const flag = eq < 0 ? a : a.slice(0, eq)
+    const rule = byFlag.get(flag)
+    if (rule === undefined) continue
+    // A flag without its value is @effect/cli's to report.
+    const value = eq < 0 ? args[++i] : a.slice(eq + 1)
+    if (value !== undefined && !rule.accepts(value)) throw new UsageError(`Invalid option ${flag}: ${JSON.stringify(value)}; expected ${rule.expected}.`)
+  }
+}

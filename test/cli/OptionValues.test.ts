@@ -1,0 +1,44 @@
+import { Schema } from "effect"
+import { describe, expect, it } from "vitest"
+import * as OptionValues from "../../cli/OptionValues.ts"
+import { UsageError } from "../../cli/UsageError.ts"
+
+// Options of a command of the test's own, so that the real commands' rules do not mix in.
+OptionValues.integer("probe", "count")
+OptionValues.choice("probe", "mode", ["fast", "slow"] as const)
+OptionValues.choice("other", "mode", ["any"] as const)
+
+const refusal = (args: ReadonlyArray<string>): string | undefined => {
+  try {
+    OptionValues.check(args)
+    return undefined
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError)
+    return (e as Error).message
+  }
+}
+
+describe("OptionValues.check", () => {
+  it("refuses a bad integer or choice, naming the option, in both spellings", () => {
+    expect(refusal(["probe", "--count", "many"])).toBe('Invalid option --count: "many"; expected an integer.')
+    expect(refusal(["probe", "x.ts", "--count=1.5"])).toBe('Invalid option --count: "1.5"; expected an integer.')
+    expect(refusal(["probe", "--mode", "warp"])).toBe('Invalid option --mode: "warp"; expected one of fast, slow.')
+    expect(refusal(["probe", "--count", "3", "--mode=slow", "x.ts"])).toBeUndefined()
+  })
+
+  it("applies the rules of the command given, and leaves the rest to @effect/cli", () => {
+    expect(refusal(["other", "--mode", "fast"])).toBe('Invalid option --mode: "fast"; expected one of any.')
+    expect(refusal(["other", "--count", "many"])).toBeUndefined()
+    expect(refusal(["unknown", "--count", "many"])).toBeUndefined()
+    // A flag without its value, and a value that only looks like the flag's.
+    expect(refusal(["probe", "--count"])).toBeUndefined()
+    expect(refusal(["probe", "--export", "--counting"])).toBeUndefined()
+  })
+
+  it("takes an integer exactly when @effect/cli's integer option does", () => {
+    const cli = Schema.decodeUnknownOption(Schema.compose(Schema.NumberFromString, Schema.Int))
+    for (const text of ["7", "-2", "+3", "007", " 7", "1e3", "0x10", "1.0", "1.5", "", " ", "abc", "NaN", "Infinity", "9007199254740991", "9007199254740993"]) {
+      expect(refusal(["probe", "--count", text]) === undefined, JSON.stringify(text)).toBe(cli(text)._tag === "Some")
+    }
+  })
+})
