@@ -204,7 +204,12 @@ const compile = async (file: string, outfile: string): Promise<{ readonly code: 
           const name = args.path.startsWith("node:") ? args.path.slice(5) : args.path
           if (builtins.has(name) || builtins.has(name.split("/")[0]!)) return { path: args.path, external: true }
           const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING })
-          if (resolved.errors.length > 0) return { errors: resolved.errors }
+          if (resolved.errors.length > 0) {
+            // Most often a module written outside the project that installed the package.
+            const pkg = args.path.split("/").slice(0, args.path.startsWith("@") ? 2 : 1).join("/")
+            const hint = `: no ${pkg} package is installed where ${path.basename(args.importer)} can import it; install it in the module's project (npm install ${pkg}), or move the module into a project that has it`
+            return { errors: resolved.errors.map((e) => (e.text.startsWith("Could not resolve") ? { ...e, text: e.text + hint } : e)) }
+          }
           const effect = bundledEffect(args.path, resolved.path)
           if (effect !== undefined) return effect
           return { path: pathToFileURL(resolved.path).href, external: true }

@@ -1,5 +1,10 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { Pipeline, Zephyr, ZephyrPlanError } from "zephyr"
+import { useTempDirs } from "../TempDirs.ts"
+
+const tempDir = useTempDirs("zephyr-module-")
 
 const fixture = "test/compiler/fixtures/modules"
 
@@ -39,5 +44,25 @@ describe("pipeline modules", () => {
 
   it("reports a missing module", async () => {
     await expect(Pipeline.load("nope/missing.ts")).rejects.toThrow(/does not exist/)
+  })
+
+  it("says where an import cannot be resolved and how to install the package", async () => {
+    // A module written outside any project that has zephyr installed.
+    const outside = path.join(tempDir(), "outside.ts")
+    fs.writeFileSync(outside, 'import { Dataset } from "zephyr"\nexport default () => Dataset.fromList([1])\n')
+    const err = await Pipeline.load(outside).catch((e) => e)
+    expect(err).toBeInstanceOf(ZephyrPlanError)
+    expect(err.reason).toBe("module-import-failed")
+    expect(err.message).toContain(`${outside}:1:25: Could not resolve "zephyr": no zephyr package is installed where outside.ts can import it; install it in the module's project (npm install zephyr)`)
+    // A scoped package's name is the scope and the name, not the path inside it.
+    const missing = path.join(fixture, ".scratch-missing-package.ts")
+    fs.writeFileSync(missing, 'import { Dataset } from "zephyr"\nimport { f } from "@no-such-scope/no-such-package/deep"\nexport default () => Dataset.fromList([1]).map(f)\n')
+    try {
+      const err2 = await Pipeline.load(missing).catch((e) => e)
+      expect(err2.message).toContain('.scratch-missing-package.ts:2:19: Could not resolve "@no-such-scope/no-such-package/deep": no @no-such-scope/no-such-package package is installed')
+      expect(err2.message).toContain("(npm install @no-such-scope/no-such-package)")
+    } finally {
+      fs.rmSync(missing, { force: true })
+    }
   })
 })
