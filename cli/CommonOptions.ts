@@ -1,5 +1,6 @@
 import { Args, Options } from "@effect/cli"
 import { HashMap, Option } from "effect"
+import * as OptionValues from "./OptionValues.ts"
 
 export const module = Args.file({ name: "module", exists: "yes" }).pipe(Args.withDescription("pipeline module (.ts)"))
 
@@ -9,7 +10,7 @@ export const exportName = Options.text("export").pipe(
   Options.withDescription("the module export to use (default: the default export)")
 )
 
-export const args = Options.keyValueMap("arg").pipe(
+export const args = OptionValues.keyValueMap(["run", "compile", "check"], "arg").pipe(
   Options.optional,
   Options.map((m) => Object.fromEntries(Option.match(m, { onNone: () => [], onSome: (h) => [...HashMap.toEntries(h)] })) as Record<string, string>),
   Options.withDescription("an argument for the pipeline function, k=v (repeatable)")

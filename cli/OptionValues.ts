@@ -1,11 +1,13 @@
 import { Options } from "@effect/cli"
+import type { HashMap } from "effect"
 import { UsageError } from "./UsageError.ts"
 
 /**
- * Integer and choice options whose bad values are refused naming the option, as every other
- * invalid option is (`Invalid option --workers: "abc"; expected an integer.`). @effect/cli's
+ * Integer, choice and KEY=VALUE options whose bad values are refused naming the option, as every
+ * other invalid option is (`Invalid option --workers: "abc"; expected an integer.`). @effect/cli's
  * own refusal names only the value ("'abc' is not a integer", "Expected one of the following
- * cases: text, json"), whichever option it was; its options stay as they are for the help
+ * cases: text, json"), or nothing ("text options do not have a default value" for `--arg x`),
+ * whichever option it was; its options stay as they are for the help
  * and the shell completions, and `check` looks at the command line before it parses it,
  * with the same rules (an integer as @effect/cli reads one: `Number` of the text, a safe integer).
  */
@@ -24,6 +26,12 @@ const register = (command: string, name: string, rule: Rule): void => {
   rules.set(command, byFlag)
 }
 
+/** As @effect/cli takes a pair (the text trimmed, the value up to any second `=` not empty), and with a key. */
+const isKeyValue = (value: string): boolean => {
+  const [key, first] = value.trim().split("=")
+  return key !== undefined && key !== "" && first !== undefined && first !== ""
+}
+
 const isInteger = (value: string): boolean => value.trim() !== "" && Number.isSafeInteger(Number(value))
 
 /** `Options.integer(name)` of `command`. */
@@ -36,6 +44,12 @@ export const integer = (command: string, name: string): Options.Options<number> 
 export const choice = <const C extends string>(command: string, name: string, cases: ReadonlyArray<C>): Options.Options<C> => {
   register(command, name, { expected: `one of ${cases.join(", ")}`, accepts: (value) => (cases as ReadonlyArray<string>).includes(value) })
   return Options.choice(name, cases)
+}
+
+/** `Options.keyValueMap(name)` of each of `commands`: `--name KEY=VALUE`, repeatable. */
+export const keyValueMap = (commands: ReadonlyArray<string>, name: string): Options.Options<HashMap.HashMap<string, string>> => {
+  for (const command of commands) register(command, name, { expected: "KEY=VALUE (a key, =, then a value)", accepts: isKeyValue })
+  return Options.keyValueMap(name)
 }
 
 /**

@@ -7,6 +7,7 @@ import { UsageError } from "../../cli/UsageError.ts"
 OptionValues.integer("probe", "count")
 OptionValues.choice("probe", "mode", ["fast", "slow"] as const)
 OptionValues.choice("other", "mode", ["any"] as const)
+OptionValues.keyValueMap(["probe", "other"], "pair")
 
 const refusal = (args: ReadonlyArray<string>): string | undefined => {
   try {
@@ -33,6 +34,14 @@ describe("OptionValues.check", () => {
     // A flag without its value, and a value that only looks like the flag's.
     expect(refusal(["probe", "--count"])).toBeUndefined()
     expect(refusal(["probe", "--export", "--counting"])).toBeUndefined()
+  })
+
+  it("takes KEY=VALUE pairs that @effect/cli parses, with a key, in every command given", () => {
+    for (const command of ["probe", "other"]) {
+      for (const ok of ["k=v", "url=http://x/?a=b&c=d", " k=v ", "a=b=c"]) expect(refusal([command, "--pair", ok]), ok).toBeUndefined()
+      // @effect/cli would say "text options do not have a default value", or take an empty key.
+      for (const bad of ["input", "k=", "k= ", "=x", "a==b", ""]) expect(refusal([command, "--pair", bad]), bad).toBe(`Invalid option --pair: ${JSON.stringify(bad)}; expected KEY=VALUE (a key, =, then a value).`)
+    }
   })
 
   it("takes an integer exactly when @effect/cli's integer option does", () => {
