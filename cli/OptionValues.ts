@@ -6,10 +6,10 @@ import { UsageError } from "./UsageError.ts"
  * Integer, choice and KEY=VALUE options whose bad values are refused naming the option, as every
  * other invalid option is (`Invalid option --workers: "abc"; expected an integer.`). @effect/cli's
  * own refusal names only the value ("'abc' is not a integer", "Expected one of the following
- * cases: text, json"), or nothing ("text options do not have a default value" for `--arg x`),
- * whichever option it was; its options stay as they are for the help
- * and the shell completions, and `check` looks at the command line before it parses it,
- * with the same rules (an integer as @effect/cli reads one: `Number` of the text, a safe integer).
+ * cases: text, json") or nothing ("text options do not have a default value" for `--arg x`),
+ * whichever option it was. The options stay @effect/cli's, for the help and the shell
+ * completions; `check` reads the command line before @effect/cli parses it, with the same
+ * rules (an integer as @effect/cli reads one: `Number` of the text, a safe integer).
  */
 
 interface Rule {
@@ -53,8 +53,8 @@ export const keyValueMap = (commands: ReadonlyArray<string>, name: string): Opti
 }
 
 /**
- * Throws a UsageError for the first value of an integer or choice option that its rule
- * refuses, in `args` (the command first, then its options: `--name value` or `--name=value`).
+ * Throws a UsageError for the first value of an integer, choice or KEY=VALUE option that its
+ * rule refuses, in `args` (the command first, then its options: `--name value` or `--name=value`).
  */
 export const check = (args: ReadonlyArray<string>): void => {
   const byFlag = rules.get(args[0] ?? "")

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url"
 import * as ExternalImport from "../runtime/ExternalImport.ts"
 import * as PackageRoot from "../runtime/PackageRoot.ts"
 import * as ModuleCache from "./ModuleCache.ts"
+import * as PackageSpecifier from "./PackageSpecifier.ts"
 
 /**
  * Imports a pipeline module written in TypeScript. esbuild compiles the module and the
@@ -206,7 +207,7 @@ const compile = async (file: string, outfile: string): Promise<{ readonly code: 
           const resolved = await build.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: RESOLVING })
           if (resolved.errors.length > 0) {
             // Most often a module written outside the project that installed the package.
-            const pkg = args.path.split("/").slice(0, args.path.startsWith("@") ? 2 : 1).join("/")
+            const pkg = PackageSpecifier.packageName(args.path)
             const hint = `: no ${pkg} package is installed where ${path.basename(args.importer)} can import it; install it in the module's project (npm install ${pkg}), or move the module into a project that has it`
             return { errors: resolved.errors.map((e) => (e.text.startsWith("Could not resolve") ? { ...e, text: e.text + hint } : e)) }
           }

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { ts } from "ts-morph"
 import * as PackageRoot from "../../runtime/PackageRoot.ts"
+import { packageName } from "../PackageSpecifier.ts"
 
 /**
  * The TypeScript program the checks run on: the pipeline module and its local imports,
@@ -64,9 +65,7 @@ export declare namespace Layer {
 }
 `
 
-/** The package a bare specifier names: `effect` for `effect/Schema`, `@effect/rpc` for `@effect/rpc/RpcClient`. */
-export const packageName = (specifier: string): string =>
-  specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")
+export { packageName }
 
 /** Any other package gets an empty module: every name it exports is then `any`. */
 const emptyStandIn = path.join(declarations, "zephyr-empty-stand-in.d.ts")
