@@ -53,7 +53,6 @@ const globalHelp = HelpDoc.blocks([
 
 const cli = Command.run(zephyr, { name: "zephyr", version: packageJson.version, footer: globalHelp })
 
-export { UsageError }
 
 /** The command line without its global options, which it sets in the environment (workers inherit it). */
 export interface CommandLine {

@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { ts } from "ts-morph"
+import * as PackageSpecifier from "../PackageSpecifier.ts"
 import * as Finding from "./Finding.ts"
 import * as Nodes from "./Nodes.ts"
 import * as Project from "./Project.ts"
@@ -61,7 +62,7 @@ const resolves = (program: Project.ModuleProgram, sf: ts.SourceFile, specifier: 
   if (specifier.startsWith(".") || specifier.startsWith("/")) return resolved !== undefined
   // A bare name: a path alias of the tsconfig (compiled into the module), or a package.
   if (resolved && !resolved.isExternalLibraryImport && !resolved.resolvedFileName.includes(`${path.sep}node_modules${path.sep}`)) return true
-  return packageInstalled(file, Project.packageName(specifier))
+  return packageInstalled(file, PackageSpecifier.packageName(specifier))
 }
 
 export const check = (program: Project.ModuleProgram, functions: ReadonlyArray<UserFunctions.UserFunction>): Array<Finding.Finding> => {
@@ -106,7 +107,7 @@ export const check = (program: Project.ModuleProgram, functions: ReadonlyArray<U
         message: `"${s.text}" cannot be resolved from ${path.basename(sf.fileName)}${usedBy(s.names)}: every worker process imports the module and fails here.`,
         hint: relative
           ? "Fix the path: it is relative to this file, and must name a file that exists (with its extension, e.g. ./helpers.ts)."
-          : `Install the package (npm install ${Project.packageName(s.text)}) where the module's package.json is, so every machine's checkout has it.`
+          : `Install the package (npm install ${PackageSpecifier.packageName(s.text)}) where the module's package.json is, so every machine's checkout has it.`
       }))
     }
   }

@@ -65,8 +65,6 @@ export declare namespace Layer {
 }
 `
 
-export { packageName }
-
 /** Any other package gets an empty module: every name it exports is then `any`. */
 const emptyStandIn = path.join(declarations, "zephyr-empty-stand-in.d.ts")
 const emptyStandInText = "export {}\n"
