@@ -222,6 +222,12 @@ export const pruneDaily = (dir: string, now: number = Date.now()): number => {
 /** Writes a file of the cache under a temporary name and renames it: a reader never sees half of it. */
 export const writeAtomic = (file: string, data: string | Uint8Array): void => {
   const tmp = `${file}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`
-  fs.writeFileSync(tmp, data, { mode: 0o600 })
-  fs.renameSync(tmp, file)
+  try {
+    fs.writeFileSync(tmp, data, { mode: 0o600 })
+    fs.renameSync(tmp, file)
+  } catch (e) {
+    // A full disk or a vanished directory: no half-written file stays behind.
+    fs.rmSync(tmp, { force: true })
+    throw e
+  }
 }

@@ -78,20 +78,38 @@ const otherVersions = (file: string): Array<string> => {
   }
 }
 
-/** Writes the caches that were missing or rejected; a cache that cannot be written costs speed only. */
-export const save = (): void => {
-  for (const { script, cacheFile, hadCache } of compiled) {
-    if (hadCache && script.cachedDataRejected === false) {
-      ModuleCache.markUsed(cacheFile)
-      continue
+/** A signal's listener that does nothing: while it is installed, the signal no longer kills the process. */
+const deferSignal = (): void => {}
+
+/**
+ * Writes the caches that were missing or rejected; a cache that cannot be written costs speed
+ * only. It runs at exit, and a worker's exit can take 0.1-0.3 s here (the cache is megabytes):
+ * the driver ends its run by sending SIGTERM to every worker still alive, which killed such a
+ * worker mid-write (a cache lost, so every run compiled again, and a temporary file left
+ * behind). So SIGTERM waits until the caches are written; the process is exiting anyway.
+ * (No parameters: it is an exit listener, which Node calls with the exit code.)
+ */
+export const save = (): void => saveWith(ModuleCache.writeAtomic)
+
+/** `save`, writing each cache with `write` (tests interrupt it). */
+export const saveWith = (write: (file: string, data: Uint8Array) => void): void => {
+  process.on("SIGTERM", deferSignal)
+  try {
+    for (const { script, cacheFile, hadCache } of compiled) {
+      if (hadCache && script.cachedDataRejected === false) {
+        ModuleCache.markUsed(cacheFile)
+        continue
+      }
+      try {
+        write(cacheFile, script.createCachedData())
+        for (const old of otherVersions(cacheFile)) fs.rmSync(old, { force: true })
+        ModuleCache.pruneDaily(path.dirname(cacheFile))
+      } catch {
+        // see above
+      }
     }
-    try {
-      ModuleCache.writeAtomic(cacheFile, script.createCachedData())
-      for (const old of otherVersions(cacheFile)) fs.rmSync(old, { force: true })
-      ModuleCache.pruneDaily(path.dirname(cacheFile))
-    } catch {
-      // see above
-    }
+    compiled.length = 0
+  } finally {
+    process.off("SIGTERM", deferSignal)
   }
-  compiled.length = 0
 }

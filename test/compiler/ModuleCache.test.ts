@@ -38,6 +38,19 @@ const run = async (env: Record<string, string> = {}) => {
 const compiledFiles = (): Array<string> => (fs.existsSync(cache) ? fs.readdirSync(cache).filter((f) => f.endsWith(".mjs")).sort() : [])
 
 describe("ModuleCache", () => {
+  it("writeAtomic replaces a file whole, and a write that fails leaves no temporary file behind", () => {
+    fs.mkdirSync(work, { recursive: true })
+    const file = path.join(work, "entry.json")
+    ModuleCache.writeAtomic(file, "one")
+    ModuleCache.writeAtomic(file, "two")
+    expect(fs.readFileSync(file, "utf8")).toBe("two")
+    // A directory in the way: the rename fails after the temporary file was written.
+    const blocked = path.join(work, "blocked")
+    fs.mkdirSync(path.join(blocked, "inside"), { recursive: true })
+    expect(() => ModuleCache.writeAtomic(blocked, "three")).toThrow()
+    expect(fs.readdirSync(work).sort()).toEqual(["blocked", "entry.json"])
+  })
+
   it("a second process reuses the compiled module; a changed local import is compiled again", async () => {
     writeModule("[1, 2, 3]")
     const first = await run()
