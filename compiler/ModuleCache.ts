@@ -6,6 +6,7 @@ import * as path from "node:path"
 import { isMainThread } from "node:worker_threads"
 import packageJson from "../package.json" with { type: "json" }
 import { processGlobal } from "../runtime/ProcessGlobal.ts"
+import * as Directory from "../runtime/storage/Directory.ts"
 
 /**
  * Compiled pipeline modules, kept between processes. Every process of a run (the driver,
@@ -67,7 +68,7 @@ export const directory = (): string | undefined => {
 /** The directory when it is safe to run code from, else why not (a phrase after "the directory"). */
 export const privateDirectory = (dir: string): string | { readonly why: string } => {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+    Directory.make(dir, { mode: 0o700 })
     const st = fs.lstatSync(dir)
     const uid = process.getuid?.()
     if (!st.isDirectory()) return { why: st.isSymbolicLink() ? "is a symbolic link" : "is not a directory" }

@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import * as Digest from "../plan/Digest.ts"
 import * as AtomicWrite from "./storage/AtomicWrite.ts"
 import * as BlockFile from "./storage/BlockFile.ts"
+import * as Directory from "./storage/Directory.ts"
 
 /**
  * Runs an Effect once per argument fingerprint and keeps its result on disk, reused across
@@ -50,7 +51,7 @@ const read = (file: string): Lookup => {
  * the value that won. An unreadable entry in the way is replaced.
  */
 const publish = (file: string, value: unknown): unknown => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+  Directory.make(path.dirname(file))
   const tmp = AtomicWrite.temporaryName(file)
   fs.writeFileSync(tmp, BlockFile.encode({ value }))
   try {

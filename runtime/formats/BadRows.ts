@@ -5,6 +5,7 @@ import type { CounterSet } from "../task/CounterSet.ts"
 import type * as Op from "../../plan/Op.ts"
 import type { CorruptInput } from "./Compression.ts"
 import * as ChunkDir from "../storage/ChunkDir.ts"
+import * as Directory from "../storage/Directory.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
 import * as StoragePath from "../storage/StoragePath.ts"
 import { dataError } from "./DataError.ts"
@@ -76,7 +77,7 @@ export class BadRows {
     if (this.fd === undefined) {
       // A quarantine folder in object storage gets the side file uploaded whole on commit; it is written in private temp space till then.
       const dir = StoragePath.isS3(this.quarantineDir) ? ChunkDir.privateUserRoot() : this.quarantineDir
-      fs.mkdirSync(dir, { recursive: true })
+      Directory.make(dir)
       this.tmp = path.join(dir, `.${this.sideFileName()}.tmp-${randomUUID().slice(0, 8)}`)
       this.fd = fs.openSync(this.tmp, "w")
     }

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { CounterSet } from "../task/CounterSet.ts"
 import { BlockWriter, uniqueName } from "../storage/BlockFile.ts"
+import * as Directory from "../storage/Directory.ts"
 import { compare } from "./KeyOrder.ts"
 import { BLOCK_TARGET_BYTES, RunEncoder, type Segment, SegmentCursor } from "./RunFile.ts"
 
@@ -105,7 +106,7 @@ export class SpillSpace {
   newFile(stem: string): string {
     if (this.dir === undefined) {
       this.tmpDir ??= typeof this.tmpDirOf === "string" ? this.tmpDirOf : this.tmpDirOf()
-      if (fs.mkdirSync(this.tmpDir, { recursive: true }) !== undefined) this.createdTmpDir = true
+      if (Directory.make(this.tmpDir) !== undefined) this.createdTmpDir = true
       this.dir = fs.mkdtempSync(path.join(this.tmpDir, "zephyr-merge-"))
     }
     return uniqueName(this.dir, stem, ".zrun")

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { CounterSet } from "../task/CounterSet.ts"
 import { BlockWriter, encode, uniqueName } from "../storage/BlockFile.ts"
+import * as Directory from "../storage/Directory.ts"
 import * as GroupTable from "./GroupTable.ts"
 import * as KeyOrder from "./KeyOrder.ts"
 import * as PartialTable from "./PartialTable.ts"
@@ -114,7 +115,7 @@ export class ScatterWriter {
     this.itemsPerTarget = new Array<number>(numTargets).fill(0)
     this.kinds = new Array<number>(numTargets).fill(EMPTY)
     this.counts = new Array<number>(numTargets).fill(0)
-    this.createdDir = fs.mkdirSync(this.dir, { recursive: true }) !== undefined
+    this.createdDir = Directory.make(this.dir) !== undefined
   }
 
   /** Buffers items, writing a run when the buffer passes the memory budget. */

@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomUUID } from "node:crypto"
+import * as Directory from "./Directory.ts"
 
 /**
  * Publishing a file: it is written under a temporary name in the same directory and then
@@ -101,7 +102,7 @@ export const temporaryName = (file: string): string => `${file}.tmp-${randomUUID
  * shuffle manifest: a resumed run that finds it missing reruns the stage).
  */
 export const writeFileSync = (file: string, data: string | Uint8Array, options: { readonly durable?: boolean } = {}): void => {
-  fs.mkdirSync(path.dirname(file), { recursive: true })
+  Directory.make(path.dirname(file))
   const tmp = temporaryName(file)
   try {
     fs.writeFileSync(tmp, data)

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomUUID } from "node:crypto"
 import { Packr, Unpackr } from "msgpackr"
+import * as Directory from "./Directory.ts"
 import { StorageError } from "./StorageError.ts"
 
 /**
@@ -38,7 +39,7 @@ export class BlockWriter {
   private closed = false
 
   constructor(readonly path: string) {
-    fs.mkdirSync(path.substring(0, path.lastIndexOf("/")) || ".", { recursive: true })
+    Directory.make(path.substring(0, path.lastIndexOf("/")) || ".")
     this.tmp = `${path}.tmp-${randomUUID().slice(0, 8)}`
     this.fd = fs.openSync(this.tmp, "w")
   }

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { ZephyrInfraError } from "../../plan/Errors.ts"
+import * as Directory from "./Directory.ts"
 import * as StoragePath from "./StoragePath.ts"
 
 /**
@@ -96,7 +97,7 @@ export const ensure = (dir: string): string => {
       ensurePrivate(userRoot())
       ensurePrivate(dir)
     } else {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+      Directory.make(dir, { mode: 0o700 })
     }
     return dir
   } catch (e) {

@@ -3,6 +3,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Writable } from "node:stream"
 import * as AtomicWrite from "./AtomicWrite.ts"
+import * as Directory from "./Directory.ts"
 import * as S3Options from "./S3Options.ts"
 import type * as S3Store from "./S3Store.ts"
 import * as StoragePath from "./StoragePath.ts"
@@ -165,7 +166,7 @@ const fileFinished = (file: fs.WriteStream): Promise<void> =>
 /** A hidden temporary file beside the target, renamed over it on publish (or left, flushed, under `staged`). */
 const localOutput = async (target: string, staged: string | undefined): Promise<OutputSink> => {
   const dir = path.dirname(target)
-  await fs.promises.mkdir(dir, { recursive: true })
+  Directory.make(dir)
   const tmp = staged ?? path.join(dir, `.${path.basename(target)}.tmp-${randomUUID().slice(0, 8)}`)
   const stream = fs.createWriteStream(tmp, { highWaterMark: 1 << 20 })
   await new Promise<void>((resolve, reject) => { stream.once("open", () => resolve()); stream.once("error", reject) })

@@ -4,6 +4,7 @@ import type { ChunkRef, ShardInput } from "../../rpc/Protocol.ts"
 import type * as RunFile from "../shuffle/RunFile.ts"
 import * as SegmentIndex from "../shuffle/SegmentIndex.ts"
 import * as ChunkDir from "./ChunkDir.ts"
+import * as Directory from "./Directory.ts"
 import * as ObjectStore from "./ObjectStore.ts"
 import { StorageError } from "./StorageError.ts"
 import * as StoragePath from "./StoragePath.ts"
@@ -49,7 +50,7 @@ export const pool = async <A, B>(items: ReadonlyArray<A>, f: (item: A, index: nu
 const localDir = (scratch: string, name: string): string => {
   ChunkDir.privateUserRoot()
   const dir = path.join(scratch, name)
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+  Directory.make(dir, { mode: 0o700 })
   return dir
 }
 

@@ -64,6 +64,17 @@ describe("zephyr run", { timeout: 120_000 }, () => {
     expect(err.stderr).toContain("map(rejectTwos) at test/cli/fixtures/failing.ts:3")
   })
 
+  // /proc refuses new entries with ENOENT although the parent exists, where Node 20's
+  // recursive mkdir retried forever: the run never ended and ignored Ctrl-C.
+  it.runIf(fs.existsSync("/proc/self"))("a chunk directory or an output under /proc fails at once, naming the directory", async () => {
+    const chunks = await zephyr("run", "examples/wordcount.ts", "--workers", "1", "--no-progress", "--chunk-dir", "/proc/zephyr-no-such/chunks").catch((e) => e)
+    expect(chunks.code).toBe(1)
+    expect(chunks.stderr).toContain("Could not create the chunk directory /proc/zephyr-no-such/chunks: ENOENT: no such file or directory, mkdir '/proc/zephyr-no-such'")
+    const output = await zephyr("run", "examples/wordcount.ts", "--workers", "1", "--no-progress", "--chunk-dir", dir, "--arg", "out=/proc/zephyr-no-such/out").catch((e) => e)
+    expect(output.code).toBe(1)
+    expect(output.stderr).toMatch(/write at examples\/wordcount\.ts:\d+ threw: ENOENT: no such file or directory, mkdir '\/proc\/zephyr-no-such'/)
+  })
+
   it("takes --arg anywhere, durations and sizes, and runs in-process on request", async () => {
     const { stdout } = await zephyr("run", "--arg", "shards=3", "test/compiler/fixtures/modules/args.ts", "--export", "numbers", "--backend", "in-process",
       "--heartbeat-interval", "500ms", "--heartbeat-timeout", "2s", "--memory-budget", "64MB", "--no-progress", "--print-results")
