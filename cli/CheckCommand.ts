@@ -17,7 +17,7 @@ import * as OptionValues from "./OptionValues.ts"
  */
 
 /** `--no-check` skips the checks; `--check` (the default) is accepted for symmetry. */
-export const noCheck = Options.boolean("no-check", { negationNames: ["check"] }).pipe(
+export const noCheck = OptionValues.boolean(["run", "compile"], "no-check", { negationNames: ["check"] }).pipe(
   Options.withDescription("skip the static checks (type errors, captured state, non-determinism, imports workers cannot resolve)")
 )
 

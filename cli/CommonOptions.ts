@@ -4,7 +4,7 @@ import * as OptionValues from "./OptionValues.ts"
 
 export const module = Args.file({ name: "module", exists: "yes" }).pipe(Args.withDescription("pipeline module (.ts)"))
 
-export const exportName = Options.text("export").pipe(
+export const exportName = OptionValues.text(["run", "compile", "check"], "export").pipe(
   Options.optional,
   Options.map(Option.getOrUndefined),
   Options.withDescription("the module export to use (default: the default export)")

@@ -11,7 +11,7 @@ import * as CheckCommand from "./CheckCommand.ts"
 import * as CommonOptions from "./CommonOptions.ts"
 import * as OptionValues from "./OptionValues.ts"
 
-const explain = Options.boolean("explain").pipe(Options.withDescription("print the plan (stages, ops with source lines, boundaries) and advice on it"))
+const explain = OptionValues.boolean(["compile"], "explain").pipe(Options.withDescription("print the plan (stages, ops with source lines, boundaries) and advice on it"))
 const format = OptionValues.choice("compile", "format", Explain.formats).pipe(Options.withDefault("text" as const), Options.withDescription("explain format (json also prints the diagnostics as JSON)"))
 
 const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => to.write(text, () => resolve())))

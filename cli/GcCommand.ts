@@ -5,12 +5,13 @@ import { ZephyrPlanError } from "../plan/Errors.ts"
 import * as ChunkDir from "../runtime/storage/ChunkDir.ts"
 import * as StoragePath from "../runtime/storage/StoragePath.ts"
 import * as GarbageCollection from "../runtime/storage/GarbageCollection.ts"
+import * as OptionValues from "./OptionValues.ts"
 
-const chunkDir = Options.text("chunk-dir").pipe(Options.optional, Options.map(Option.getOrUndefined),
+const chunkDir = OptionValues.text(["gc"], "chunk-dir").pipe(Options.optional, Options.map(Option.getOrUndefined),
   Options.withDescription("the chunk directory to clean (default: $ZEPHYR_CHUNK_DIR, else <tmp>/zephyr-<uid>/chunks)"))
-const olderThan = Options.text("older-than").pipe(Options.optional, Options.map(Option.getOrUndefined),
+const olderThan = OptionValues.text(["gc"], "older-than").pipe(Options.optional, Options.map(Option.getOrUndefined),
   Options.withDescription(`remove executions last used longer ago than this, e.g. 12h or 7d (default ${RunOptions.defaults.gcOlderThanMs / 86_400_000}d)`))
-const dryRun = Options.boolean("dry-run").pipe(Options.withDescription("only say what would be removed"))
+const dryRun = OptionValues.boolean(["gc"], "dry-run").pipe(Options.withDescription("only say what would be removed"))
 
 const labels = { removed: "removed", "would-remove": "would remove", kept: "kept" } as const
 

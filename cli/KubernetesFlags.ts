@@ -2,9 +2,10 @@ import { Options } from "@effect/cli"
 import { Option } from "effect"
 import type { KubernetesOptions } from "../runtime/launcher/KubernetesOptions.ts"
 import { defaults } from "../runtime/RunOptions.ts"
+import * as OptionValues from "./OptionValues.ts"
 
 const optionalText = (name: string, description: string) =>
-  Options.text(name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
+  OptionValues.text(["run"], name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
 
 const k8s = defaults.kubernetes
 

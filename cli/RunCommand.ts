@@ -12,7 +12,7 @@ import * as KubernetesFlags from "./KubernetesFlags.ts"
 import * as Logging from "../runtime/StderrLogger.ts"
 
 const optionalText = (name: string, description: string) =>
-  Options.text(name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
+  OptionValues.text(["run"], name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
 const optionalInt = (name: string, description: string) =>
   OptionValues.integer("run", name).pipe(Options.optional, Options.map(Option.getOrUndefined), Options.withDescription(description))
 
@@ -57,16 +57,16 @@ const options = {
   maxConnections: optionalInt("max-connections", `connections the coordinator accepts at once (default ${defaults.maxConnections})`),
   s3Endpoint: optionalText("s3-endpoint", "object storage (s3:// paths): the endpoint of an S3-compatible store, e.g. http://127.0.0.1:9000 (default: $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL, else AWS)"),
   s3Region: optionalText("s3-region", "object storage: the region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)"),
-  s3ForcePathStyle: Options.boolean("s3-force-path-style").pipe(
+  s3ForcePathStyle: OptionValues.boolean(["run"], "s3-force-path-style").pipe(
     Options.withDescription("object storage: path-style requests (endpoint/bucket/key), the default with a custom endpoint")
   ),
-  s3VirtualHostedStyle: Options.boolean("s3-virtual-hosted-style").pipe(
+  s3VirtualHostedStyle: OptionValues.boolean(["run"], "s3-virtual-hosted-style").pipe(
     Options.withDescription("object storage: virtual-hosted-style requests (bucket.endpoint/key), the default on AWS")
   ),
-  printResults: Options.boolean("print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
-  noProgress: Options.boolean("no-progress").pipe(Options.withDescription("no live progress (on a terminal) nor status lines on stderr; the summary at the end stays (--log-level warning hides it)")),
+  printResults: OptionValues.boolean(["run"], "print-results").pipe(Options.withDescription("write each result as one JSON line on stdout")),
+  noProgress: OptionValues.boolean(["run"], "no-progress").pipe(Options.withDescription("no live progress (on a terminal) nor status lines on stderr; the summary at the end stays (--log-level warning hides it)")),
   progressInterval: optionalText("progress-interval", `between two status lines when stderr is not a terminal (default ${seconds(defaults.progressIntervalMs)})`),
-  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("print the plan and run nothing")),
+  dryRun: OptionValues.boolean(["run"], "dry-run").pipe(Options.withDescription("print the plan and run nothing")),
   noCheck: CheckCommand.noCheck,
   ...KubernetesFlags.options
 }

@@ -8,6 +8,8 @@ OptionValues.integer("probe", "count")
 OptionValues.choice("probe", "mode", ["fast", "slow"] as const)
 OptionValues.choice("other", "mode", ["any"] as const)
 OptionValues.keyValueMap(["probe", "other"], "pair")
+OptionValues.text(["probe"], "name")
+OptionValues.boolean(["probe", "other"], "quiet")
 
 const refusal = (args: ReadonlyArray<string>): string | undefined => {
   try {
@@ -42,6 +44,18 @@ describe("OptionValues.check", () => {
       // @effect/cli would say "text options do not have a default value", or take an empty key.
       for (const bad of ["input", "k=", "k= ", "=x", "a==b", ""]) expect(refusal([command, "--pair", bad]), bad).toBe(`Invalid option --pair: ${JSON.stringify(bad)}; expected KEY=VALUE (a key, =, then a value).`)
     }
+  })
+
+  it("refuses an option given twice that takes one value, naming it and both values; a repeatable one may repeat", () => {
+    expect(refusal(["probe", "--count", "2", "x.ts", "--count=3"])).toBe('Option --count is given twice ("2", then "3"); give it once.')
+    expect(refusal(["probe", "--name", "a", "--name", "a"])).toBe('Option --name is given twice ("a", then "a"); give it once.')
+    expect(refusal(["probe", "--quiet", "--mode", "fast", "--quiet"])).toBe("Option --quiet is given twice; give it once.")
+    expect(refusal(["other", "--quiet", "--quiet"])).toBe("Option --quiet is given twice; give it once.")
+    expect(refusal(["probe", "--pair", "a=1", "--pair", "a=2", "--count", "1", "--name", "n", "--quiet"])).toBeUndefined()
+    // A value is not a flag: a name that looks like the flag is given once.
+    expect(refusal(["probe", "--name", "--quiet", "--quiet"])).toBeUndefined()
+    // Not a flag of this command: @effect/cli's to report.
+    expect(refusal(["other", "--name", "a", "--name", "b"])).toBeUndefined()
   })
 
   it("takes an integer exactly when @effect/cli's integer option does", () => {

@@ -76,14 +76,18 @@ describe("zephyr: command-line conventions", { timeout: 120_000 }, () => {
     expect(failed.code).toBe(1)
   })
 
-  it("a bad integer, choice or KEY=VALUE names its option, and leaves no process behind", async () => {
+  it("a bad integer, choice or KEY=VALUE, or an option given twice, names its option, and leaves no process behind", async () => {
     const cases: Array<[Array<string>, string]> = [
       [["run", "examples/count.ts", "--workers", "many"], 'Invalid option --workers: "many"; expected an integer.'],
       [["run", "examples/count.ts", "--max-connections=1.5"], 'Invalid option --max-connections: "1.5"; expected an integer.'],
       [["run", "examples/count.ts", "--dashboard=x"], 'Invalid option --dashboard: "x"; expected an integer.'],
       [["compile", "examples/count.ts", "--explain", "--format", "yaml"], 'Invalid option --format: "yaml"; expected one of text, json, dot.'],
       [["check", "examples/count.ts", "--format", "dot"], 'Invalid option --format: "dot"; expected one of text, json.'],
-      [["run", "examples/count.ts", "--arg", "input"], 'Invalid option --arg: "input"; expected KEY=VALUE (a key, =, then a value).']
+      [["run", "examples/count.ts", "--arg", "input"], 'Invalid option --arg: "input"; expected KEY=VALUE (a key, =, then a value).'],
+      // @effect/cli says "Received unknown argument: '--workers'" of an option given twice.
+      [["run", "examples/count.ts", "--workers", "2", "--workers=3"], 'Option --workers is given twice ("2", then "3"); give it once.'],
+      [["run", "examples/count.ts", "--no-progress", "--memory-budget", "1GB", "--no-progress"], "Option --no-progress is given twice; give it once."],
+      [["compile", "examples/count.ts", "--export", "a", "--export", "b"], 'Option --export is given twice ("a", then "b"); give it once.']
     ]
     for (const [args, message] of cases) {
       // `run` starts its worker processes before it reads its options: they must go too.
