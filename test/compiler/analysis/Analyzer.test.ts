@@ -53,6 +53,25 @@ describe("the analyzer", () => {
     expect(analyze(path.join(cases, "effect-user.ts")).findings).toEqual([])
   })
 
+  it("reads each package.json once, however many of the package's declaration files it parses", () => {
+    const reads = new Map<string, number>()
+    const readFile = ts.sys.readFile
+    ts.sys.readFile = (file, encoding) => {
+      if (file.endsWith("package.json")) reads.set(file, (reads.get(file) ?? 0) + 1)
+      return readFile(file, encoding)
+    }
+    let program: Project.ModuleProgram
+    try {
+      program = Project.make([path.resolve(cases, "effect-user.ts")], "fast")
+    } finally {
+      ts.sys.readFile = readFile
+    }
+    expect(packageFiles(program, "effect").length).toBeGreaterThan(50)
+    // Without the program's resolution cache, Effect's was read again for each of its files' module format.
+    const effect = [...reads].find(([file]) => file.endsWith(`${path.sep}node_modules${path.sep}effect${path.sep}package.json`))
+    expect(effect?.[1]).toBe(1)
+  })
+
   it("parses a package's declarations without their JSDoc, and the compiler's lib files from ts-morph's copies", () => {
     const program = Project.make([path.resolve(cases, "effect-user.ts")], "fast")
     const effect = packageFiles(program, "effect").find((sf) => sf.fileName.endsWith(`${path.sep}Effect.d.ts`))!
