@@ -1,14 +1,17 @@
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { ts } from "ts-morph"
 import { describe, expect, it } from "vitest"
 import * as Analyzer from "../../../compiler/analysis/Analyzer.ts"
 import * as Project from "../../../compiler/analysis/Project.ts"
+import { useTempDirs } from "../../TempDirs.ts"
 
 const cases = "test/compiler/analysis/cases"
 const analyze = (file: string) => {
   const analysis = Analyzer.analyze([path.resolve(file)])
   return { ...analysis, findings: analysis.findings! }
 }
+const tempDir = useTempDirs("zephyr-analyzer-")
 const packageFiles = (program: Project.ModuleProgram, name: string) =>
   program.program.getSourceFiles().filter((sf) => sf.fileName.includes(`${path.sep}node_modules${path.sep}${name}${path.sep}`))
 
@@ -70,6 +73,32 @@ describe("the analyzer", () => {
     // Without the program's resolution cache, Effect's was read again for each of its files' module format.
     const effect = [...reads].find(([file]) => file.endsWith(`${path.sep}node_modules${path.sep}effect${path.sep}package.json`))
     expect(effect?.[1]).toBe(1)
+  })
+
+  it("leaves the DOM library out when the module's options name no lib, and checks a module that needs it again with it", () => {
+    // A directory with no tsconfig.json above it: the target's default library, which has the DOM.
+    const dir = tempDir()
+    const write = (name: string, code: string) => {
+      fs.writeFileSync(path.join(dir, name), code)
+      return path.join(dir, name)
+    }
+    const plain = write("plain.ts", "export const twice = (x: number): number => x * 2\n")
+    const libs = (program: Project.ModuleProgram) =>
+      program.program.getSourceFiles().filter((sf) => program.program.isSourceFileDefaultLibrary(sf)).map((sf) => path.posix.basename(sf.fileName))
+    const fast = Project.make([plain], "fast")
+    expect(fast.tsconfig).toBeUndefined()
+    expect(libs(fast)).toContain("lib.es2022.d.ts")
+    expect(libs(fast)).not.toContain("lib.dom.d.ts")
+    expect(libs(Project.make([plain], "full"))).toContain("lib.dom.d.ts")
+    // The repository's tsconfig.json names its lib (ES2023): as it says.
+    expect(libs(Project.make([path.resolve(cases, "clean.ts")], "fast"))).toContain("lib.es2023.d.ts")
+    expect(analyze(plain).mode).toBe("fast")
+
+    const dom = analyze(write("dom.ts", "export const title = (): string => document.title\nexport const here = (): unknown => globalThis.location\n"))
+    expect(dom.findings).toEqual([])
+    expect(dom.mode).toBe("full")
+    const unknown = analyze(write("unknown.ts", "export const f = (): number => notDeclaredAnywhere\n"))
+    expect(unknown.findings.map((d) => [d.code, d.message])).toEqual([["type-error", "TS2304: Cannot find name 'notDeclaredAnywhere'."]])
   })
 
   it("parses a package's declarations without their JSDoc, and the compiler's lib files from ts-morph's copies", () => {
