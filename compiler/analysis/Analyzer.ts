@@ -81,9 +81,9 @@ export const analyze = (entries: ReadonlyArray<string>, wanted: Wanted = { check
   // The stand-ins do not change what the facts read (which calls, which functions, which fields).
   const found = wanted.advice ? facts(program, parsed) : undefined
   let findings = wanted.checks ? run(program, parsed) : undefined
-  // A type error that names a type a stand-in replaced, or a name the DOM library may hold, may
-  // be the stand-in's or the missing library's: ask again with every package and library real.
-  if (findings && program.standIns() && findings.some((d) => d.code === "type-error" && isError(d) && (Project.mayComeFromStandIns(d.message) || Project.mayComeFromLibs(d.message)))) {
+  // A type error that names a type a stand-in replaced, a name the DOM library may hold, or a
+  // name a package index's subset may lack, may be theirs: ask again with everything real.
+  if (findings && program.standIns() && findings.some((d) => d.code === "type-error" && isError(d) && (Project.mayComeFromStandIns(d.message) || Project.mayComeFromLibs(d.message) || Project.mayComeFromSubsets(d.message)))) {
     program = Project.make(entries, "full")
     findings = run(program, parse(program))
   }

@@ -4,6 +4,7 @@ import * as path from "node:path"
 import { ts } from "ts-morph"
 import * as PackageRoot from "../../runtime/PackageRoot.ts"
 import { packageName } from "../PackageSpecifier.ts"
+import * as IndexSubset from "./IndexSubset.ts"
 
 /**
  * The TypeScript program the checks run on: the pipeline module and its local imports,
@@ -14,10 +15,12 @@ import { packageName } from "../PackageSpecifier.ts"
  * Two modes, for speed. In `fast` mode the packages the engine's declarations mention but
  * the module never imports (Effect's 300 declaration files, @effect/rpc, the fast-check
  * that Effect's declarations import) are replaced by small stand-ins, so they are never
- * parsed, and the default library has no DOM (`libWithoutDom`). In `full` mode every package
- * and library is real. A module whose `fast` check finds a type error that may come from a
- * stand-in (one that names an Effect type) or from the DOM (a name not found) is checked
- * again in `full` mode, so a stand-in does not cause an error of its own.
+ * parsed; a package's index of re-exports is narrowed to the names each file imports from it
+ * (IndexSubset: Effect's 176 modules become the few a file names); and the default library
+ * has no DOM (`libWithoutDom`). In `full` mode every package, index and library is real. A
+ * module whose `fast` check finds a type error that may come from a stand-in (one that names
+ * an Effect type), a subset (an export not found) or the DOM (a name not found) is checked
+ * again in `full` mode, so that none causes an error of its own.
  */
 export type Mode = "fast" | "full"
 
@@ -242,6 +245,9 @@ const libWithoutDom = (options: ts.CompilerOptions): string | undefined => {
  */
 export const mayComeFromLibs = (message: string): boolean => /^TS(?:2304|2318|2503|2552|2580|2581|2582|2583|2584|2591|2592|2593):|\bglobalThis\b/.test(message)
 
+/** A type error that may come from a package index's subset (IndexSubset): a module's export not found. */
+export const mayComeFromSubsets = (message: string): boolean => /^TS(?:2305|2614|2724):/.test(message)
+
 /** Builds the program for `entries` (absolute paths of pipeline modules). */
 export const make = (entries: ReadonlyArray<string>, mode: Mode): ModuleProgram => {
   const tsconfig = nearestTsconfig(entries[0]!)
@@ -298,6 +304,17 @@ export const make = (entries: ReadonlyArray<string>, mode: Mode): ModuleProgram 
       // "zephyr" (from anywhere) is typed by the engine's declarations, not its sources.
       if (resolved && haveDeclarations && resolved.resolvedFileName === path.join(PackageRoot.root, "index.ts")) {
         return { resolvedFileName: engineDeclarations, extension: ts.Extension.Dts, isExternalLibraryImport: false }
+      }
+      // A package's index of re-exports, narrowed to the names this file imports (IndexSubset).
+      if (mode === "fast" && resolved?.isExternalLibraryImport === true && containingSourceFile !== undefined && name === packageName(name)) {
+        const names = IndexSubset.namedImports(containingSourceFile, name)
+        const subset = names === undefined ? undefined : IndexSubset.make(resolved.resolvedFileName, names)
+        if (subset !== undefined) {
+          memory.set(subset.file, subset.text)
+          usedStandIns = true
+          // No packageId: files of one package id would be taken for one file.
+          return { resolvedFileName: subset.file, extension: resolved.extension, isExternalLibraryImport: true }
+        }
       }
       return resolved
     })
