@@ -57,32 +57,38 @@ export const namedImports = (sf: ts.SourceFile, specifier: string): ReadonlyArra
   return declarations > 0 && mentions(sf.text, specifier) === declarations ? [...names].sort() : undefined
 }
 
-/** An index's re-export of each name, by name; undefined when the index is anything but named re-exports. */
+/** Each name's re-export in `sf`, by name; undefined when the file is anything but named re-exports. */
+const reExportLines = (sf: ts.SourceFile): ReadonlyMap<string, string> | undefined => {
+  // A `/// <reference …>` brings in declarations of its own, which a subset would leave out.
+  if (sf.referencedFiles.length + sf.typeReferenceDirectives.length + sf.libReferenceDirectives.length > 0) return undefined
+  const found = new Map<string, string>()
+  for (const statement of sf.statements) {
+    if (!ts.isExportDeclaration(statement)) return undefined
+    const from = statement.moduleSpecifier
+    const clause = statement.exportClause
+    if (from === undefined || !ts.isStringLiteral(from) || clause === undefined) return undefined
+    const source = JSON.stringify(from.text)
+    const type = statement.isTypeOnly ? "type " : ""
+    if (ts.isNamespaceExport(clause)) found.set(clause.name.text, `export ${type}* as ${clause.name.text} from ${source}`)
+    else for (const e of clause.elements) found.set(e.name.text, `export ${type}{ ${e.isTypeOnly ? "type " : ""}${e.propertyName ? `${e.propertyName.text} as ` : ""}${e.name.text} } from ${source}`)
+  }
+  return found.size > 0 ? found : undefined
+}
+
+/** The re-exports of each index read so far (an index is read once per process). */
 const reExports = new Map<string, ReadonlyMap<string, string> | undefined>()
 
 const reExportsOf = (index: string): ReadonlyMap<string, string> | undefined => {
-  if (reExports.has(index)) return reExports.get(index)
-  let found: Map<string, string> | undefined = new Map()
-  try {
-    const sf = ts.createSourceFile(index, fs.readFileSync(index, "utf8"), ts.ScriptTarget.Latest, false)
-    for (const statement of sf.statements) {
-      const from = ts.isExportDeclaration(statement) ? statement.moduleSpecifier : undefined
-      if (from === undefined || !ts.isStringLiteral(from) || !ts.isExportDeclaration(statement) || statement.exportClause === undefined) {
-        found = undefined
-        break
-      }
-      const source = JSON.stringify(from.text)
-      const clause = statement.exportClause
-      const type = statement.isTypeOnly ? "type " : ""
-      if (ts.isNamespaceExport(clause)) found.set(clause.name.text, `export ${type}* as ${clause.name.text} from ${source}`)
-      else for (const e of clause.elements) found.set(e.name.text, `export ${type}{ ${e.isTypeOnly ? "type " : ""}${e.propertyName ? `${e.propertyName.text} as ` : ""}${e.name.text} } from ${source}`)
+  if (!reExports.has(index)) {
+    let found: ReadonlyMap<string, string> | undefined
+    try {
+      found = reExportLines(ts.createSourceFile(index, fs.readFileSync(index, "utf8"), ts.ScriptTarget.Latest, false))
+    } catch {
+      found = undefined
     }
-  } catch {
-    found = undefined
+    reExports.set(index, found)
   }
-  if (found?.size === 0) found = undefined
-  reExports.set(index, found)
-  return found
+  return reExports.get(index)
 }
 
 /**

@@ -49,6 +49,7 @@ describe("IndexSubset.make", () => {
     expect(IndexSubset.make(write("a.d.ts", `export * from "./x.js"\n`), ["x"])).toBeUndefined()
     expect(IndexSubset.make(write("b.d.ts", `export * as X from "./x.js"\nexport declare const y: number\n`), ["X"])).toBeUndefined()
     expect(IndexSubset.make(write("c.d.ts", `/// <reference types="node" />\n`), ["X"])).toBeUndefined()
+    expect(IndexSubset.make(write("e.d.ts", `/// <reference path="./globals.d.ts" />\nexport * as X from "./x.js"\n`), ["X"])).toBeUndefined()
     expect(IndexSubset.make(write("d.d.ts", `export type { A } from "./a.js"\nexport { type B, c as C } from "./b.js"\n`), ["A", "B", "C"])!.text)
       .toBe('export type { A } from "./a.js"\nexport { type B } from "./b.js"\nexport { c as C } from "./b.js"\n')
   })
