@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url"
 import * as Report from "./Report.ts"
 import * as Workload from "./Workload.ts"
 import * as Startup from "./workloads/startup.ts"
+import * as Checks from "./workloads/checks.ts"
 import * as Tasks from "./workloads/tasks.ts"
 import * as CpuMap from "./workloads/cpuMap.ts"
 import * as GroupByCount from "./workloads/groupByCount.ts"
@@ -25,7 +26,7 @@ import * as Wordcount from "./workloads/wordcount.ts"
 import * as Memory from "./workloads/memory.ts"
 import * as Scale from "./workloads/scale.ts"
 
-const workloads: ReadonlyArray<{ readonly name: string; readonly make: Workload.Make }> = [Startup, Tasks, CpuMap, GroupByCount, MapFilterWrite, Dedup, Wordcount, Memory, Scale]
+const workloads: ReadonlyArray<{ readonly name: string; readonly make: Workload.Make }> = [Startup, Checks, Tasks, CpuMap, GroupByCount, MapFilterWrite, Dedup, Wordcount, Memory, Scale]
 
 const argv = process.argv.slice(2)
 const flag = (name: string): string | undefined => {
