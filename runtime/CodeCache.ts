@@ -83,10 +83,11 @@ const deferSignal = (): void => {}
 
 /**
  * Writes the caches that were missing or rejected; a cache that cannot be written costs speed
- * only. It runs at exit, and a worker's exit can take 0.1-0.3 s here (the cache is megabytes):
- * the driver ends its run by sending SIGTERM to every worker still alive, which killed such a
- * worker mid-write (a cache lost, so every run compiled again, and a temporary file left
- * behind). So SIGTERM waits until the caches are written; the process is exiting anyway.
+ * only. It runs at exit, where a worker spends some tens of ms making and writing megabytes
+ * of cache: the driver ends its run by sending SIGTERM to every worker still alive, which
+ * killed such a worker mid-write (in one of three fresh runs: its cache lost, so the next run
+ * compiled the engine again, and once a temporary file left behind). So SIGTERM waits until
+ * the caches are written; the process is exiting anyway.
  * (No parameters: it is an exit listener, which Node calls with the exit code.)
  */
 export const save = (): void => saveWith(ModuleCache.writeAtomic)
