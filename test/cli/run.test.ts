@@ -66,13 +66,15 @@ describe("zephyr run", { timeout: 120_000 }, () => {
 
   // /proc refuses new entries with ENOENT although the parent exists, where Node 20's
   // recursive mkdir retried forever: the run never ended and ignored Ctrl-C.
-  it.runIf(fs.existsSync("/proc/self"))("a chunk directory or an output under /proc fails at once, naming the directory", async () => {
+  it.runIf(fs.existsSync("/proc/self"))("a chunk directory or an output under /proc fails at once, naming the directory, and is not tried again", async () => {
     const chunks = await zephyr("run", "examples/wordcount.ts", "--workers", "1", "--no-progress", "--chunk-dir", "/proc/zephyr-no-such/chunks").catch((e) => e)
     expect(chunks.code).toBe(1)
     expect(chunks.stderr).toContain("Could not create the chunk directory /proc/zephyr-no-such/chunks: ENOENT: no such file or directory, mkdir '/proc/zephyr-no-such'")
     const output = await zephyr("run", "examples/wordcount.ts", "--workers", "1", "--no-progress", "--chunk-dir", dir, "--arg", "out=/proc/zephyr-no-such/out").catch((e) => e)
     expect(output.code).toBe(1)
-    expect(output.stderr).toMatch(/write at examples\/wordcount\.ts:\d+ threw: ENOENT: no such file or directory, mkdir '\/proc\/zephyr-no-such'/)
+    // Not tried again: no retry would find the directory.
+    expect(output.stderr).toContain("retries: none")
+    expect(output.stderr).toMatch(/zephyr: Stage 1, shard \d: Cannot write the output \/proc\/zephyr-no-such\/out\/counts-\d+-of-4\.jsonl: ENOENT: no such file or directory, mkdir '\/proc\/zephyr-no-such'\. Choose an output path in a directory you can create and write to\./)
   })
 
   it("takes --arg anywhere, durations and sizes, and runs in-process on request", async () => {

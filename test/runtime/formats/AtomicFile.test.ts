@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { describe, expect, it } from "vitest"
+import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { AtomicFile } from "../../../runtime/formats/AtomicFile.ts"
 import { listDir, tempDirs } from "./Fixtures.ts"
 
@@ -21,6 +22,19 @@ describe("AtomicFile", () => {
     expect(bytes).toBe(fs.statSync(target).size)
     expect(zlib.gunzipSync(fs.readFileSync(target)).toString()).toBe(big.toString() + "end\n")
     expect(listDir(path.dirname(target))).toEqual(["out.txt.gz"])
+  })
+
+  it("a place no file can be written is the user's to fix at once: a data error naming the output and the file system's reason", async () => {
+    const dir = newDir()
+    const file = path.join(dir, "file")
+    fs.writeFileSync(file, "x")
+    const refusal = async (target: string) => AtomicFile.open(target, "none", 0).then(() => undefined, (e) => e)
+    const under = await refusal(path.join(file, "out", "part-0.jsonl"))
+    expect(under).toBeInstanceOf(ZephyrWorkerError)
+    expect(under).toMatchObject({ reason: "bad-data", file: path.join(file, "out", "part-0.jsonl") })
+    expect(under.message).toBe(`Cannot write the output ${path.join(file, "out", "part-0.jsonl")}: ENOTDIR: not a directory, mkdir '${path.join(file, "out")}'. Choose an output path in a directory you can create and write to.`)
+    if (fs.existsSync("/proc/self")) expect((await refusal("/proc/zephyr-no-such/out.jsonl")).message).toContain("ENOENT: no such file or directory, mkdir '/proc/zephyr-no-such'")
+    expect(listDir(dir)).toEqual(["file"])
   })
 
   it("removes the temporary file on abort, even with a write in flight", async () => {
