@@ -4,6 +4,7 @@ import { pipeline } from "node:stream/promises"
 import * as AtomicWrite from "../storage/AtomicWrite.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
 import { compressor, loadZstd } from "./Compression.ts"
+import { dataError, errorMessage, isUnwritable } from "./DataError.ts"
 import type { Codec } from "./FileType.ts"
 
 /**
@@ -31,7 +32,15 @@ export class AtomicFile {
 
   static async open(target: string, codec: Codec, level: number, staged?: string): Promise<AtomicFile> {
     if (codec === "zstd") await loadZstd()
-    const sink = await ObjectStore.of(target).output(target, staged)
+    let sink: ObjectStore.OutputSink
+    try {
+      sink = await ObjectStore.of(target).output(target, staged)
+    } catch (e) {
+      // Fails its shard at once, not as a user error tried again maxShardFailures times. A staged
+      // file is in the execution's directory, whose failures are the machine's (StorageError).
+      if (!isUnwritable(e) || (staged !== undefined && (e as NodeJS.ErrnoException).path === staged)) throw e
+      throw dataError(`Cannot write the output ${target}: ${errorMessage(e)}. Choose an output path in a directory you can create and write to.`, { file: target, cause: e })
+    }
     const transform = compressor(codec, level)
     const done = transform === null ? sink.finished : pipeline(transform, sink.stream)
     const out = new AtomicFile(target, transform ?? sink.stream, sink, done)

@@ -59,3 +59,10 @@ export const fromObjectStore = (e: unknown): unknown => {
       return new StorageError(e.message)
   }
 }
+
+/**
+ * A place no file can be written, however often it is asked (a directory that cannot be
+ * created, a file that cannot be opened): the output path is the user's to change.
+ */
+export const isUnwritable = (e: unknown): boolean =>
+  isIoError(e) && ["EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EEXIST", "EISDIR"].includes((e as NodeJS.ErrnoException).code!)

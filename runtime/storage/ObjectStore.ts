@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { Writable } from "node:stream"
-import { ZephyrWorkerError } from "../../plan/Errors.ts"
 import * as AtomicWrite from "./AtomicWrite.ts"
 import * as Directory from "./Directory.ts"
 import * as S3Options from "./S3Options.ts"
@@ -164,35 +163,13 @@ const fileFinished = (file: fs.WriteStream): Promise<void> =>
     file.once("error", reject)
   })
 
-/** What a file system says of a place no file can be written, however often it is asked. */
-const refusals = new Set(["EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EEXIST", "EISDIR"])
-
-/**
- * An output that cannot be written where the user asked fails its shard at once (not as a
- * user error tried again `maxShardFailures` times), naming the output and what to do.
- */
-const refusedOutput = (target: string, e: unknown): unknown =>
-  refusals.has((e as NodeJS.ErrnoException | undefined)?.code ?? "")
-    ? new ZephyrWorkerError({
-      reason: "bad-data",
-      message: `Cannot write the output ${target}: ${(e as Error).message}. Choose an output path in a directory you can create and write to.`,
-      file: target,
-      ...((e as Error).stack !== undefined ? { cause: (e as Error).stack } : {})
-    })
-    : e
-
 /** A hidden temporary file beside the target, renamed over it on publish (or left, flushed, under `staged`). */
 const localOutput = async (target: string, staged: string | undefined): Promise<OutputSink> => {
   const dir = path.dirname(target)
-  try {
-    Directory.make(dir)
-  } catch (e) {
-    throw refusedOutput(target, e)
-  }
+  Directory.make(dir)
   const tmp = staged ?? path.join(dir, `.${path.basename(target)}.tmp-${randomUUID().slice(0, 8)}`)
   const stream = fs.createWriteStream(tmp, { highWaterMark: 1 << 20 })
-  // A staged file is in the execution's directory, whose failures are the machine's (StorageError).
-  await new Promise<void>((resolve, reject) => { stream.once("open", () => resolve()); stream.once("error", (e) => reject(staged === undefined ? refusedOutput(target, e) : e)) })
+  await new Promise<void>((resolve, reject) => { stream.once("open", () => resolve()); stream.once("error", reject) })
   const finished = fileFinished(stream)
   finished.catch(() => { /* seen by the writer */ })
   return {
