@@ -21,7 +21,7 @@ export interface Pool {
   readonly maxWorkerRestarts: number
   /** The port the coordinator listens on (the Service's port). */
   readonly port: number
-  /** The worker's V8 heap flags (WorkerProcesses.heapFlags). */
+  /** The worker's V8 heap flags for NODE_OPTIONS (WorkerProcesses.nodeOptionsHeapFlags). */
   readonly heapFlags: ReadonlyArray<string>
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import * as WorkerProcesses from "../../../runtime/launcher/WorkerProcesses.ts"
 
@@ -5,12 +6,26 @@ const MiB = 2 ** 20
 
 describe("WorkerProcesses: a worker's V8 heap from its memory budget", () => {
   const table: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
-    ["the default budget (256 MiB): V8's young generation", 256 * MiB, ["--max-old-space-size=384"]],
-    ["a large budget", 4096 * MiB, ["--max-old-space-size=4224"]],
+    ["the default budget (256 MiB): V8's young generation, 4x growth", 256 * MiB, ["--max-old-space-size=384", "--heap-growing-percent=300"]],
+    ["a large budget", 4096 * MiB, ["--max-old-space-size=4224", "--heap-growing-percent=300"]],
+    ["a 128 MiB budget: 2x growth", 128 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=8", "--heap-growing-percent=100"]],
     ["a 64 MiB budget: a 4 MiB semi-space, so its resident memory is not young garbage", 64 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=4"]],
     ["a 16 MiB budget: 1 MiB", 16 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=1"]],
     ["a tiny budget: never below 1 MiB", 1 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=1"]],
-    ["just under 256 MiB: 15 MiB", 255 * MiB, ["--max-old-space-size=383", "--max-semi-space-size=15"]]
+    ["just under 256 MiB: 15 MiB, 3.98x growth", 255 * MiB, ["--max-old-space-size=383", "--max-semi-space-size=15", "--heap-growing-percent=298"]]
   ]
   for (const [name, budget, flags] of table) it(name, () => { expect(WorkerProcesses.heapFlags(budget)).toEqual(flags) })
+
+  it("Node starts with them on its command line, and with the NODE_OPTIONS part in NODE_OPTIONS (a Kubernetes pod's)", () => {
+    for (const budget of [16 * MiB, 64 * MiB, 128 * MiB, 256 * MiB, 4096 * MiB]) {
+      const direct = spawnSync(process.execPath, [...WorkerProcesses.heapFlags(budget), "-e", "0"], { encoding: "utf8" })
+      expect(direct.stderr).toBe("")
+      expect(direct.status).toBe(0)
+      const flags = WorkerProcesses.nodeOptionsHeapFlags(budget)
+      expect(WorkerProcesses.heapFlags(budget).slice(0, flags.length)).toEqual(flags)
+      const viaEnv = spawnSync(process.execPath, ["-e", "0"], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: flags.join(" ") } })
+      expect(viaEnv.stderr).toBe("")
+      expect(viaEnv.status).toBe(0)
+    }
+  })
 })
