@@ -1,23 +1,26 @@
 import type { BadRows } from "./BadRows.ts"
 import { dataError, errorMessage } from "./DataError.ts"
+import * as FlatJson from "./FlatJson.ts"
 import type { Codec } from "./FileType.ts"
 import { lineRows, SKIP } from "./LineRows.ts"
 import type { RowDecoder } from "./RowDecoder.ts"
 
 /**
- * JSON lines (`.jsonl`, `.json`, `.ndjson`): one `JSON.parse` per line, blank lines
- * skipped; a line that does not parse is a bad row.
+ * JSON lines (`.jsonl`, `.json`, `.ndjson`): each line is what `JSON.parse` makes of it (read
+ * by FlatJson), blank lines skipped; a line that does not parse is a bad row.
  */
-export const read = (file: string, codec: Codec, decoder: RowDecoder, bad: BadRows, onRead: (n: number) => void): AsyncGenerator<Array<unknown>> =>
-  lineRows(file, codec, decoder, bad, onRead, (line, lineNumber) => {
+export const read = (file: string, codec: Codec, decoder: RowDecoder, bad: BadRows, onRead: (n: number) => void): AsyncGenerator<Array<unknown>> => {
+  const parse = FlatJson.makeParser()
+  return lineRows(file, codec, decoder, bad, onRead, (line, lineNumber) => {
     if (line.length === 0) return SKIP
     try {
-      return JSON.parse(line)
+      return parse(line)
     } catch (e) {
       if (line.trim().length > 0) bad.reject(lineNumber, `invalid JSON: ${errorMessage(e)}`, line)
       return SKIP
     }
   })
+}
 
 /** One `JSON.stringify` per item and line; `undefined` is written as `null`. */
 export const encode = (items: ReadonlyArray<unknown>, file: string): string => {

@@ -1,0 +1,84 @@
+import * as fc from "fast-check"
+import { describe, expect, it, vi } from "vitest"
+import * as FlatJson from "../../../runtime/formats/FlatJson.ts"
+
+type Outcome = { readonly value: unknown; readonly text: string | undefined; readonly keys: unknown } | { readonly error: string }
+
+/** What a parse gives: the value (with -0 told from 0), its keys in order, or the error's message. */
+const outcome = (parse: (s: string) => unknown, line: string): Outcome => {
+  try {
+    const value = parse(line)
+    return { value, text: JSON.stringify(value), keys: value !== null && typeof value === "object" ? Object.keys(value) : undefined }
+  } catch (e) {
+    return { error: (e as Error).message }
+  }
+}
+
+/** The parser gives exactly what JSON.parse gives, line by line, with its key cache carried along. */
+const expectSameAsJsonParse = (lines: ReadonlyArray<string>) => {
+  const parse = FlatJson.makeParser()
+  for (const line of lines) expect(outcome(parse, line), line).toStrictEqual(outcome(JSON.parse, line))
+}
+
+describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () => {
+  const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+    ["flat rows", ['{"id":0,"key":"k05005","score":0.2299,"ok":true,"none":null,"no":false}', '{"id":1,"key":"k1","score":-0.5,"ok":false,"none":null,"no":true}']],
+    ["Python's json.dumps spacing, tabs and CR", ['{"a": 1, "b": "x"}', ' \t{ "a" :1 ,"b":"y" }\r', "{}", "{ }", " {\t} "]],
+    ["rows whose shapes change: more, fewer, other and reordered keys", ['{"a":1,"b":2}', '{"a":1,"b":2,"c":3}', '{"a":1}', '{"b":1,"a":2}', '{"ab":1}', '{"a":1,"bb":2}', '{"":1}']],
+    ["strings: empty, 12 and 13 characters, long, non-ASCII, lone surrogates", ['{"s":""}', '{"s":"123456789012"}', '{"s":"1234567890123"}', `{"s":"${"w".repeat(500)}"}`, '{"s":"héllo ✓ 🎉","t":"日本語のテキスト、十三文字以上の長さ"}', '{"s":"\ud800x","t":"\udc00"}']],
+    ["escapes and nesting go to JSON.parse", ['{"s":"a\\"b","t":"\\u00e9\\n"}', '{"a":{"b":[1,2,{"c":null}]},"d":[]}', '[1,2]', '"text"', "42", "null", '{"a\\u0062":1}']],
+    ["numbers: JSON's grammar", ['{"n":-0}', '{"n":0}', '{"n":1e5,"m":1E-5,"o":2.5e+3}', '{"n":123456789012345678901234567890}', '{"n":0.1,"m":-12.5}', '{"n":9007199254740993}', '{"n":1e400,"m":-1e400}']],
+    ["numbers outside it are errors", ['{"n":01}', '{"n":1.}', '{"n":.5}', '{"n":+1}', '{"n":1e}', '{"n":-}', '{"n":0x10}', '{"n":NaN}', '{"n":Infinity}', '{"n":1_000}', '{"n":--1}']],
+    ["literals and their look-alikes", ['{"a":true,"b":false,"c":null}', '{"a":tru}', '{"a":truex}', '{"a":nul}', '{"a":True}', '{"a":undefined}']],
+    ["broken objects", ['{"a":1,}', '{"a":1', '{"a" 1}', '{a:1}', "{'a':1}", '{"a":1}}', '{"a":1} x', '{"a":1}{"b":2}', '{"a":"x', '{"a":"x\ty"}', '{"a', '{', "", " ", '\ufeff{"a":1}']],
+    ["duplicate keys: the last value, at the first key's place", ['{"a":1,"b":2,"a":3}', '{"a":1,"a":2}']],
+    ["integer-like keys come first, as in any object", ['{"b":1,"2":2,"1":3,"a":4}', '{"10":1,"9":2}']],
+    ["keys Object.prototype has: own properties, the prototype untouched", ['{"__proto__":{"polluted":true},"a":1}', '{"__proto__":1}', '{"toString":"x","constructor":1,"hasOwnProperty":null}', '{"a":1,"__proto__":"x"}']]
+  ]
+  for (const [name, lines] of cases) it(name, () => expectSameAsJsonParse(lines))
+
+  it("reads a flat row without JSON.parse, and a long string value with a JSON.parse of that value alone", () => {
+    const parse = FlatJson.makeParser()
+    const calls = vi.spyOn(JSON, "parse")
+    try {
+      expect(parse('{"id":1,"key":"k05005","score":0.25,"ok":true,"none":null}')).toEqual({ id: 1, key: "k05005", score: 0.25, ok: true, none: null })
+      expect(calls).not.toHaveBeenCalled()
+      expect(parse('{"id":2,"text":"a longer string value"}')).toEqual({ id: 2, text: "a longer string value" })
+      expect(calls.mock.calls).toEqual([['"a longer string value"']])
+    } finally {
+      calls.mockRestore()
+    }
+  })
+
+  it("never touches Object.prototype", () => {
+    const parse = FlatJson.makeParser()
+    const row = parse('{"__proto__":{"polluted":true}}') as Record<string, unknown>
+    expect(Object.getPrototypeOf(row)).toBe(Object.prototype)
+    expect(Object.hasOwn(row, "__proto__")).toBe(true)
+    expect(({} as Record<string, unknown>)["polluted"]).toBeUndefined()
+  })
+
+  // Flat rows of JSON's scalars (with keys JSON must escape), laid out with any of JSON's whitespace.
+  const space = fc.stringMatching(/^[ \t\r\n]{0,2}$/)
+  const scalar = fc.oneof(fc.string({ unit: "binary" }), fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null), fc.constantFrom(-0, 1e21, 5e-324))
+  const flatRow = fc.tuple(fc.array(fc.tuple(fc.oneof(fc.string(), fc.constantFrom("a", "b", "id", "__proto__", "0", "1")), scalar), { maxLength: 6 }), space, space)
+    .map(([entries, before, between]) =>
+      `${before}{${entries.map(([k, v]) => `${between}${JSON.stringify(k)}${between}:${between}${JSON.stringify(v) ?? "null"}${between}`).join(",")}}${before}`)
+
+  it("agrees with JSON.parse on any sequence of flat rows", () => {
+    fc.assert(fc.property(fc.array(flatRow, { minLength: 1, maxLength: 8 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 2000 })
+  })
+
+  it("agrees with JSON.parse on any JSON value", () => {
+    fc.assert(fc.property(fc.array(fc.json(), { minLength: 1, maxLength: 4 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 1000 })
+  })
+
+  it("agrees with JSON.parse on rows with a character changed, dropped or added: the same value or the same error", () => {
+    const edit = fc.tuple(flatRow, fc.nat(), fc.constantFrom("change", "drop", "add"), fc.constantFrom(..."{}[]\":,.-+0123456789eEtrufalsn \\\t\u0000x"))
+      .map(([line, at, how, c]) => {
+        const i = line.length === 0 ? 0 : at % line.length
+        return how === "drop" ? line.slice(0, i) + line.slice(i + 1) : how === "add" ? line.slice(0, i) + c + line.slice(i) : line.slice(0, i) + c + line.slice(i + 1)
+      })
+    fc.assert(fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 5000 })
+  })
+})
