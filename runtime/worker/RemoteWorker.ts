@@ -11,7 +11,6 @@ import * as ExecutionDir from "../storage/ExecutionDir.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
 import * as S3Options from "../storage/S3Options.ts"
 import * as StoragePath from "../storage/StoragePath.ts"
-import * as HeapGrowth from "./HeapGrowth.ts"
 import * as Worker from "./Worker.ts"
 
 /**
@@ -22,8 +21,6 @@ import * as Worker from "./Worker.ts"
 export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, ZephyrPlanError> =>
   Effect.tryPromise({
     try: async () => {
-      // This process is a worker and nothing else (the in-process backend never comes here).
-      HeapGrowth.apply(spec.memoryBudgetBytes)
       if (!spec.module) throw new ZephyrPlanError({ reason: "no-module", message: `Execution ${spec.executionId} has no pipeline module; a worker process cannot rebuild its plan.` })
       // The driver's way to object storage; credentials stay this process's own.
       if (spec.s3 !== undefined) ObjectStore.configure(S3Options.fromDriver(spec.s3))

@@ -1,8 +1,18 @@
-import { spawnSync } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import * as WorkerProcesses from "../../../runtime/launcher/WorkerProcesses.ts"
 
 const MiB = 2 ** 20
+
+/** Runs the fixture with these heap flags; its count of full collections. */
+const fullCollections = (flags: ReadonlyArray<string>): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...flags, "test/runtime/launcher/fixtures/heap-growth.mjs"], { stdio: ["ignore", "pipe", "inherit"] })
+    let out = ""
+    child.stdout.on("data", (b) => { out += b })
+    child.on("error", reject)
+    child.on("close", (code) => code === 0 ? resolve((JSON.parse(out) as { fullCollections: number }).fullCollections) : reject(new Error(`the fixture exited with ${code}`)))
+  })
 
 describe("WorkerProcesses: a worker's V8 heap from its memory budget", () => {
   const table: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
@@ -15,6 +25,22 @@ describe("WorkerProcesses: a worker's V8 heap from its memory budget", () => {
     ["just under 256 MiB: 15 MiB, 3.98x growth", 255 * MiB, ["--max-old-space-size=383", "--max-semi-space-size=15", "--heap-growing-percent=298"]]
   ]
   for (const [name, budget, flags] of table) it(name, () => { expect(WorkerProcesses.heapFlags(budget)).toEqual(flags) })
+
+  const growth: ReadonlyArray<readonly [string, number, number | undefined]> = [
+    ["the default budget (256 MiB): 4x, V8's own for large heaps", 256 * MiB, 300],
+    ["a large budget: still 4x", 4096 * MiB, 300],
+    ["192 MiB: 3x", 192 * MiB, 200],
+    ["128 MiB: 2x", 128 * MiB, 100],
+    ["just under 128 MiB: V8's own", 127 * MiB, undefined],
+    ["64 MiB: V8's own, the engine takes most of the room over the budget", 64 * MiB, undefined]
+  ]
+  for (const [name, budget, percent] of growth) it(`growth: ${name}`, () => { expect(WorkerProcesses.heapGrowingPercent(budget)).toBe(percent) })
+
+  it("with the growth, a process that promotes short-lived rows runs far fewer full collections", async () => {
+    const budget = 256 * MiB
+    const [without, withGrowth] = await Promise.all([fullCollections(WorkerProcesses.nodeOptionsHeapFlags(budget)), fullCollections(WorkerProcesses.heapFlags(budget))])
+    expect(without).toBeGreaterThanOrEqual(withGrowth + 2)
+  }, 60_000)
 
   it("Node starts with them on its command line, and with the NODE_OPTIONS part in NODE_OPTIONS (a Kubernetes pod's)", () => {
     for (const budget of [16 * MiB, 64 * MiB, 128 * MiB, 256 * MiB, 4096 * MiB]) {
