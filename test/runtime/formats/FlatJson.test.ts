@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process"
 import * as fc from "fast-check"
 import { describe, expect, it, vi } from "vitest"
 import * as FlatJson from "../../../runtime/formats/FlatJson.ts"
@@ -37,18 +38,58 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
   ]
   for (const [name, lines] of cases) it(name, () => expectSameAsJsonParse(lines))
 
-  it("reads a flat row without JSON.parse, and a long string value with a JSON.parse of that value alone", () => {
-    const parse = FlatJson.makeParser()
+  /** How many times JSON.parse is called while `parse` reads `lines`. */
+  const jsonParseCalls = (parse: (s: string) => unknown, lines: ReadonlyArray<string>): number => {
     const calls = vi.spyOn(JSON, "parse")
     try {
-      expect(parse('{"id":1,"key":"k05005","score":0.25,"ok":true,"none":null}')).toEqual({ id: 1, key: "k05005", score: 0.25, ok: true, none: null })
-      expect(calls).not.toHaveBeenCalled()
-      expect(parse('{"id":2,"text":"a longer string value"}')).toEqual({ id: 2, text: "a longer string value" })
-      expect(calls.mock.calls).toEqual([['"a longer string value"']])
+      for (const line of lines) parse(line)
+      return calls.mock.calls.length
     } finally {
       calls.mockRestore()
     }
+  }
+  const flatRows = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `{"id":${from + i},"key":"k${i % 7}","score":0.25,"ok":true,"none":null,"text":"a longer string value ${i}"}`)
+
+  it("reads flat rows with short strings without JSON.parse, after its first 256 rows too", () => {
+    const parse = FlatJson.makeParser()
+    expect(jsonParseCalls(parse, flatRows(300))).toBe(0)
+    expect(parse(flatRows(1, 300)[0]!)).toEqual({ id: 300, key: "k0", score: 0.25, ok: true, none: null, text: "a longer string value 0" })
   })
+
+  it("leaves the rest of a file to JSON.parse when its first 256 rows mostly needed it", () => {
+    const parse = FlatJson.makeParser()
+    const nested = Array.from({ length: 256 }, (_, i) => `{"id":${i},"key":"k","meta":{"n":${i}}}`)
+    expect(jsonParseCalls(parse, nested)).toBe(256)
+    // A flat row now goes to JSON.parse at once.
+    expect(jsonParseCalls(parse, flatRows(10))).toBe(10)
+    // Fewer than a quarter is not enough.
+    const mostlyFlat = FlatJson.makeParser()
+    expect(jsonParseCalls(mostlyFlat, [...nested.slice(0, 60), ...flatRows(196)])).toBe(60)
+    expect(jsonParseCalls(mostlyFlat, flatRows(10))).toBe(0)
+  })
+
+  it("leaves the rest of a file to JSON.parse when its first 256 rows carry too few short strings to gain from", () => {
+    const long = "w".repeat(600)
+    const parse = FlatJson.makeParser()
+    expect(jsonParseCalls(parse, Array.from({ length: 256 }, (_, i) => `{"id":${i},"text":"${long}","score":${i / 3}}`))).toBe(0)
+    expect(jsonParseCalls(parse, flatRows(10))).toBe(10)
+  })
+
+  it("copies long string values: a kept row does not keep its line alive", () => {
+    // Lines of 2.4 MB; only a 100-character value of each is kept. Pointing into its line, the
+    // kept values would hold 48 MB.
+    const child = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "-e", [
+      "import * as FlatJson from './runtime/formats/FlatJson.ts'",
+      "const parse = FlatJson.makeParser(); const kept = []",
+      "for (let i = 0; i < 20; i++) { const pad = Array.from({ length: 200000 }, () => Math.random().toString(36).slice(2)).join(' '); kept.push(parse(`{\"k\":\"${pad.slice(0, 100)}\",\"pad\":\"${pad}\"}`).k) }",
+      "gc(); gc(); console.log(JSON.stringify({ heapMB: process.memoryUsage().heapUsed / 2 ** 20, kept: kept.length, length: kept[0].length }))"
+    ].join("\n")], { encoding: "utf8", input: "" })
+    expect(child.stderr).toBe("")
+    const result = JSON.parse(child.stdout) as { heapMB: number; kept: number; length: number }
+    expect(result.kept).toBe(20)
+    expect(result.length).toBe(100)
+    expect(result.heapMB).toBeLessThan(24)
+  }, 30_000)
 
   it("never touches Object.prototype", () => {
     const parse = FlatJson.makeParser()
