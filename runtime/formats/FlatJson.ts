@@ -8,17 +8,16 @@
  * those lookups costs a cache miss or more: group-by-count's map stage spent 385 ms of a
  * worker's 0.95 s in them, where a plain Node script spent 257 ms. Here a row's keys come
  * from the previous row's (compared in place) or, in another order, from the keys seen
- * before, and its string values are plain copies. Long strings are found with `indexOf`, in
- * native code, as fast as `JSON.parse` finds them.
+ * before, and its string values are plain copies. Strings are found with `indexOf`, in
+ * native code.
  *
  * What is saved is the interning of short string values (V8 interns those of 10 characters or
  * fewer; keys it finds through the previous row's shape too): a row of long strings or of
  * numbers alone saves nothing, and pays for the scan here (in an engine process, 100,000
  * rows: 92–102 ms instead of 134–138 ms with 3 short strings in 151 characters; 124–134 ms
- * instead of 76–78 ms with none in 800). A file's first rows
- * decide: when most of them need `JSON.parse` anyway (nested values, escapes), or they
- * carry fewer than one short string per `CHARS_PER_SHORT_STRING` characters, the rest of the
- * file is read by `JSON.parse` alone.
+ * instead of 76–78 ms with none in 800). A file's first rows decide: when most of them need
+ * `JSON.parse` anyway (nested values, escapes), or they carry fewer than one short string
+ * per `CHARS_PER_SHORT_STRING` characters, the rest of the file is read by `JSON.parse` alone.
  */
 
 const QUOTE = 34

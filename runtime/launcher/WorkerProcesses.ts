@@ -38,14 +38,14 @@ export const semiSpaceMegabytes = (memoryBudgetBytes: number): number | undefine
  * in full, from the memory budget (V8's `--heap-growing-percent`), for `heapFlags`.
  *
  * Why: V8 picks that factor from the heap's limit, and a worker's limit is small on purpose
- * (`heapMegabytes`: the budget plus 128 MiB). For the default budget's 384 MiB,
- * V8 chooses 1.35x: a streaming stage, whose rows live just long enough to be promoted, then
- * ran a full collection every 150–250 ms, 6–10 per 4 input files where a plain Node script
- * runs one, and spent about a fifth of its CPU in the collector (map → filter → write, 8 files, 2
- * workers, 6 alternating runs: 2.4–2.6 s and 4.6–4.9 s of CPU, against 1.8–2.2 s and 3.4–4.1 s
- * with 4x, V8's own factor for large heaps). The heap's limit still holds, and V8 never lets
- * the next collection wait past halfway from the live size to the limit, so a full shuffle
- * behaves as before.
+ * (`heapMegabytes`: the budget plus 128 MiB). For the default budget's 384 MiB, V8 chooses
+ * 1.35x: a streaming stage, whose rows live just long enough to be promoted, then ran a full
+ * collection every 150–250 ms, 6–10 per 4 input files where a plain Node script runs one,
+ * and spent about a fifth of its CPU in the collector (map → filter → write, 8 files, 2
+ * workers, 6 alternating runs: 2.4–2.6 s and 4.6–4.9 s of CPU, against 1.8–2.2 s and
+ * 3.4–4.1 s with 4x, V8's own factor for large heaps). The heap's limit still holds, and V8
+ * never lets the next collection wait past halfway from the live size to the limit, so a
+ * full shuffle behaves as before.
  *
  * The factor is the budget over 64 MiB, at most 4x; below a 128 MiB budget V8 keeps its own,
  * since the room over the budget (150 MB of resident memory) is then mostly taken by the
