@@ -14,7 +14,7 @@
  * What is saved is the interning of short string values (V8 interns those of 10 characters or
  * fewer; keys it finds through the previous row's shape too): a row of long strings or of
  * numbers alone saves nothing, and pays for the scan here (in an engine process, 100,000
- * rows: 92–102 ms instead of 134–138 ms with 3 short strings in 151 characters; 124–134 ms
+ * rows: 97–105 ms instead of 115–127 ms with 3 short strings in 151 characters; 124–134 ms
  * instead of 76–78 ms with none in 800). A file's first rows decide: when most of them need
  * `JSON.parse` anyway (nested values, escapes), or they carry fewer than one short string
  * per `CHARS_PER_SHORT_STRING` characters, the rest of the file is read by `JSON.parse` alone.
@@ -67,11 +67,12 @@ const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
 const interned = (key: string): string => Object.keys({ [key]: 0 })[0]!
 
 /**
- * A copy of `s.slice(start, end)` that does not keep `s` alive: the row would otherwise hold
- * its whole 64 KiB input block (and a row kept by a shuffle, all of it). Flattening the
- * concatenation copies the characters once.
+ * A copy of the string value at `s.slice(start, end)` (no escapes, no control characters)
+ * that does not keep `s` alive: a slice would hold the whole 64 KiB input block as long as
+ * the row (a row kept by a shuffle, all of it), and a copy by concatenation keeps a 32-byte
+ * wrapper. JSON.parse of the quoted value makes a plain string.
  */
-const copied = (s: string, start: number, end: number): string => (" " + s.slice(start, end)).slice(1)
+const copied = (s: string, start: number, end: number): string => JSON.parse(s.slice(start - 1, end + 1)) as string
 
 /**
  * A parser for one stream of lines (one file): it remembers the keys of the rows it read, so
@@ -86,6 +87,12 @@ export const makeParser = (): (line: string) => unknown => {
   let chars = 0
   let shortStrings = 0
   let plain = false
+  // A row's values, then its object: a copy of a template of its shape made by JSON.parse,
+  // whose properties all sit inside the object (an object built up from `{}` keeps those
+  // past the fourth in a separate array: 24 more bytes a row).
+  const values: Array<unknown> = []
+  let template: Record<string, unknown> | undefined
+  let templateSize = -1
 
   /** The row, or undefined when JSON.parse must read the line. */
   const flat = (s: string): Record<string, unknown> | undefined => {
@@ -95,7 +102,8 @@ export const makeParser = (): (line: string) => unknown => {
     let c = s.charCodeAt(0)
     while (c === SPACE) c = s.charCodeAt(++i)
     if (c !== OPEN_BRACE) return undefined
-    const row: Record<string, unknown> = {}
+    let sameShape = true
+    let count = 0
     c = s.charCodeAt(++i)
     while (c === SPACE) c = s.charCodeAt(++i)
     if (c === CLOSE_BRACE) {
@@ -108,6 +116,7 @@ export const makeParser = (): (line: string) => unknown => {
         if (j < 0) return undefined
         let key = keys[k]
         if (key === undefined || key.length !== j - keyStart || !s.startsWith(key, keyStart)) {
+          sameShape = false
           const text = s.slice(keyStart, j)
           key = known.get(text)
           if (key === undefined) {
@@ -165,7 +174,8 @@ export const makeParser = (): (line: string) => unknown => {
           // A nested object or array, or not JSON.
           return undefined
         }
-        row[key] = value
+        values[k] = value
+        count = k + 1
         c = s.charCodeAt(i)
         while (c === SPACE) c = s.charCodeAt(++i)
         if (c === COMMA) {
@@ -179,7 +189,22 @@ export const makeParser = (): (line: string) => unknown => {
       }
     }
     while (c === SPACE) c = s.charCodeAt(++i)
-    return i >= n ? row : undefined
+    if (i < n) return undefined
+    let row: Record<string, unknown>
+    if (!sameShape) {
+      // Keys that changed (the cache now holds them): a row of its own; the next row of this
+      // shape makes the template.
+      template = undefined
+      row = {}
+    } else {
+      if (template === undefined || count !== templateSize) {
+        template = JSON.parse(`{${keys.slice(0, count).map((k) => `${JSON.stringify(k)}:null`).join(",")}}`) as Record<string, unknown>
+        templateSize = count
+      }
+      row = { ...template }
+    }
+    for (let k = 0; k < count; k++) row[keys[k]!] = values[k]
+    return row
   }
 
   return (s) => {
