@@ -130,6 +130,14 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
     fc.assert(fc.property(fc.array(flatRow, { minLength: 1, maxLength: 8 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 2000 })
   })
 
+  // Rows of one shape: the second and later are built from a template of it.
+  const sameShape = fc.tuple(fc.array(fc.oneof(fc.string(), fc.constantFrom("a", "b", "0", "1", "10")), { maxLength: 6 }), fc.array(fc.array(scalar, { minLength: 6, maxLength: 6 }), { minLength: 2, maxLength: 6 }))
+    .map(([keys, rows]) => rows.map((values) => `{${keys.map((k, i) => `${JSON.stringify(k)}:${JSON.stringify(values[i]) ?? "null"}`).join(",")}}`))
+
+  it("agrees with JSON.parse on rows of one shape, and after a change of shape", () => {
+    fc.assert(fc.property(fc.array(sameShape, { minLength: 1, maxLength: 3 }), (groups) => expectSameAsJsonParse(groups.flat())), { numRuns: 1000 })
+  })
+
   it("agrees with JSON.parse on any JSON value", () => {
     fc.assert(fc.property(fc.array(fc.json(), { minLength: 1, maxLength: 4 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 1000 })
   })
