@@ -61,6 +61,9 @@ const INTERNED_UP_TO = 10
 /** How many keys a parser remembers by name (a row of a million keys is not a schema). */
 const KNOWN_KEYS = 1024
 
+/** Integers of up to this many digits are below 2^53, so exact when summed digit by digit. */
+const MAX_EXACT_DIGITS = 15
+
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
 
 /** A key as V8 keeps property names: interned once, when first seen. */
@@ -143,24 +146,32 @@ export const makeParser = (): (line: string) => unknown => {
           value = j - valueStart < COPIED_BELOW ? s.slice(valueStart, j) : copied(s, valueStart, j)
           i = j + 1
         } else if (c === MINUS || isDigit(c)) {
-          // JSON's number grammar exactly; Number() then reads it as JSON.parse does.
+          // JSON's number grammar exactly. An integer of up to 15 digits is exact as it is
+          // summed here; anything else Number() reads as JSON.parse does, from a slice.
           const numberStart = i
-          if (c === MINUS) c = s.charCodeAt(++i)
+          const negative = c === MINUS
+          if (negative) c = s.charCodeAt(++i)
+          const digitsStart = i
+          let integer = 0
           if (c === ZERO) c = s.charCodeAt(++i)
-          else if (isDigit(c)) do c = s.charCodeAt(++i); while (isDigit(c))
+          else if (isDigit(c)) do { integer = integer * 10 + (c - ZERO); c = s.charCodeAt(++i) } while (isDigit(c))
           else return undefined
-          if (c === DOT) {
-            c = s.charCodeAt(++i)
-            if (!isDigit(c)) return undefined
-            do c = s.charCodeAt(++i); while (isDigit(c))
+          if (c !== DOT && c !== LOWER_E && c !== UPPER_E && i - digitsStart <= MAX_EXACT_DIGITS) {
+            value = negative ? -integer : integer
+          } else {
+            if (c === DOT) {
+              c = s.charCodeAt(++i)
+              if (!isDigit(c)) return undefined
+              do c = s.charCodeAt(++i); while (isDigit(c))
+            }
+            if (c === LOWER_E || c === UPPER_E) {
+              c = s.charCodeAt(++i)
+              if (c === PLUS || c === MINUS) c = s.charCodeAt(++i)
+              if (!isDigit(c)) return undefined
+              do c = s.charCodeAt(++i); while (isDigit(c))
+            }
+            value = Number(s.slice(numberStart, i))
           }
-          if (c === LOWER_E || c === UPPER_E) {
-            c = s.charCodeAt(++i)
-            if (c === PLUS || c === MINUS) c = s.charCodeAt(++i)
-            if (!isDigit(c)) return undefined
-            do c = s.charCodeAt(++i); while (isDigit(c))
-          }
-          value = Number(s.slice(numberStart, i))
         } else if (c === LOWER_T && s.startsWith("true", i)) {
           value = true
           i += 4

@@ -21,6 +21,16 @@ const expectSameAsJsonParse = (lines: ReadonlyArray<string>) => {
   for (const line of lines) expect(outcome(parse, line), line).toStrictEqual(outcome(JSON.parse, line))
 }
 
+/**
+ * Runs `lines` of a script in a process of its own that can collect garbage on demand
+ * (`gc()`), with FlatJson imported; what the script prints, parsed as JSON.
+ */
+const inFreshHeap = (lines: ReadonlyArray<string>): unknown => {
+  const child = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "-e", ["import * as FlatJson from './runtime/formats/FlatJson.ts'", ...lines].join("\n")], { encoding: "utf8", input: "" })
+  expect(child.stderr).toBe("")
+  return JSON.parse(child.stdout)
+}
+
 describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () => {
   const cases: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
     ["flat rows", ['{"id":0,"key":"k05005","score":0.2299,"ok":true,"none":null,"no":false}', '{"id":1,"key":"k1","score":-0.5,"ok":false,"none":null,"no":true}']],
@@ -28,7 +38,7 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
     ["rows whose shapes change: more, fewer, other and reordered keys", ['{"a":1,"b":2}', '{"a":1,"b":2,"c":3}', '{"a":1}', '{"b":1,"a":2}', '{"ab":1}', '{"a":1,"bb":2}', '{"":1}']],
     ["strings: empty, 12 and 13 characters, long, non-ASCII, lone surrogates", ['{"s":""}', '{"s":"123456789012"}', '{"s":"1234567890123"}', `{"s":"${"w".repeat(500)}"}`, '{"s":"héllo ✓ 🎉","t":"日本語のテキスト、十三文字以上の長さ"}', '{"s":"\ud800x","t":"\udc00"}']],
     ["escapes and nesting go to JSON.parse", ['{"s":"a\\"b","t":"\\u00e9\\n"}', '{"a":{"b":[1,2,{"c":null}]},"d":[]}', '[1,2]', '"text"', "42", "null", '{"a\\u0062":1}']],
-    ["numbers: JSON's grammar", ['{"n":-0}', '{"n":0}', '{"n":1e5,"m":1E-5,"o":2.5e+3}', '{"n":123456789012345678901234567890}', '{"n":0.1,"m":-12.5}', '{"n":9007199254740993}', '{"n":1e400,"m":-1e400}']],
+    ["numbers: JSON's grammar", ['{"n":-0}', '{"n":0}', '{"n":999999999999999,"m":-999999999999999}', '{"n":1000000000000000,"m":-9999999999999999}', '{"n":18014398509481985,"m":12345678901234567890}', '{"n":1e5,"m":1E-5,"o":2.5e+3}', '{"n":123456789012345678901234567890}', '{"n":0.1,"m":-12.5}', '{"n":9007199254740993}', '{"n":1e400,"m":-1e400}']],
     ["numbers outside it are errors", ['{"n":01}', '{"n":1.}', '{"n":.5}', '{"n":+1}', '{"n":1e}', '{"n":-}', '{"n":0x10}', '{"n":NaN}', '{"n":Infinity}', '{"n":1_000}', '{"n":--1}']],
     ["literals and their look-alikes", ['{"a":true,"b":false,"c":null}', '{"a":tru}', '{"a":truex}', '{"a":nul}', '{"a":True}', '{"a":undefined}']],
     ["broken objects", ['{"a":1,}', '{"a":1', '{"a" 1}', '{a:1}', "{'a':1}", '{"a":1}}', '{"a":1} x', '{"a":1}{"b":2}', '{"a":"x', '{"a":"x\ty"}', '{"a', '{', "", " ", '\ufeff{"a":1}']],
@@ -78,14 +88,11 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
   it("copies long string values: a kept row does not keep its line alive", () => {
     // Lines of 2.4 MB; only a 100-character value of each is kept. Pointing into its line, the
     // kept values would hold 48 MB.
-    const child = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "-e", [
-      "import * as FlatJson from './runtime/formats/FlatJson.ts'",
+    const result = inFreshHeap([
       "const parse = FlatJson.makeParser(); const kept = []",
       "for (let i = 0; i < 20; i++) { const pad = Array.from({ length: 200000 }, () => Math.random().toString(36).slice(2)).join(' '); kept.push(parse(`{\"k\":\"${pad.slice(0, 100)}\",\"pad\":\"${pad}\"}`).k) }",
       "gc(); gc(); console.log(JSON.stringify({ heapMB: process.memoryUsage().heapUsed / 2 ** 20, kept: kept.length, length: kept[0].length }))"
-    ].join("\n")], { encoding: "utf8", input: "" })
-    expect(child.stderr).toBe("")
-    const result = JSON.parse(child.stdout) as { heapMB: number; kept: number; length: number }
+    ]) as { heapMB: number; kept: number; length: number }
     expect(result.kept).toBe(20)
     expect(result.length).toBe(100)
     expect(result.heapMB).toBeLessThan(24)
@@ -95,17 +102,12 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
     // Short values are copies, not interned; the rest must not cost more (properties inside the
     // object, long values without a wrapper). 100,000 rows like the bench's, each parser in a
     // process of its own (a second measurement in the same heap comes out larger).
-    const bytesPerRow = (parser: "json" | "flat"): number => {
-      const child = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", "-e", [
-        "import * as FlatJson from './runtime/formats/FlatJson.ts'",
-        "const lines = Array.from({ length: 100000 }, (_, i) => JSON.stringify({ id: i, key: `k${i % 10007}`, user: `u${(i * 7919) % 99991}`, doc: `d${i * 3}`, score: (i % 1000) / 1000, text: `w${i} lorem ipsum dolor sit amet ${i % 97} consectetur` }))",
-        `const parse = ${parser === "flat" ? "FlatJson.makeParser()" : "JSON.parse"}`,
-        "gc(); gc(); const before = process.memoryUsage().heapUsed; const rows = lines.map(parse); gc(); gc()",
-        "console.log((process.memoryUsage().heapUsed - before) / rows.length)"
-      ].join("\n")], { encoding: "utf8", input: "" })
-      expect(child.stderr).toBe("")
-      return Number(child.stdout)
-    }
+    const bytesPerRow = (parser: "json" | "flat"): number => inFreshHeap([
+      "const lines = Array.from({ length: 100000 }, (_, i) => JSON.stringify({ id: i, key: `k${i % 10007}`, user: `u${(i * 7919) % 99991}`, doc: `d${i * 3}`, score: (i % 1000) / 1000, text: `w${i} lorem ipsum dolor sit amet ${i % 97} consectetur` }))",
+      `const parse = ${parser === "flat" ? "FlatJson.makeParser()" : "JSON.parse"}`,
+      "gc(); gc(); const before = process.memoryUsage().heapUsed; const rows = lines.map(parse); gc(); gc()",
+      "console.log((process.memoryUsage().heapUsed - before) / rows.length)"
+    ]) as number
     const json = bytesPerRow("json")
     expect(json).toBeGreaterThan(100)
     expect(bytesPerRow("flat")).toBeLessThan(json * 1.25)
