@@ -31,11 +31,33 @@ export const typesdir = path.join(outdir, "types")
 
 /**
  * Packages that find files next to their own code at run time (a .wasm, a native add-on,
- * loader hooks) stay outside the bundle and load from node_modules.
+ * loader hooks) stay outside the bundle and load from node_modules. msgpackr itself is
+ * bundled, so the engine's code cache covers it (Node 20 compiles a package loaded by
+ * require() again in every process); its optional native string decoder, msgpackr-extract,
+ * loads from node_modules when present.
  */
-const external = ["tsx", "tsx/*", "esbuild", "msgpackr", "@bokuweb/zstd-wasm", "@duckdb/*", "ts-morph", "typescript"]
+const external = ["tsx", "tsx/*", "esbuild", "msgpackr-extract", "@bokuweb/zstd-wasm", "@duckdb/*", "ts-morph", "typescript"]
 // The Kubernetes client (15 MB bundled) loads from node_modules, and only when a kubernetes pool starts.
 external.push("@kubernetes/client-node")
+
+/**
+ * fdir (under tinyglobby) loads picomatch from node_modules by a require of its own at its
+ * top level, for a `glob` option the engine does not use (tinyglobby matches with the
+ * picomatch it imports, which is bundled): a second copy of picomatch, resolved, read and
+ * compiled without a code cache in every process. The build fails if fdir's code no longer
+ * reads as expected.
+ */
+const fdirWithoutPicomatch = {
+  name: "fdir-without-picomatch",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]fdir[\\/]dist[\\/]index\.mjs$/ }, (args) => {
+      const text = fs.readFileSync(args.path, "utf8")
+      const load = /__require\.resolve\("picomatch"\);\s*pm = __require\("picomatch"\);/
+      if (!load.test(text)) throw new Error(`${args.path} no longer loads picomatch as scripts/build.mjs expects: check fdirWithoutPicomatch`)
+      return { contents: text.replace(load, ""), loader: "js" }
+    })
+  }
+}
 
 /** Libraries the engine never calls, replaced by a module that says so (see the stub). */
 const configFileParsers = path.join(root, "scripts", "stubs", "config-file-parsers.mjs")
@@ -119,7 +141,7 @@ export const engineOptions = (write) => ({
   banner: { js: "var __zephyrBundleUrl = require(\"node:url\").pathToFileURL(__filename).href;" },
   // Lines and identifiers stay as written: stack traces (and the source line Node prints for
   // an uncaught error) stay readable.
-  plugins: [vendoredByRequire]
+  plugins: [vendoredByRequire, fdirWithoutPicomatch]
 })
 
 /**

@@ -24,6 +24,8 @@ export interface LazyModuleRuns {
   (module: string): ReadonlyArray<number>
   /** Per process that loaded the bundle, the files of dist/vendor/ it loaded (`aws-s3.cjs`, ...). */
   readonly vendorsLoaded: ReadonlyArray<ReadonlyArray<string>>
+  /** Per process that loaded the bundle, the packages it loaded from node_modules (`tsx`, `@scope/name`). */
+  readonly packagesLoaded: ReadonlyArray<ReadonlyArray<string>>
 }
 
 const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise<LazyModuleRuns> => {
@@ -33,14 +35,15 @@ const lazyModuleRuns = async (dir: string, argv: ReadonlyArray<string>): Promise
     const scripts = (JSON.parse(fs.readFileSync(path.join(coverage, f), "utf8")) as Coverage).result
     const bundle = scripts.find((r) => r.url.endsWith("/dist/engine.cjs"))
     const vendors = scripts.flatMap((r) => /\/dist\/vendor\/([^/]+)$/.exec(r.url)?.[1] ?? []).sort()
-    return bundle ? [{ bundle, vendors }] : []
+    const packages = [...new Set(scripts.flatMap((r) => /\/node_modules\/((?:@[^/]+\/)?[^/@][^/]*)\//.exec(r.url)?.[1] ?? []))].sort()
+    return bundle ? [{ bundle, vendors, packages }] : []
   })
   if (processes.length === 0) throw new Error(`no process of \`node ${argv.join(" ")}\` wrote the engine bundle's coverage`)
   const runs = (module: string) => processes.flatMap(({ bundle }) => {
     const count = bundle.functions.find((fn) => fn.functionName === module)?.ranges[0]?.count
     return count === undefined ? [] : [count]
   })
-  return Object.assign(runs, { vendorsLoaded: processes.map((p) => p.vendors) })
+  return Object.assign(runs, { vendorsLoaded: processes.map((p) => p.vendors), packagesLoaded: processes.map((p) => p.packages) })
 }
 
 /** Per process that loaded the bundle, a count of 0 (what a lazily loaded module that never ran shows). */

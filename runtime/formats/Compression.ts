@@ -1,8 +1,8 @@
 import { Readable, Transform, type TransformCallback } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import * as zlib from "node:zlib"
-import { compress as zstdCompress, init as zstdInit } from "@bokuweb/zstd-wasm"
 import { Decompress as ZstdDecompress } from "fzstd"
+import * as ExternalImport from "../ExternalImport.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
 import { dataError, errorMessage } from "./DataError.ts"
 import type { Codec } from "./FileType.ts"
@@ -78,12 +78,23 @@ const isZlibError = (e: unknown): boolean => typeof (e as { code?: unknown })?.c
 
 // ---- writing -----------------------------------------------------------------------------
 
+type ZstdWasm = typeof import("@bokuweb/zstd-wasm")
 let zstdReady: Promise<void> | undefined
-/** The zstd WASM module compiles once per process. */
-export const loadZstd = (): Promise<void> => (zstdReady ??= zstdInit())
+let zstdWasm: ZstdWasm | undefined
+/**
+ * The zstd WASM module loads and compiles once per process, when a run first writes zstd:
+ * loaded with the engine, its start-up code (Emscripten's) cost every process that writes none.
+ */
+export const loadZstd = (): Promise<void> =>
+  (zstdReady ??= ExternalImport.load<ZstdWasm & { default?: ZstdWasm }>("@bokuweb/zstd-wasm").then(async (namespace) => {
+    // A CommonJS package: its exports, or the namespace Node made of them.
+    const m = typeof namespace.init === "function" ? namespace : namespace.default!
+    await m.init()
+    zstdWasm = m
+  }))
 
-/** Compresses one buffer to one zstd frame (the module must be loaded). */
-export const zstdFrame = (bytes: Uint8Array, level: number): Uint8Array => zstdCompress(bytes, level)
+/** Compresses one buffer to one zstd frame (`loadZstd` first). */
+export const zstdFrame = (bytes: Uint8Array, level: number): Uint8Array => zstdWasm!.compress(bytes, level)
 
 /** gzip level 1 writes ~4x faster than the default 6 for a slightly larger file. */
 export const DEFAULT_GZIP_LEVEL = 1
