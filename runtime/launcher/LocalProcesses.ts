@@ -60,7 +60,7 @@ export const make = (options: Options = {}): Launcher => ({
 
       const modulePath = ctx.spec.module.path
       const launch = (workerId: string, first: boolean): void => {
-        const child = (first && !options.env ? WorkerProcesses.takePrestarted(modulePath) : undefined) ?? WorkerProcesses.spawnWorker(options.env ?? {}, modulePath, ctx.spec.memoryBudgetBytes)
+        const child = (first && !options.env ? WorkerProcesses.takePrestarted(modulePath) : undefined) ?? WorkerProcesses.spawnWorker(options.env ?? {}, modulePath, ctx.spec.memoryBudgetBytes, ctx.workers)
         child.stdin?.on("error", () => undefined) // a worker that died before reading it
         const assignment: Assignment = {
           coordinator: `${address.host}:${address.port}`, token, workerId,

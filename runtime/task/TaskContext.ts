@@ -39,5 +39,11 @@ export const runSync = <T>(ctx: TaskContext, f: () => T): T => {
   try { return f() } finally { current = prev }
 }
 
-/** Runs asynchronous work with `ctx` visible to its callbacks. */
+/**
+ * Runs asynchronous work with `ctx` visible to its callbacks: for stages whose user code
+ * awaits (`mapEffect`, whose Effects may run a plain async function). Only those: the first
+ * `run` of an AsyncLocalStorage turns on Node's promise hooks for the rest of the process,
+ * which then run on every promise the engine makes (a map stage's worker spent about 25 ms
+ * of each run optimising them, and ran them for every chunk).
+ */
 export const runAsync = <T>(ctx: TaskContext, f: () => T): T => storage.run(ctx, f)

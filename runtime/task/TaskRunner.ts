@@ -53,7 +53,7 @@ export const run = async (exe: Executable.Executable, task: Task, env: TaskEnv):
   }
   const scope = new TaskScope(exe, stage, task, env, ctx)
   try {
-    const produced = await TaskContext.runAsync(ctx, () => runStage(scope))
+    const produced = await (stage.ops.some((op) => op.kind === "mapEffect") ? TaskContext.runAsync(ctx, () => runStage(scope)) : runStage(scope))
     return { kind: "done", output: produced.output, ...(produced.commit ? { commit: produced.commit } : {}), counters, io: ioOf(scope, stage) }
   } catch (e) {
     return { kind: "failed", counters, ...describeFailure(e, stage, task, env) }

@@ -75,12 +75,17 @@ describe("Counters", () => {
       })
       .mapEffect((g) => Effect.gen(function* () {
         yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+        // A plain async function inside the Effect: after its await, no fiber is current.
+        yield* Effect.promise(async () => {
+          await new Promise((r) => setImmediate(r))
+          Counters.increment("afterAwait")
+        })
         Counters.increment("effects")
         Counters.update("largest", g.n, "max")
         return g
       }), { concurrency: 2 })
     const { counters } = await Zephyr.run(ds, { workers: 2 })
-    expect(counters).toMatchObject({ shards: 2, groups: 2, effects: 2, largest: 2 })
+    expect(counters).toMatchObject({ shards: 2, groups: 2, effects: 2, afterAwait: 2, largest: 2 })
     expect(counters.combined).toBeGreaterThanOrEqual(2)
   })
 

@@ -55,3 +55,26 @@ describe("WorkerProcesses: a worker's V8 heap from its memory budget", () => {
     }
   })
 })
+
+describe("WorkerProcesses: how a local worker's hot code is optimised, from the pool's size and the cores", () => {
+  const table: ReadonlyArray<readonly [string, number, number, ReadonlyArray<string>]> = [
+    ["a worker per core: TurboFan on the worker's own thread", 2, 2, ["--no-concurrent-recompilation"]],
+    ["more workers than cores: the same", 3, 2, ["--no-concurrent-recompilation"]],
+    ["a core to spare: V8's helper threads", 1, 2, []],
+    ["a large machine, a small pool: V8's helper threads", 2, 8, []]
+  ]
+  for (const [name, pool, cores, flags] of table) it(name, () => { expect(WorkerProcesses.compilerFlags(pool, cores)).toEqual(flags) })
+
+  /** The modes of the TurboFan compiles of a process with these flags that makes one function hot. */
+  const compileModes = (flags: ReadonlyArray<string>): ReadonlyArray<string> => {
+    const hot = "function hot(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s }; let t = 0; for (let k = 0; k < 3000; k++) t += hot(1000)"
+    const run = spawnSync(process.execPath, [...flags, "--trace-opt", "-e", hot], { encoding: "utf8" })
+    expect(run.status).toBe(0)
+    return [...new Set(run.stdout.split("\n").flatMap((l) => l.startsWith("[compiling method") ? [/ConcurrencyMode::(\w+)/.exec(l)?.[1] ?? "?"] : []))]
+  }
+
+  it("Node starts with the flag, and then compiles hot code on the main thread only", () => {
+    expect(compileModes(WorkerProcesses.compilerFlags(2, 2))).toEqual(["kSynchronous"])
+    expect(compileModes(WorkerProcesses.compilerFlags(1, 2))).toContain("kConcurrent")
+  })
+})
