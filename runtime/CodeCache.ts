@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as vm from "node:vm"
 import * as ModuleCache from "../compiler/ModuleCache.ts"
+import * as RuntimeV8Flags from "./RuntimeV8Flags.ts"
 
 /**
  * V8 code caches for the large JavaScript files every process loads: the engine bundle
@@ -29,13 +30,13 @@ const compiled: Array<Compiled> = []
 
 /**
  * The cache of a file's version, `<name>-<flags>-<version>`: by the process's V8 flags (a
- * worker's heap flags: V8 rejects a cache made under other flags, so processes with other
- * flags keep caches of their own), and by Node's version and the file's size, modification
+ * worker's heap flags, on its command line or set from its environment (RuntimeV8Flags): V8
+ * rejects a cache made under other flags, so processes with other flags keep caches of their own), and by Node's version and the file's size, modification
  * time and inode (not a hash of megabytes, 30-100 ms).
  */
 const cacheFileOf = (dir: string, filename: string): string => {
   const stat = fs.statSync(filename)
-  const v8Flags = process.execArgv.filter((a) => a.startsWith("--") && !/^--(require|import|loader|experimental-loader|eval|print|input-type|inspect|cpu-prof|heap-prof|env-file)\b/.test(a))
+  const v8Flags = [...process.execArgv.filter((a) => a.startsWith("--") && !/^--(require|import|loader|experimental-loader|eval|print|input-type|inspect|cpu-prof|heap-prof|env-file)\b/.test(a)), ...RuntimeV8Flags.appliedFlags()]
   const flags = ModuleCache.sha256(JSON.stringify(v8Flags)).slice(0, 8)
   const version = ModuleCache.sha256(JSON.stringify([process.version, stat.size, stat.mtimeMs, stat.ino])).slice(0, 16)
   return path.join(dir, `${path.basename(filename).replace(/\.c?js$/, "")}-${flags}-${version}${SUFFIX}`)

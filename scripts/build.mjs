@@ -151,7 +151,7 @@ export const engineOptions = (write) => ({
  */
 export const options = (write) => ({
   absWorkingDir: root,
-  entryPoints: { "analysis-thread": "compiler/analysis/Thread.ts", "early-checks": "cli/EarlyChecks.ts", "early-workers": "cli/EarlyWorkers.ts", "engine-loader": "runtime/EngineLoader.ts" },
+  entryPoints: { "analysis-thread": "compiler/analysis/Thread.ts", "early-checks": "cli/EarlyChecks.ts", "early-workers": "cli/EarlyWorkers.ts", "engine-loader": "runtime/EngineLoader.ts", "runtime-v8-flags": "runtime/RuntimeV8Flags.ts" },
   outdir,
   bundle: true,
   splitting: true,

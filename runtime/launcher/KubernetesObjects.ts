@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto"
 import type { V1EnvVar, V1Job, V1OwnerReference, V1Secret, V1Service } from "@kubernetes/client-node"
+import * as RuntimeV8Flags from "../RuntimeV8Flags.ts"
 import type * as KubernetesOptions from "./KubernetesOptions.ts"
 
 /**
@@ -23,6 +24,8 @@ export interface Pool {
   readonly port: number
   /** The worker's V8 heap flags for NODE_OPTIONS (WorkerProcesses.nodeOptionsHeapFlags). */
   readonly heapFlags: ReadonlyArray<string>
+  /** Its heap's growth (WorkerProcesses.heapGrowingPercent), which NODE_OPTIONS refuses: set by `zephyr worker` itself (RuntimeV8Flags). */
+  readonly heapGrowingPercent?: number | undefined
 }
 
 /** Where the Secret keeps each value; the pods read them into these variables. */
@@ -118,7 +121,8 @@ export const job = (options: KubernetesOptions.Resolved, pool: Pool): V1Job => {
               // The worker registers as running on its pod (a pod's host name is only job-index), so a
               // failed pod seen after its replacement registered is told apart from the replacement.
               { name: env.host, valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-              { name: "NODE_OPTIONS", value: pool.heapFlags.join(" ") }
+              { name: "NODE_OPTIONS", value: pool.heapFlags.join(" ") },
+              ...(pool.heapGrowingPercent !== undefined ? [{ name: RuntimeV8Flags.HEAP_GROWING_PERCENT_ENV, value: String(pool.heapGrowingPercent) }] : [])
             ],
             resources: {
               requests: { cpu: options.cpu, memory: options.memory },

@@ -69,10 +69,10 @@ export const nodeOptionsHeapFlags = (memoryBudgetBytes: number): Array<string> =
 /**
  * The V8 flags of a worker's heap on a command line that starts Node itself (local
  * processes, a Slurm job's script): also the heap's growth (`heapGrowingPercent`).
- * NODE_OPTIONS cannot carry that flag, so a Kubernetes worker keeps V8's own; setting it
- * from inside the process once the budget is known would change V8's flags after the
- * engine's code cache was checked against them, and the cache saved at exit would then be
- * rejected by every later start.
+ * NODE_OPTIONS cannot carry that flag: a Kubernetes pod gets it in an environment variable
+ * instead, which `zephyr worker` applies to itself before it loads the engine
+ * (RuntimeV8Flags; later, it would change V8's flags after the engine's code cache was
+ * checked against them, and the cache saved at exit would be rejected by every later start).
  */
 export const heapFlags = (memoryBudgetBytes: number): Array<string> => {
   const growth = heapGrowingPercent(memoryBudgetBytes)

@@ -68,6 +68,22 @@ describe("the engine bundle (dist/engine.cjs) and its facades", () => {
     expect(engineCaches(cache)).toEqual(both)
   }, 60_000)
 
+  it("`zephyr` with its heap growth in the environment (a Kubernetes worker's) sets it before the engine compiles, and keeps a cache of its own that it accepts", async () => {
+    const cache = privateCache()
+    const zephyr = (env: Record<string, string>) =>
+      exec(process.execPath, ["bin/zephyr.js", "compile", "examples/wordcount.ts"], { cwd: root, encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: cache, ...env } })
+    await zephyr({})
+    const [plain] = engineCaches(cache)
+    await zephyr({ ZEPHYR_HEAP_GROWING_PERCENT: "300" })
+    const both = engineCaches(cache)
+    expect(both).toHaveLength(2)
+    expect(both).toContainEqual(plain)
+    // Each kind of process accepts its own: neither is written again.
+    await zephyr({ ZEPHYR_HEAP_GROWING_PERCENT: "300" })
+    await zephyr({})
+    expect(engineCaches(cache)).toEqual(both)
+  }, 60_000)
+
   it("a damaged cache is replaced and the process is unaffected; older versions' caches are removed", async () => {
     const cache = privateCache()
     await node(cache, importZephyr)

@@ -33,7 +33,8 @@ export const pool = (namespace: string): KubernetesObjects.Pool => ({
   workers: 8,
   maxWorkerRestarts: 3,
   port: 7070,
-  heapFlags: ["--max-old-space-size=373"]
+  heapFlags: ["--max-old-space-size=373"],
+  heapGrowingPercent: 281
 })
 
 const owner = (namespace: string) => KubernetesObjects.ownerReference({ metadata: { name: pool(namespace).name, uid: "0b7c4a2e-5d1f-4e8a-9c3b-2f6d8e1a4b5c" } })
