@@ -10,11 +10,11 @@ import type { RowDecoder } from "./RowDecoder.ts"
  * by FlatJson), blank lines skipped; a line that does not parse is a bad row.
  */
 export const read = (file: string, codec: Codec, decoder: RowDecoder, bad: BadRows, onRead: (n: number) => void): AsyncGenerator<Array<unknown>> => {
-  const parse = FlatJson.makeParser()
+  const parser = new FlatJson.Parser()
   return lineRows(file, codec, decoder, bad, onRead, (line, lineNumber) => {
     if (line.length === 0) return SKIP
     try {
-      return parse(line)
+      return parser.parse(line)
     } catch (e) {
       if (line.trim().length > 0) bad.reject(lineNumber, `invalid JSON: ${errorMessage(e)}`, line)
       return SKIP

@@ -3,6 +3,7 @@ import * as AtomicWrite from "../storage/AtomicWrite.ts"
 import { type BlockWriter, read } from "../storage/BlockFile.ts"
 import { StorageError } from "../storage/StorageError.ts"
 import * as StoragePath from "../storage/StoragePath.ts"
+import * as AnyArray from "../AnyArray.ts"
 
 /**
  * The on-disk format of shuffle runs and of the manifest (sidecar) that describes them.
@@ -104,7 +105,7 @@ export const segmentsOf = (manifestFile: string, manifest: Manifest, target: num
 const CALIBRATION = 64
 
 export class RunEncoder {
-  private flat: Array<unknown> = []
+  private flat: Array<unknown> = AnyArray.empty()
   private runAt = -1
   private estimate = 0
   private blockRecords = 0
@@ -147,7 +148,7 @@ export class RunEncoder {
     this.bytesOut += size
     this.recordsOut += records
     this.perRecord = Math.max(1, this.bytesOut / this.recordsOut)
-    this.flat = []
+    this.flat = AnyArray.empty()
     this.runAt = -1
     this.estimate = 0
     this.blockRecords = 0
@@ -164,7 +165,7 @@ export class SegmentCursor {
   sortKey: unknown = null
   item: unknown = undefined
   private blocks: Generator<Array<unknown>> | undefined
-  private flat: Array<unknown> = []
+  private flat: Array<unknown> = AnyArray.empty()
   private pos = 0
   private left = 0
   private finished = false
@@ -186,7 +187,7 @@ export class SegmentCursor {
       if (r.done === true) {
         this.finished = true
         this.blocks = undefined
-        this.flat = []
+        this.flat = AnyArray.empty()
         this.pos = 0
         return false
       }
@@ -205,7 +206,7 @@ export class SegmentCursor {
     this.finished = true
     const blocks = this.blocks
     this.blocks = undefined
-    this.flat = []
+    this.flat = AnyArray.empty()
     this.pos = 0
     this.left = 0
     this.item = undefined

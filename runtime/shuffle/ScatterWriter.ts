@@ -7,6 +7,7 @@ import * as GroupTable from "./GroupTable.ts"
 import * as KeyOrder from "./KeyOrder.ts"
 import * as PartialTable from "./PartialTable.ts"
 import { FORMAT, type Manifest, type ManifestRun, type ManifestSegment, RunEncoder, writeManifest } from "./RunFile.ts"
+import * as AnyArray from "../AnyArray.ts"
 
 export interface ScatterOptions {
   readonly dir: string            // a directory unique to this task attempt (create it if missing)
@@ -94,8 +95,8 @@ export class ScatterWriter {
   private encodedPerRecord = 64
   private memoryPerRecord = 64 * MEMORY_PER_ENCODED_BYTE + BYTES_PER_SLOT
 
-  private readonly runs: Array<ManifestRun> = []
-  private readonly runFiles: Array<string> = []
+  private readonly runs: Array<ManifestRun> = AnyArray.empty()
+  private readonly runFiles: Array<string> = AnyArray.empty()
   private readonly itemsPerTarget: Array<number>
   private items = 0
   private bytes = 0
@@ -357,7 +358,7 @@ export class ScatterWriter {
 
   /** Each target's groups in key order (KeyOrder.compare; `<` when all keys are strings or all numbers). */
   private ordered(): Array<Array<Group>> {
-    const byTarget: Array<Array<Group>> = Array.from({ length: this.numTargets }, () => [])
+    const byTarget: Array<Array<Group>> = Array.from({ length: this.numTargets }, () => AnyArray.empty())
     for (const g of this.table.values()) byTarget[g.target]!.push(g)
     const partials = this.partials
     if (partials !== undefined) {
