@@ -29,15 +29,19 @@ interface Compiled {
 const compiled: Array<Compiled> = []
 
 /**
- * The cache of a file's version, `<name>-<flags>-<version>`: by the process's V8 flags (a
- * worker's heap flags, on its command line or set from its environment (RuntimeV8Flags): V8
- * rejects a cache made under other flags, so processes with other flags keep caches of their own), and by Node's version and the file's size, modification
- * time and inode (not a hash of megabytes, 30-100 ms).
+ * The cache of a file's version, `<name>-<place>-<version>`. The place is the file's directory
+ * and the process's V8 flags (a worker's heap flags, on its command line or set from its
+ * environment, RuntimeV8Flags): V8 rejects a cache made under other flags, so processes with
+ * other flags keep caches of their own; and `save` replaces the caches of other versions of
+ * the same place only, so two installs of Zephyr (two projects, two checkouts) no longer
+ * remove each other's cache on every run, each run then compiling the engine again (about
+ * 0.12 s per process). The version is Node's and the file's size, modification time and inode
+ * (not a hash of megabytes, 30-100 ms).
  */
 const cacheFileOf = (dir: string, filename: string): string => {
   const stat = fs.statSync(filename)
   const v8Flags = [...process.execArgv.filter((a) => a.startsWith("--") && !/^--(require|import|loader|experimental-loader|eval|print|input-type|inspect|cpu-prof|heap-prof|env-file)\b/.test(a)), ...RuntimeV8Flags.appliedFlags()]
-  const flags = ModuleCache.sha256(JSON.stringify(v8Flags)).slice(0, 8)
+  const flags = ModuleCache.sha256(JSON.stringify([path.dirname(path.resolve(filename)), v8Flags])).slice(0, 8)
   const version = ModuleCache.sha256(JSON.stringify([process.version, stat.size, stat.mtimeMs, stat.ino])).slice(0, 16)
   return path.join(dir, `${path.basename(filename).replace(/\.c?js$/, "")}-${flags}-${version}${SUFFIX}`)
 }
@@ -62,8 +66,8 @@ export const compile = (filename: string, source: string): vm.Script => {
 }
 
 /**
- * The caches of other versions of the same file under the same flags (an upgraded engine,
- * another Node), and those named as before the flags were part of the name
+ * The caches of other versions of the same file in the same place (an engine upgraded in
+ * place, another Node), and those named as before the flags were part of the name
  * (`<name>-<24 hex>`): left behind otherwise, megabytes each.
  */
 const otherVersions = (file: string): Array<string> => {

@@ -84,6 +84,22 @@ describe("the engine bundle (dist/engine.cjs) and its facades", () => {
     expect(engineCaches(cache)).toEqual(both)
   }, 60_000)
 
+  it("two installs of the engine (two projects, two checkouts) keep a cache each: neither removes the other's", async () => {
+    const cache = privateCache()
+    const other = tempDir()
+    for (const entry of ["bin", "package.json", "dist"]) fs.cpSync(path.join(root, entry), path.join(other, entry), { recursive: true })
+    fs.symlinkSync(path.join(root, "node_modules"), path.join(other, "node_modules"))
+    const importOther = importZephyr.replace(JSON.stringify(path.join(dist, "index.js")), JSON.stringify(path.join(other, "dist", "index.js")))
+    await node(cache, importZephyr)
+    await node(cache, importOther)
+    const both = engineCaches(cache)
+    expect(both).toHaveLength(2)
+    // Each starts from its own, as it is: nothing is written again.
+    await node(cache, importZephyr)
+    await node(cache, importOther)
+    expect(engineCaches(cache)).toEqual(both)
+  }, 60_000)
+
   it("a damaged cache is replaced and the process is unaffected; older versions' caches are removed", async () => {
     const cache = privateCache()
     await node(cache, importZephyr)
