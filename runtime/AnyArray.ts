@@ -5,9 +5,9 @@
  * Why: a `[]` starts as an array of small integers, and changes kind when the first object or
  * string is stored in it. Code V8 had optimised for the previous array (already of any kind)
  * then met a fresh one of another kind, and was thrown away and compiled again: in a worker
- * of group-by-count reading 4 files, the JSONL parser was compiled 5 times (45 ms) and the
- * shuffle's writer 7, where once or twice does (TurboFan's compiles are a worker's CPU when
- * every core runs one, see WorkerProcesses.compilerFlags).
+ * of group-by-count reading 4 files, the shuffle writer's loop was compiled 7 times, 5 now
+ * (TurboFan's compiles are a worker's own CPU when every core runs one, see
+ * WorkerProcesses.compilerFlags).
  */
 export const empty = <A>(): Array<A> => {
   const array: Array<unknown> = [null]

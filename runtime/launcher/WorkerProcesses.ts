@@ -91,7 +91,9 @@ export const heapFlags = (memoryBudgetBytes: number): Array<string> => {
  * changed what it had assumed). 2 workers on 2 cores, 6 alternating runs: group-by-count
  * 1.37-1.49 s instead of 1.45-1.67, map → filter → write 1.49-1.68 s instead of 1.55-1.70.
  * With a core to spare, the helper threads are free: one worker on 2 cores was 0.15 s slower
- * with the flag (1.77-1.91 s against 1.60-1.76), so it does not get it.
+ * with the flag (1.77-1.91 s against 1.60-1.76), so it does not get it. Workers started
+ * ahead of a run (`prestart`) count the command line's `--workers`, before the plan says
+ * how many shards there are: a run of fewer shards than cores takes them as they are.
  */
 export const compilerFlags = (poolSize: number, cores: number = os.availableParallelism?.() ?? os.cpus().length): Array<string> =>
   poolSize >= cores ? ["--no-concurrent-recompilation"] : []
