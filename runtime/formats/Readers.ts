@@ -44,7 +44,7 @@ export const RECORDS_IN = "zephyr/records_in"
 export const BYTES_READ = "zephyr/bytes_read"
 
 /**
- * Rows of one file in chunks (up to 4096 rows); errors are ZephyrWorkerErrors naming the
+ * Rows of one file in chunks (up to Chunks.CHUNK_ROWS rows); errors are ZephyrWorkerErrors naming the
  * file and line (or row). Bad rows follow `onBadRow`; a quarantine side file is published
  * when the read ends (also when the consumer stops early) and dropped when it fails.
  */

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { describe, expect, it } from "vitest"
+import { CHUNK_ROWS } from "../../../runtime/formats/Chunks.ts"
 import { CounterSet } from "../../../runtime/task/CounterSet.ts"
 import { ZephyrWorkerError } from "../../../plan/Errors.ts"
 import { counterValues, listDir, readAll, readRequest, readRows, rejection, tempDirs, writeItems } from "./Fixtures.ts"
@@ -25,7 +26,7 @@ describe("JSONL", () => {
       const counters = new CounterSet()
       const { rows, chunks } = await readAll(readRequest(file, { counters }))
       expect(rows).toEqual(records)
-      expect(Math.max(...chunks)).toBeLessThanOrEqual(4096)
+      expect(Math.max(...chunks)).toBeLessThanOrEqual(CHUNK_ROWS)
       expect(counterValues(counters)).toEqual({ "zephyr/records_in": records.length, "zephyr/bytes_read": written.bytes })
     })
   }

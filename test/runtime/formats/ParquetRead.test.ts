@@ -8,6 +8,7 @@ import { predicate } from "../../../plan/Expr.ts"
 import { col } from "../../../dsl/Expr.ts"
 import { splitFile } from "../../../runtime/formats/Readers.ts"
 import { counterValues, listDir, readAll, readRequest, readRows, rejection, tempDirs, writeItems } from "./Fixtures.ts"
+import { CHUNK_ROWS } from "../../../runtime/formats/Chunks.ts"
 
 const newDir = tempDirs()
 
@@ -109,10 +110,10 @@ describe("readParquet", () => {
     expect(none[0]).toEqual({ __file_path: file })
   })
 
-  it("emits chunks of at most 4096 rows", async () => {
+  it(`emits chunks of at most ${CHUNK_ROWS} rows`, async () => {
     const { chunks } = await readAll(readRequest(await sample()))
     expect(chunks.reduce((a, b) => a + b, 0)).toBe(10_000)
-    expect(Math.max(...chunks)).toBeLessThanOrEqual(4096)
+    expect(Math.max(...chunks)).toBeLessThanOrEqual(CHUNK_ROWS)
   })
 
   it("splits a file into row-group-aligned ranges that cover it exactly", async () => {
