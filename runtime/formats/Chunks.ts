@@ -9,8 +9,9 @@ import * as AnyArray from "../AnyArray.ts"
  * and 1024 rows of a typical JSONL row (about 300 bytes of objects and strings) stay in a
  * core's 1 MB L2 cache between passes, where 4096 did not. 2 workers on 2 cores, 6
  * alternating runs each: group-by-count 1.26–1.45 s (4096: 1.30–1.58), map → filter →
- * write 1.28–1.38 s (1.34–1.45); 512 and 2048 were slower than 1024; word count, dedup
- * and the memory bench's peak RSS unchanged.
+ * write 1.28–1.38 s (1.34–1.45). 512 rows were slower on both; 2048 tied on the first
+ * and were slower on the second. Word count, dedup and the memory bench's peak RSS did
+ * not change.
  */
 export const CHUNK_ROWS = 1024
 export const CHUNK_CHARS = 1 << 22
