@@ -20,6 +20,11 @@ import * as AnyArray from "../AnyArray.ts"
  * instead of 76–78 ms with none in 800). A file's first rows decide: when most of them need
  * `JSON.parse` anyway (nested values, escapes), or they carry fewer than one short string
  * per `CHARS_PER_SHORT_STRING` characters, the rest of the file is read by `JSON.parse` alone.
+ *
+ * With `columns` (the fields the pipeline reads of a row: a pushed-down `select`, or what its
+ * first function reads, see ReadColumns), a row is made of those fields alone: the other values
+ * are checked and skipped, never copied or converted. What it gives is then `JSON.parse`'s
+ * value with the other fields left out (`project`), and its errors are `JSON.parse`'s.
  */
 
 const QUOTE = 34
@@ -68,6 +73,22 @@ const MAX_EXACT_DIGITS = 15
 
 const isDigit = (c: number): boolean => c >= ZERO && c <= NINE
 
+/**
+ * `value` with only the fields in `columns` (a row JSON.parse made): any other value as it is.
+ * The fields keep their order; `__proto__` stays an own field, as JSON.parse makes it.
+ */
+export const project = (value: unknown, columns: ReadonlySet<string>): unknown => {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value
+  const row = value as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(row)) {
+    if (!columns.has(key)) continue
+    if (key === "__proto__") Object.defineProperty(out, key, { value: row[key], writable: true, enumerable: true, configurable: true })
+    else out[key] = row[key]
+  }
+  return out
+}
+
 /** A key as V8 keeps property names: interned once, when first seen. */
 const interned = (key: string): string => Object.keys({ [key]: 0 })[0]!
 
@@ -90,6 +111,8 @@ const copied = (s: string, start: number, end: number): string => JSON.parse(s.s
 export class Parser {
   // By position in the row, then by name: rows whose keys come in varying order.
   private readonly keys: Array<string> = AnyArray.empty()
+  // By position: whether the row keeps the value (always, without columns).
+  private readonly keep: Array<boolean> = AnyArray.empty()
   private readonly known = new Map<string, string>()
   private rows = 0
   private givenUp = 0
@@ -102,24 +125,38 @@ export class Parser {
   private readonly values: Array<unknown> = AnyArray.empty()
   private template: Record<string, unknown> | undefined = undefined
   private templateSize = -1
+  private readonly columns: ReadonlySet<string> | undefined
 
-  /** What JSON.parse makes of the line (or the error it throws). */
+  /** `columns`: the fields a row keeps (null: all). */
+  constructor(columns: ReadonlyArray<string> | null = null) {
+    this.columns = columns === null ? undefined : new Set(columns)
+  }
+
+  /** What JSON.parse makes of the line (or the error it throws), with only `columns`' fields. */
   parse(s: string): unknown {
-    if (this.plain) return JSON.parse(s)
+    if (this.plain) return this.fromJsonParse(s)
     const row = this.flat(s)
     if (this.rows < TRIAL_ROWS) {
       this.rows++
       this.chars += s.length
       if (row === undefined) this.givenUp++
-      if (this.rows === TRIAL_ROWS) this.plain = this.givenUp > TRIAL_ROWS * GIVE_UP_SHARE || this.shortStrings * CHARS_PER_SHORT_STRING < this.chars
+      // Skipping fields beats JSON.parse whatever their strings: only lines it must read anyway count then.
+      if (this.rows === TRIAL_ROWS) this.plain = this.givenUp > TRIAL_ROWS * GIVE_UP_SHARE || (this.columns === undefined && this.shortStrings * CHARS_PER_SHORT_STRING < this.chars)
     }
-    return row ?? JSON.parse(s)
+    return row ?? this.fromJsonParse(s)
+  }
+
+  private fromJsonParse(s: string): unknown {
+    const value: unknown = JSON.parse(s)
+    return this.columns === undefined ? value : project(value, this.columns)
   }
 
   /** The row, or undefined when JSON.parse must read the line. */
   private flat(s: string): Record<string, unknown> | undefined {
     if (NOT_PLAIN.test(s)) return undefined
     const keys = this.keys
+    const keep = this.keep
+    const columns = this.columns
     const known = this.known
     const values = this.values
     const n = s.length
@@ -153,6 +190,7 @@ export class Parser {
             if (known.size < KNOWN_KEYS) known.set(key, key)
           }
           keys[k] = key
+          keep[k] = columns === undefined || columns.has(key)
         }
         i = j + 1
         c = s.charCodeAt(i)
@@ -165,8 +203,11 @@ export class Parser {
           const valueStart = i + 1
           j = s.indexOf("\"", valueStart)
           if (j < 0) return undefined
-          if (j - valueStart <= INTERNED_UP_TO) this.shortStrings++
-          value = j - valueStart < COPIED_BELOW ? s.slice(valueStart, j) : copied(s, valueStart, j)
+          if (!keep[k]) value = undefined
+          else {
+            if (j - valueStart <= INTERNED_UP_TO) this.shortStrings++
+            value = j - valueStart < COPIED_BELOW ? s.slice(valueStart, j) : copied(s, valueStart, j)
+          }
           i = j + 1
         } else if (c === MINUS || isDigit(c)) {
           // JSON's number grammar exactly. An integer of up to 15 digits is exact as it is
@@ -193,7 +234,7 @@ export class Parser {
               if (!isDigit(c)) return undefined
               do c = s.charCodeAt(++i); while (isDigit(c))
             }
-            value = Number(s.slice(numberStart, i))
+            value = keep[k] ? Number(s.slice(numberStart, i)) : undefined
           }
         } else if (c === LOWER_T && s.startsWith("true", i)) {
           value = true
@@ -234,20 +275,20 @@ export class Parser {
       row = {}
     } else {
       if (this.template === undefined || count !== this.templateSize) {
-        let text = "{"
-        for (let k = 0; k < count; k++) text += `${k > 0 ? "," : ""}${JSON.stringify(keys[k])}:null`
-        this.template = JSON.parse(`${text}}`) as Record<string, unknown>
+        let text = ""
+        for (let k = 0; k < count; k++) if (keep[k]) text += `${text.length > 0 ? "," : ""}${JSON.stringify(keys[k])}:null`
+        this.template = JSON.parse(`{${text}}`) as Record<string, unknown>
         this.templateSize = count
       }
       row = { ...this.template }
     }
-    for (let k = 0; k < count; k++) row[keys[k]!] = values[k]
+    for (let k = 0; k < count; k++) if (keep[k]) row[keys[k]!] = values[k]
     return row
   }
 }
 
 /** A parser as a function (see Parser). */
-export const makeParser = (): (line: string) => unknown => {
-  const parser = new Parser()
+export const makeParser = (columns: ReadonlyArray<string> | null = null): (line: string) => unknown => {
+  const parser = new Parser(columns)
   return (line) => parser.parse(line)
 }

@@ -7,10 +7,11 @@ import type { RowDecoder } from "./RowDecoder.ts"
 
 /**
  * JSON lines (`.jsonl`, `.json`, `.ndjson`): each line is what `JSON.parse` makes of it (read
- * by FlatJson), blank lines skipped; a line that does not parse is a bad row.
+ * by FlatJson), blank lines skipped; a line that does not parse is a bad row. With `columns`,
+ * a row keeps only those fields (the others are checked, not copied).
  */
-export const read = (file: string, codec: Codec, decoder: RowDecoder, bad: BadRows, onRead: (n: number) => void): AsyncGenerator<Array<unknown>> => {
-  const parser = new FlatJson.Parser()
+export const read = (file: string, codec: Codec, decoder: RowDecoder, bad: BadRows, onRead: (n: number) => void, columns: ReadonlyArray<string> | null = null): AsyncGenerator<Array<unknown>> => {
+  const parser = new FlatJson.Parser(columns)
   return lineRows(file, codec, decoder, bad, onRead, (line, lineNumber) => {
     if (line.length === 0) return SKIP
     try {

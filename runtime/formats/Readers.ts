@@ -15,7 +15,10 @@ export interface ReadRequest {
   readonly kind: LoadKind
   /** "auto" (loadFile): pick the reader by extension. */
   readonly format: Op.LoadFormat
-  /** Columns needed downstream (a hint; null = all). Parquet reads only these columns. */
+  /**
+   * Columns needed downstream (a hint; null = all). Parquet reads only these columns; a JSONL
+   * row keeps only these fields, unless rows are decoded with a schema (which may need others).
+   */
   readonly columns: ReadonlyArray<string> | null
   /** Rows for which it is false may be skipped. Parquet skips row groups whose statistics prove it false. */
   readonly filter: Expr.Expr | null
@@ -58,7 +61,7 @@ export async function* read(request: ReadRequest): AsyncGenerator<ReadonlyArray<
   const decoder = new RowDecoder(bad, request.schema, filePathColumn)
   const onRead = (n: number) => request.counters.increment(BYTES_READ, n)
   const rows =
-    format === "jsonl" ? Jsonl.read(file, codec, decoder, bad, onRead)
+    format === "jsonl" ? Jsonl.read(file, codec, decoder, bad, onRead, request.schema === undefined ? request.columns : null)
     : format === "text" ? Text.read(file, codec, !loadText, decoder, bad, onRead)
     : format === "csv" ? (await csv()).read(file, codec, request.options, request.onBadRow, decoder, bad, onRead)
     : (await parquet()).read({

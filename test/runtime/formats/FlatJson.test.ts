@@ -21,6 +21,13 @@ const expectSameAsJsonParse = (lines: ReadonlyArray<string>) => {
   for (const line of lines) expect(outcome(parse, line), line).toStrictEqual(outcome(JSON.parse, line))
 }
 
+/** With `columns`, JSON.parse's value with the other fields left out (or JSON.parse's error). */
+const expectSameAsProjectedJsonParse = (lines: ReadonlyArray<string>, columns: ReadonlyArray<string>) => {
+  const parse = FlatJson.makeParser(columns)
+  const wanted = new Set(columns)
+  for (const line of lines) expect(outcome(parse, line), `${line} with columns ${JSON.stringify(columns)}`).toStrictEqual(outcome((s) => FlatJson.project(JSON.parse(s), wanted), line))
+}
+
 /**
  * Runs `lines` of a script in a process of its own that can collect garbage on demand
  * (`gc()`), with FlatJson imported; what the script prints, parsed as JSON.
@@ -47,6 +54,25 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
     ["keys Object.prototype has: own properties, the prototype untouched", ['{"__proto__":{"polluted":true},"a":1}', '{"__proto__":1}', '{"toString":"x","constructor":1,"hasOwnProperty":null}', '{"a":1,"__proto__":"x"}']]
   ]
   for (const [name, lines] of cases) it(name, () => expectSameAsJsonParse(lines))
+  // The same lines read for a few fields: JSON.parse's rows without the others, or its errors.
+  for (const [name, lines] of cases) {
+    it(`${name}, for some fields only`, () => {
+      for (const columns of [["key"], ["a", "n"], ["s", "__proto__", "2"], [], ["missing"]]) expectSameAsProjectedJsonParse(lines, columns)
+    })
+  }
+
+  it("projects: JSON.parse's row without the other fields, in its order", () => {
+    const parse = FlatJson.makeParser(["text", "id"])
+    expect(parse('{"id":1,"key":"k","text":"t","n":2.5}')).toStrictEqual({ id: 1, text: "t" })
+    expect(Object.keys(parse('{"text":"u","id":2}') as object)).toStrictEqual(["text", "id"])
+    expect(parse('{"key":"only"}')).toStrictEqual({})
+    // Values JSON.parse must read (nested, escaped) are projected the same way.
+    expect(parse('{"id":3,"meta":{"a":[1]},"text":"a\\"b"}')).toStrictEqual({ id: 3, text: 'a"b' })
+    expect(parse("[1,2]")).toStrictEqual([1, 2])
+    const proto = parse('{"__proto__":{"polluted":true},"id":4}') as Record<string, unknown>
+    expect(proto).toStrictEqual({ id: 4 })
+    expect(Object.getPrototypeOf(FlatJson.project({ ["__proto__"]: 1 }, new Set(["__proto__"])))).toBe(Object.prototype)
+  })
 
   /** How many of `lines` JSON.parse reads whole while `parse` reads them. */
   const jsonParseCalls = (parse: (s: string) => unknown, lines: ReadonlyArray<string>): number => {
@@ -83,6 +109,23 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
     const parse = FlatJson.makeParser()
     expect(jsonParseCalls(parse, Array.from({ length: 256 }, (_, i) => `{"id":${i},"text":"${long}","score":${i / 3}}`))).toBe(0)
     expect(jsonParseCalls(parse, flatRows(10))).toBe(10)
+  })
+
+  it("skips the values of other fields without copying or converting them, whatever the strings", () => {
+    // 256 rows of long strings and no short ones: without columns, JSON.parse would take the
+    // rest of the file; a projection keeps reading here, and never calls JSON.parse on a line
+    // or a value (long values it keeps are copied by it), only once on the template of the rows' shape.
+    const long = "w".repeat(600)
+    const rows = Array.from({ length: 300 }, (_, i) => `{"id":${i},"text":"${long}","score":${i / 3},"big":1.5e300}`)
+    const parse = FlatJson.makeParser(["id"])
+    const calls = vi.spyOn(JSON, "parse")
+    try {
+      for (const row of rows) parse(row)
+      expect(calls.mock.calls).toStrictEqual([['{"id":null}']])
+    } finally {
+      calls.mockRestore()
+    }
+    expect(parse(rows[7]!)).toStrictEqual({ id: 7 })
   })
 
   it("copies long string values: a kept row does not keep its line alive", () => {
@@ -132,6 +175,12 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
     fc.assert(fc.property(fc.array(flatRow, { minLength: 1, maxLength: 8 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 2000 })
   })
 
+  const columns = fc.array(fc.oneof(fc.string(), fc.constantFrom("a", "b", "id", "__proto__", "0", "1")), { maxLength: 4 })
+
+  it("agrees with JSON.parse, projected, on any sequence of flat rows and any fields", () => {
+    fc.assert(fc.property(fc.array(flatRow, { minLength: 1, maxLength: 8 }), columns, (lines, cols) => expectSameAsProjectedJsonParse(lines, cols)), { numRuns: 2000 })
+  })
+
   // Rows of one shape: the second and later are built from a template of it.
   const sameShape = fc.tuple(fc.array(fc.oneof(fc.string(), fc.constantFrom("a", "b", "0", "1", "10")), { maxLength: 6 }), fc.array(fc.array(scalar, { minLength: 6, maxLength: 6 }), { minLength: 2, maxLength: 6 }))
     .map(([keys, rows]) => rows.map((values) => `{${keys.map((k, i) => `${JSON.stringify(k)}:${JSON.stringify(values[i]) ?? "null"}`).join(",")}}`))
@@ -140,8 +189,16 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
     fc.assert(fc.property(fc.array(sameShape, { minLength: 1, maxLength: 3 }), (groups) => expectSameAsJsonParse(groups.flat())), { numRuns: 1000 })
   })
 
+  it("agrees with JSON.parse, projected, on rows of one shape, and after a change of shape", () => {
+    fc.assert(fc.property(fc.array(sameShape, { minLength: 1, maxLength: 3 }), columns, (groups, cols) => expectSameAsProjectedJsonParse(groups.flat(), cols)), { numRuns: 1000 })
+  })
+
   it("agrees with JSON.parse on any JSON value", () => {
     fc.assert(fc.property(fc.array(fc.json(), { minLength: 1, maxLength: 4 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 1000 })
+  })
+
+  it("agrees with JSON.parse, projected, on any JSON value", () => {
+    fc.assert(fc.property(fc.array(fc.json(), { minLength: 1, maxLength: 4 }), columns, (lines, cols) => expectSameAsProjectedJsonParse(lines, cols)), { numRuns: 1000 })
   })
 
   it("agrees with JSON.parse on rows with a character changed, dropped or added: the same value or the same error", () => {
@@ -151,5 +208,6 @@ describe("FlatJson: a JSON line reader that always agrees with JSON.parse", () =
         return how === "drop" ? line.slice(0, i) + line.slice(i + 1) : how === "add" ? line.slice(0, i) + c + line.slice(i) : line.slice(0, i) + c + line.slice(i + 1)
       })
     fc.assert(fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (lines) => expectSameAsJsonParse(lines)), { numRuns: 5000 })
+    fc.assert(fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), columns, (lines, cols) => expectSameAsProjectedJsonParse(lines, cols)), { numRuns: 5000 })
   })
 })

@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as zlib from "node:zlib"
+import { Schema } from "effect"
 import { describe, expect, it } from "vitest"
 import { CounterSet } from "../../../runtime/task/CounterSet.ts"
 import { ZephyrWorkerError } from "../../../plan/Errors.ts"
@@ -57,6 +58,18 @@ describe("Readers.read", () => {
     expect(await readRows(path.join(dir, "rows.log"), { kind: "loadJsonl", format: "jsonl" })).toEqual([{ a: 1 }])
     await writeItems(path.join(dir, "rows.bin"), "parquet", [{ a: 2 }])
     expect(await readRows(path.join(dir, "rows.bin"), { kind: "loadParquet", format: "parquet" })).toEqual([{ a: 2 }])
+  })
+
+  it("reads only the columns asked for from JSONL, and every field when rows are decoded with a schema", async () => {
+    const dir = newDir()
+    const file = path.join(dir, "rows.jsonl")
+    fs.writeFileSync(file, '{"id":1,"key":"a","text":"long text"}\n{"id":2,"key":"b","meta":{"x":1}}\nnot json\n')
+    const counters = new CounterSet()
+    expect(await readRows(file, { columns: ["key"], includeFilePaths: true, filePathColumn: "path", onBadRow: "skip", counters })).toEqual([{ key: "a", path: file }, { key: "b", path: file }])
+    // A bad line is still a bad row.
+    expect(counterValues(counters)["zephyr/rows_dropped"]).toBe(1)
+    const schema = Schema.Struct({ id: Schema.Number, key: Schema.String })
+    expect(await readRows(file, { columns: ["key"], schema, onBadRow: "skip" })).toEqual([{ id: 1, key: "a" }, { id: 2, key: "b" }])
   })
 
   it("publishes quarantined rows when the consumer stops early", async () => {
