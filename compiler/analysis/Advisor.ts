@@ -133,7 +133,7 @@ const filterAfterMap = (stage: Stage.Stage, facts: Facts): Array<Advice.Advice> 
     const filter = stage.ops[i + 1]
     if (map.kind !== OpKind.map || filter?.kind !== OpKind.filter) return
     const copies = factOf(facts, map, "map-copies")
-    const fields = filter.expr !== null ? [...Expr.columns(filter.expr)].sort() : factOf(facts, filter, "predicate-reads")?.fields
+    const fields = filter.expr !== null ? [...Expr.columns(filter.expr)].sort() : factOf(facts, filter, "item-reads")?.fields
     if (!copies || fields === undefined || fields.length === 0 || !fields.every((f) => CodeFact.copies(copies, f))) return
     const before = stage.ops[i - 1]
     const pushed = filter.expr !== null && before !== undefined && Op.isKind(before, ...loadKinds) ? " Right after the read, the reader applies it too (it reads fewer rows, and Parquet skips row groups)." : ""

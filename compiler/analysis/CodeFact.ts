@@ -6,7 +6,7 @@ import type * as Nodes from "./Nodes.ts"
  * a finding, a fact names its DSL call by the position of the method's name, which is
  * where the DSL records the call's location, so cached facts serve any args.
  */
-export type CodeFact = ReducerAccumulates | MapCopies | PredicateReads
+export type CodeFact = ReducerAccumulates | MapCopies | ItemReads
 
 /** What one step of an accumulation adds: 1, the item itself, a field of the item, or anything else. */
 export type Added =
@@ -53,9 +53,12 @@ export interface MapCopies {
   readonly computed: ReadonlyArray<string>
 }
 
-/** A filter predicate that reads its item only through these properties (`e.kind`, `{ kind }`). */
-export interface PredicateReads {
-  readonly kind: "predicate-reads"
+/**
+ * A map, filter or flatMap whose function reads its item only through these properties
+ * (`e.kind`, `{ kind }`, or passing it to a local function that does).
+ */
+export interface ItemReads {
+  readonly kind: "item-reads"
   readonly call: Nodes.Position
   readonly fields: ReadonlyArray<string>
 }

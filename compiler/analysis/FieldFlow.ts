@@ -6,14 +6,27 @@ import * as UserFunctions from "./UserFunctions.ts"
 
 /**
  * Which fields of its item a function reads, and which a map passes through unchanged,
- * read from their TypeScript: explain's advice moves a filter before a map when the
- * predicate reads only fields the map copies. Both analyses give up (no fact) on anything
- * they cannot follow: a parameter passed on whole, a computed property name, a write to
- * the parameter, several returns.
+ * read from their TypeScript. Explain's advice moves a filter before a map when the
+ * predicate reads only fields the map copies; the reader of a run's first stage reads only
+ * the fields its functions read (ReadColumns), so a wrong "reads only" would lose data:
+ * both analyses give up (no fact) on anything they cannot follow (a parameter passed to
+ * a function that is not the user's, or to one that may change, a computed property name,
+ * a method called on the item, a write to it, several returns).
  */
 
 const propertyName = (name: ts.PropertyName): string | undefined =>
   ts.isIdentifier(name) || ts.isStringLiteral(name) || ts.isNumericLiteral(name) ? name.text : undefined
+
+/** The fields a destructuring pattern takes (`{ a, b: c }`), or undefined with a rest or a computed name. */
+const bindingFields = (pattern: ts.ObjectBindingPattern): Array<string> | undefined => {
+  const out: Array<string> = []
+  for (const element of pattern.elements) {
+    const name = element.dotDotDotToken ? undefined : propertyName(element.propertyName ?? (element.name as ts.Identifier))
+    if (name === undefined || (!element.propertyName && !ts.isIdentifier(element.name))) return undefined
+    out.push(name)
+  }
+  return out
+}
 
 /** `r.p`, `r?.p` or `r["p"]` on the expression `e`: the name `p`. */
 const accessedName = (access: ts.Node): string | undefined => {
@@ -28,6 +41,20 @@ const accessOf = (reference: ts.Identifier): ts.Expression | undefined => {
   while (ts.isParenthesizedExpression(n.parent) || ts.isAsExpression(n.parent) || ts.isNonNullExpression(n.parent) || ts.isSatisfiesExpression(n.parent)) n = n.parent
   const access = n.parent
   return (ts.isPropertyAccessExpression(access) || ts.isElementAccessExpression(access)) && access.expression === n ? access : undefined
+}
+
+/** An expression with the parentheses and casts around it: what its parent sees. */
+const outermost = (e: ts.Node): ts.Node => {
+  let n = e
+  while (ts.isParenthesizedExpression(n.parent) || ts.isAsExpression(n.parent) || ts.isNonNullExpression(n.parent) || ts.isSatisfiesExpression(n.parent) || ts.isTypeAssertionExpression(n.parent)) n = n.parent
+  return n
+}
+
+/** `r.m()` (or `new r.C()`, a tagged template): the call gets the item as `this`. */
+const isCallee = (access: ts.Expression): boolean => {
+  const n = outermost(access)
+  const parent = n.parent
+  return ((ts.isCallExpression(parent) || ts.isNewExpression(parent)) && parent.expression === n) || (ts.isTaggedTemplateExpression(parent) && parent.tag === n)
 }
 
 /** An access that writes (`r.p = x`, `r.p++`, `delete r.p`) rather than reads. */
@@ -45,33 +72,103 @@ const isWrite = (access: ts.Expression): boolean => {
  * property read (`r.kind`), or the parameter is destructured (`({ kind }) => ...`). Undefined
  * when it uses the parameter any other way (passes it on, spreads it, writes to it).
  */
-export const fieldsRead = (checker: ts.TypeChecker, fn: Nodes.FunctionNode): Array<string> | undefined => {
-  const param = fn.parameters[0]
-  if (!param || param.dotDotDotToken || !fn.body) return param ? undefined : []
-  if (ts.isObjectBindingPattern(param.name)) {
-    const out: Array<string> = []
-    for (const element of param.name.elements) {
-      const name = element.dotDotDotToken ? undefined : propertyName(element.propertyName ?? (element.name as ts.Identifier))
-      if (name === undefined || (!element.propertyName && !ts.isIdentifier(element.name))) return undefined
-      out.push(name)
-    }
-    return [...new Set(out)].sort()
-  }
-  if (!ts.isIdentifier(param.name)) return undefined
-  const symbol = checker.getSymbolAtLocation(param.name)
-  if (!symbol) return undefined
+export const fieldsRead = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, fn: Nodes.FunctionNode): Array<string> | undefined => {
   const out = new Set<string>()
-  let other = false
-  Nodes.walk(fn.body, (node) => {
-    if (other || !ts.isIdentifier(node) || Nodes.resolvedSymbol(checker, node) !== symbol) return
+  return parameterReads(checker, local, fn, 0, out, new Map(), 0) ? [...out].sort() : undefined
+}
+
+/** How deep a parameter is followed into the functions it is passed to. */
+const MAX_CALL_DEPTH = 8
+
+/**
+ * Adds to `out` the fields of parameter `index` of `fn` that `fn` reads: directly, by
+ * destructuring, or by passing it (as it is) to a local function that reads them. False when
+ * the parameter is used any other way. `seen` holds the parameters already followed (a
+ * recursive function reads no more on its second visit).
+ */
+const parameterReads = (
+  checker: ts.TypeChecker,
+  local: UserFunctions.LocalFiles,
+  fn: Nodes.FunctionNode,
+  index: number,
+  out: Set<string>,
+  seen: Map<ts.Node, Set<number>>,
+  depth: number
+): boolean => {
+  if (depth > MAX_CALL_DEPTH || !fn.body) return false
+  const indexes = seen.get(fn) ?? new Set<number>()
+  if (indexes.has(index)) return true
+  seen.set(fn, indexes.add(index))
+  // `arguments` and `eval` reach a parameter by other ways than its name.
+  let reflective = false
+  Nodes.walk(fn, (node) => { if (ts.isIdentifier(node) && (node.text === "arguments" || node.text === "eval")) reflective = true })
+  if (reflective) return false
+  const param = fn.parameters[index]
+  // A parameter the function does not declare is not read (unless a rest parameter takes it).
+  if (!param) return !fn.parameters.some((p) => p.dotDotDotToken)
+  if (param.dotDotDotToken) return false
+  if (ts.isObjectBindingPattern(param.name)) {
+    const fields = bindingFields(param.name)
+    for (const f of fields ?? []) out.add(f)
+    return fields !== undefined
+  }
+  if (!ts.isIdentifier(param.name)) return false
+  const symbol = checker.getSymbolAtLocation(param.name)
+  if (!symbol) return false
+  let followed = true
+  // The whole function: a later parameter's default may read this one.
+  Nodes.walk(fn, (node) => {
+    if (!followed) return false
+    if (node === param.name || !ts.isIdentifier(node) || Nodes.resolvedSymbol(checker, node) !== symbol) return
     // `{ r }` passes the item on whole.
-    if (ts.isShorthandPropertyAssignment(node.parent)) { other = true; return }
+    if (ts.isShorthandPropertyAssignment(node.parent)) { followed = false; return }
     const access = accessOf(node)
-    const name = access && accessedName(access)
-    if (access === undefined || name === undefined || isWrite(access)) other = true
-    else out.add(name)
+    if (access !== undefined) {
+      const name = accessedName(access)
+      if (name === undefined || isWrite(access) || isCallee(access)) followed = false
+      else out.add(name)
+      return
+    }
+    const n = outermost(node)
+    const parent = n.parent
+    // `const { a, b } = r`
+    if (ts.isVariableDeclaration(parent) && parent.initializer === n && ts.isObjectBindingPattern(parent.name)) {
+      const fields = bindingFields(parent.name)
+      if (fields === undefined) followed = false
+      else for (const f of fields) out.add(f)
+      return
+    }
+    // `f(r)`, f a local function: what f reads of it.
+    if (ts.isCallExpression(parent) && parent.expression !== n) {
+      const at = parent.arguments.indexOf(n as ts.Expression)
+      const callee = at >= 0 && !parent.arguments.slice(0, at).some(ts.isSpreadElement) ? fixedFunction(checker, local, parent.expression) : undefined
+      if (callee === undefined || !parameterReads(checker, local, callee, at, out, seen, depth + 1)) followed = false
+      return
+    }
+    followed = false
   })
-  return other ? undefined : [...out].sort()
+  return followed
+}
+
+/**
+ * The one function an expression names for good: written inline, or declared in a local file
+ * as a function or as a `const` of a function. Not a factory's result, a method, a property
+ * or a `let`, whose function may be another one when the call runs.
+ */
+export const fixedFunction = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, expression: ts.Expression): Nodes.FunctionNode | undefined => {
+  const e = Nodes.unwrap(expression)
+  if (ts.isArrowFunction(e) || ts.isFunctionExpression(e)) return local.has(e.getSourceFile()) ? e : undefined
+  if (!ts.isIdentifier(e) && !ts.isPropertyAccessExpression(e)) return undefined
+  const symbol = Nodes.resolvedSymbol(checker, ts.isPropertyAccessExpression(e) ? e.name : e)
+  // Overload signatures have no body: the implementation is the function.
+  const declarations = (symbol?.declarations ?? []).filter((d) => !(ts.isFunctionDeclaration(d) && d.body === undefined))
+  if (declarations.length !== 1) return undefined
+  const declaration = declarations[0]!
+  if (!local.has(declaration.getSourceFile())) return undefined
+  if (ts.isFunctionDeclaration(declaration)) return declaration
+  if (!ts.isVariableDeclaration(declaration) || !ts.isIdentifier(declaration.name) || declaration.initializer === undefined || Nodes.isReassignable(declaration)) return undefined
+  const initializer = Nodes.unwrap(declaration.initializer)
+  return ts.isArrowFunction(initializer) || ts.isFunctionExpression(initializer) ? initializer : undefined
 }
 
 /** What a map's function copies from its input into the object literal it returns. */
@@ -147,27 +244,28 @@ export const mapCopies = (checker: ts.TypeChecker, fn: Nodes.FunctionNode): Omit
   return { copied: [...copied].sort(), spread, computed: [...computed].sort() }
 }
 
-/** The one local function an argument stands for. */
-const onlyFunction = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, call: DslCalls.DslCall): Nodes.FunctionNode | undefined => {
+/** The function an element call (map, filter, flatMap) was passed, when it is fixed (see fixedFunction). */
+const elementFunction = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, call: DslCalls.DslCall): Nodes.FunctionNode | undefined => {
   const argument = call.functions.find((f) => f.role === "element")
-  const resolved = argument ? UserFunctions.resolve(checker, local, argument.expression) : []
-  return resolved.length === 1 ? resolved[0] : undefined
+  return argument ? fixedFunction(checker, local, argument.expression) : undefined
 }
 
-/** The facts of every map and function filter call. */
-export const facts = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, calls: ReadonlyArray<DslCalls.DslCall>): Array<CodeFact.MapCopies | CodeFact.PredicateReads> => {
-  const out: Array<CodeFact.MapCopies | CodeFact.PredicateReads> = []
+/** The calls whose function's reads of its item are worth knowing. */
+const readingCalls = new Set(["map", "filter", "flatMap"])
+
+/** The facts of every map, filter and flatMap call. */
+export const facts = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, calls: ReadonlyArray<DslCalls.DslCall>): Array<CodeFact.MapCopies | CodeFact.ItemReads> => {
+  const out: Array<CodeFact.MapCopies | CodeFact.ItemReads> = []
   for (const call of calls) {
-    if (call.method !== "map" && call.method !== "filter") continue
-    const fn = onlyFunction(checker, local, call)
+    if (!readingCalls.has(call.method)) continue
+    const fn = elementFunction(checker, local, call)
     if (!fn) continue
     if (call.method === "map") {
       const copies = mapCopies(checker, fn)
       if (copies) out.push({ kind: "map-copies", call: Nodes.position(call.name), ...copies })
-    } else {
-      const fields = fieldsRead(checker, fn)
-      if (fields) out.push({ kind: "predicate-reads", call: Nodes.position(call.name), fields })
     }
+    const fields = fieldsRead(checker, local, fn)
+    if (fields) out.push({ kind: "item-reads", call: Nodes.position(call.name), fields })
   }
   return out
 }
