@@ -26,11 +26,15 @@ const format = OptionValues.choice("check", "format", ["text", "json"] as const)
 const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new Promise<void>((resolve) => to.write(text, () => resolve())))
 
 /**
- * Starts the checks of a module (in their thread) before it is loaded, and with `advice`
- * (`compile --explain`) the reading of its code for the advice; undefined for `--no-check`.
+ * Starts the checks of a module (in their thread) before it is loaded, with the reading of
+ * its code for the columns its readers need and for explain's advice; undefined for `--no-check`.
  */
-export const start = (module: string, noCheck: boolean, advice = false): Check.Pending | undefined =>
-  noCheck ? undefined : Check.start([path.resolve(module)], { checks: true, advice })
+export const start = (module: string, noCheck: boolean): Check.Pending | undefined =>
+  noCheck ? undefined : Check.start([path.resolve(module)])
+
+/** The plan with its loads reading only the columns its functions read, as the checks' analysis found (see ReadColumns). */
+export const withReadColumns = <A, E, R>(checks: Check.Pending | undefined, plan: CompiledPlan<A, E, R>) =>
+  checks === undefined ? Effect.succeed(plan) : Effect.promise(() => checks.readColumns(plan.plan, plan.module)).pipe(Effect.map((columns) => plan.withReadColumns(columns)))
 
 /**
  * The diagnostics of a module's plan (from checks `start`ed before): printed (text) on

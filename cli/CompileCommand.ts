@@ -29,9 +29,11 @@ export const command = Command.make(
   { module: CommonOptions.module, explain, format, export: CommonOptions.exportName, args: CommonOptions.args, noCheck: CheckCommand.noCheck },
   (o) =>
     Effect.gen(function* () {
-      const checks = CheckCommand.start(o.module, o.noCheck, o.explain)
+      const checks = CheckCommand.start(o.module, o.noCheck)
       const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
-      const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
+      const compiled = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
+      // What a run reads: explain shows the columns its loads read.
+      const plan = o.explain ? yield* CheckCommand.withReadColumns(checks, compiled) : compiled
       const diagnostics = checks === undefined ? [] : yield* Effect.tryPromise({ try: () => checks.diagnostics(plan.plan), catch: (e) => e })
       const advice: ReadonlyArray<Advice.Advice> = !o.explain ? [] : checks === undefined ? Check.advise(plan.plan, []) : yield* Effect.promise(() => checks.advice(plan.plan))
       if (o.format === "json") {

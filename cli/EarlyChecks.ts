@@ -7,7 +7,7 @@ import * as Analysis from "../compiler/analysis/Analysis.ts"
  * line, before the engine is loaded: on a cold cache the analyzer's thread then loads the
  * compiler while this thread loads the engine and the module. Only a head start: the
  * command starts the checks itself when this guessed wrong (or skips them, `--no-check`).
- * `compile --explain` also wants the code facts of its advice, from the same analysis.
+ * The same analysis finds the code facts (the columns a run reads, explain's advice).
  */
 const commands = new Set(["run", "compile", "check"])
 const scriptFile = /\.(?:[cm]?ts|tsx)$/
@@ -25,5 +25,5 @@ export const moduleToCheck = (args: ReadonlyArray<string>): string | undefined =
 
 export const startFromCommandLine = (args: ReadonlyArray<string>): void => {
   const module = moduleToCheck(args)
-  if (module !== undefined) Analysis.ahead([module], { checks: true, advice: args[0] === "compile" && args.includes("--explain") })
+  if (module !== undefined) Analysis.ahead([module], Analysis.checksAndFacts)
 }

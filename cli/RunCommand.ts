@@ -111,9 +111,10 @@ export const command = Command.make("run", options, (o) =>
     if (!o.dryRun) Zephyr.prestartWorkers(o.module, defined({ backend: o.backend ?? "local", workers: o.workers, memoryBudget: o.memoryBudget }))
     const checks = CheckCommand.start(o.module, o.noCheck)
     const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
-    const plan = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
+    const compiled = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
     // Before any worker registers: an error refuses the run and stops the processes started ahead.
-    yield* CheckCommand.finish(checks, o.module, plan, true)
+    yield* CheckCommand.finish(checks, o.module, compiled, true)
+    const plan = yield* CheckCommand.withReadColumns(checks, compiled)
     if (o.dryRun) {
       process.stdout.write(plan.explain("text"))
       return

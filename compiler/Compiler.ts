@@ -18,6 +18,7 @@ import { lower } from "./passes/lower.ts"
 import { partition } from "./passes/partition.ts"
 import { pushdown } from "./passes/pushdown.ts"
 import { validate } from "./passes/validate.ts"
+import * as ReadColumns from "./ReadColumns.ts"
 
 export interface CompileOptions {
   /** Counts the shards of a file source (the CLI and `Zephyr.compile` list files). */
@@ -67,7 +68,8 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
   constructor(
     readonly plan: Plan.Plan,
     readonly implementations: Implementation.Table,
-    readonly module: ModuleRef | undefined
+    readonly module: ModuleRef | undefined,
+    readonly readColumns: ReadColumns.ReadColumns | undefined = undefined
   ) {}
 
   static isCompiledPlan(u: unknown): u is CompiledPlan<unknown, unknown, unknown> {
@@ -97,6 +99,12 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
   advice(): Promise<ReadonlyArray<Advice.Advice>> { return Check.advice(this) }
 
   withModule(module: ModuleRef): CompiledPlan<A, E, R> {
-    return new CompiledPlan<A, E, R>(this.plan, this.implementations, module)
+    return new CompiledPlan<A, E, R>(this.plan, this.implementations, module, this.readColumns)
+  }
+
+  /** This plan with its loads reading only the columns its functions read (see ReadColumns); the same fingerprint. */
+  withReadColumns(columns: ReadColumns.ReadColumns): CompiledPlan<A, E, R> {
+    if (Object.keys(columns).length === 0) return this
+    return new CompiledPlan<A, E, R>(ReadColumns.apply(this.plan, columns), this.implementations, this.module, { ...this.readColumns, ...columns })
   }
 }

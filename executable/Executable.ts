@@ -7,4 +7,6 @@ export interface Executable {
   readonly plan: Plan
   readonly implementations: Implementation.Table
   readonly module: ModuleRef | undefined
+  /** The columns its loads read, as the module's analysis found them (ReadColumns): workers apply them to the plan they rebuild. */
+  readonly readColumns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
 }

@@ -26,8 +26,13 @@ export type BadRowPolicy = typeof BadRowPolicy.Type
 export const Load = Schema.Struct({
   ...head(...loadKinds),
   format: LoadFormat,
-  /** Columns the reader must read (a pushed-down `select` plus what pushed filters read); null: all. */
+  /**
+   * Columns the reader must read (a pushed-down `select` plus what pushed filters read, or
+   * what the stage's functions read: `columnsInferred`); null: all.
+   */
   columns: Schema.NullOr(Schema.Array(Schema.String)),
+  /** The columns are what the functions after the load read, as the module's analysis found (ReadColumns). */
+  columnsInferred: Schema.optional(Schema.Boolean),
   /** Rows for which this is false may be skipped by the reader (row groups, rows). */
   filter: Schema.NullOr(Expr),
   includeFilePaths: Schema.Boolean,

@@ -180,6 +180,8 @@ export const JobSpec = Schema.Struct({
   reconnectTimeoutMs: Schema.optional(Schema.Number),
   /** The largest message the coordinator accepts: workers send their reports in pulls below it. */
   maxMessageBytes: Schema.optional(Schema.Number),
+  /** The columns loads read, by op id: what the module's analysis found its functions read (ReadColumns). */
+  readColumns: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) })),
   /** How the driver reaches object storage (endpoint, region, path style; never credentials). */
   s3: Schema.optional(Schema.Struct({ endpoint: Schema.optional(Schema.String), region: Schema.String, forcePathStyle: Schema.Boolean }))
 })

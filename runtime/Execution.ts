@@ -150,6 +150,12 @@ const runAttempts = <A>(exe: Executable.Executable, options: Resolved, launcher:
     const { executionId, dir } = opened
     yield* Effect.promise(() => ExecutionStorage.touch(dir))
     yield* Effect.logInfo(`execution ${executionId}${opened.resumed ? " (resumed)" : ""}: ${exe.plan.stages.length} stage(s), ${poolSize(exe, options.workers)} ${options.backend} worker(s); chunks in ${dir} (resume after a crash with --resume ${executionId})`)
+    for (const stage of exe.plan.stages) {
+      const load = stage.ops[0]
+      if (load !== undefined && "columnsInferred" in load && load.columnsInferred === true && load.columns !== null) {
+        yield* Effect.logInfo(`stage ${stage.id} reads only ${load.columns.length === 0 ? "no field" : `the field${load.columns.length === 1 ? "" : "s"} ${load.columns.join(", ")}`} of each input row, all that its functions read (with --no-check, every field)`)
+      }
+    }
     let attempt = 0
     while (true) {
       const exit = yield* Effect.exit(Effect.scoped(runAttempt<A>(exe, options, launcher, executionId, dir, attempt, dashboard)))
@@ -178,6 +184,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       sharedNames: Object.keys(options.shared),
       maxMessageBytes: options.maxMessageBytes,
       reconnectTimeoutMs: options.reconnectTimeoutMs,
+      ...(exe.readColumns !== undefined && Object.keys(exe.readColumns).length > 0 ? { readColumns: exe.readColumns } : {}),
       s3: S3Options.share(options.s3)
     }
     const stages = exe.plan.stages

@@ -13,19 +13,24 @@ import type { Finding } from "./Finding.ts"
  * (dist/analysis-thread.js) so that it runs while this thread loads the engine and the
  * module and compiles the plan. `zephyr` starts it from its command line (`ahead`), before
  * it loads the engine; nothing here loads Effect or the TypeScript compiler. The same
- * analysis finds the code facts of explain's advice (CodeFact), only when asked for.
+ * analysis finds the code facts (CodeFact) of explain's advice and of the columns a run's
+ * readers read (ReadColumns), only when asked for.
  */
 
 /** The analyzer's thread script in the built engine (absent when running from sources). */
 const threadScript = path.join(PackageRoot.dist, "analysis-thread.js")
 
-/** What to find: the checks' findings, the code facts of explain's advice, or both. */
+/** What to find: the checks' findings, the code facts, or both. */
 export interface Wanted {
   readonly checks: boolean
-  readonly advice: boolean
+  readonly facts: boolean
 }
 
-export const checksOnly: Wanted = { checks: true, advice: false }
+/**
+ * The checks and the code facts: the facts cost little more than the checks' program, and a
+ * cache entry with both serves every later command (a run needs the facts too).
+ */
+export const checksAndFacts: Wanted = { checks: true, facts: true }
 
 interface Result {
   readonly findings: ReadonlyArray<Finding> | undefined
@@ -39,6 +44,8 @@ export interface Started {
   readonly findings: () => Promise<ReadonlyArray<Finding>>
   /** The code facts, when wanted (none otherwise). */
   readonly facts: () => Promise<ReadonlyArray<CodeFact>>
+  /** The files the code facts were found in, with a SHA-256 of the text read (absolute paths). */
+  readonly files: () => Promise<ReadonlyArray<DiagnosticCache.HashedFile>>
   /** Whether everything wanted came from the cache. */
   readonly cached: boolean
   /** Stops an analysis nobody will wait for. */
@@ -67,13 +74,14 @@ const begin = (entries: ReadonlyArray<string>, wanted: Wanted): Started => {
   const key = DiagnosticCache.keyOf(entries)
   const cached = DiagnosticCache.lookup(key)
   // Only what the cache does not hold is looked for (facts alone cost no type check).
-  const missing: Wanted = { checks: wanted.checks && cached?.findings === undefined, advice: wanted.advice && cached?.facts === undefined }
+  const missing: Wanted = { checks: wanted.checks && cached?.findings === undefined, facts: wanted.facts && cached?.facts === undefined }
   const none = (what: string) => () => Promise.reject(new Error(`Internal: the ${what} of ${entries.join(", ")} were not asked for`))
-  if (!missing.checks && !missing.advice) {
+  if (!missing.checks && !missing.facts) {
     return {
       wanted,
       findings: wanted.checks ? () => Promise.resolve(cached!.findings!) : none("findings"),
-      facts: wanted.advice ? () => Promise.resolve(cached!.facts!) : none("code facts"),
+      facts: wanted.facts ? () => Promise.resolve(cached!.facts!) : none("code facts"),
+      files: () => Promise.resolve(cached!.files),
       cached: true,
       cancel: () => undefined
     }
@@ -87,7 +95,9 @@ const begin = (entries: ReadonlyArray<string>, wanted: Wanted): Started => {
   return {
     wanted,
     findings: !wanted.checks ? none("findings") : missing.checks ? () => stored().then((r) => r.findings!) : () => Promise.resolve(cached!.findings!),
-    facts: !wanted.advice ? none("code facts") : missing.advice ? () => stored().then((r) => r.facts!) : () => Promise.resolve(cached!.facts!),
+    facts: !wanted.facts ? none("code facts") : missing.facts ? () => stored().then((r) => r.facts!) : () => Promise.resolve(cached!.facts!),
+    // What the analysis read when it found the facts (a fresh one, or the cached one).
+    files: () => (missing.facts ? stored().then((r) => DiagnosticCache.hashed(r.files)) : Promise.resolve(cached!.files)),
     cached: false,
     cancel: running.cancel
   }
@@ -98,15 +108,15 @@ const startedAhead = processGlobal("Analysis/startedAhead", () => new Map<string
 const keyOf = (entries: ReadonlyArray<string>) => JSON.stringify(entries)
 
 /** Starts the analysis of `entries` (absolute paths) for a `start` to come. */
-export const ahead = (entries: ReadonlyArray<string>, wanted: Wanted = checksOnly): void => {
+export const ahead = (entries: ReadonlyArray<string>, wanted: Wanted = checksAndFacts): void => {
   if (entries.length > 0 && !startedAhead.has(keyOf(entries))) startedAhead.set(keyOf(entries), begin(entries, wanted))
 }
 
 /** The analysis of `entries`: the one started ahead for them if it looks for all that is wanted, or a new one. */
-export const start = (entries: ReadonlyArray<string>, wanted: Wanted = checksOnly): Started => {
+export const start = (entries: ReadonlyArray<string>, wanted: Wanted = checksAndFacts): Started => {
   const early = startedAhead.get(keyOf(entries))
   startedAhead.delete(keyOf(entries))
-  if (early !== undefined && (early.wanted.checks || !wanted.checks) && (early.wanted.advice || !wanted.advice)) return early
+  if (early !== undefined && (early.wanted.checks || !wanted.checks) && (early.wanted.facts || !wanted.facts)) return early
   early?.cancel()
   return begin(entries, wanted)
 }

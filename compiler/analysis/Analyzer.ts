@@ -20,19 +20,20 @@ import * as Writes from "./Writes.ts"
  * module's DSL calls and the functions passed to them, then each check over them. This is
  * the only part of the engine that loads the TypeScript compiler (through ts-morph, so one
  * compiler is in play); Check.ts imports it only when the diagnostics are not cached.
- * The same program gives the code facts of explain's advice (CodeFact), when asked for.
+ * The same program gives the code facts (CodeFact) of explain's advice and of the columns a
+ * run reads, when asked for.
  */
 
-/** What to find: the checks' findings, the advice's code facts, or both. */
+/** What to find: the checks' findings, the code facts, or both. */
 export interface Wanted {
   readonly checks: boolean
-  readonly advice: boolean
+  readonly facts: boolean
 }
 
 export interface Analysis {
   /** Files are absolute paths; undefined when the checks were not asked for. */
   readonly findings: ReadonlyArray<Finding.Finding> | undefined
-  /** Undefined when the advice was not asked for. */
+  /** Undefined when the facts were not asked for. */
   readonly facts: ReadonlyArray<CodeFact.CodeFact> | undefined
   /** The files the result depends on (the module's local files, its tsconfig.json), with the text read. */
   readonly files: ReadonlyArray<{ readonly path: string; readonly text: string }>
@@ -67,7 +68,7 @@ const run = (program: Project.ModuleProgram, { syntax, calls }: Parsed): Array<F
   ]
 }
 
-/** The code facts of the calls' functions (for explain's advice). */
+/** The code facts of the calls' functions (for explain's advice, and the columns a run reads). */
 const facts = (program: Project.ModuleProgram, { calls }: Parsed): Array<CodeFact.CodeFact> => {
   if (calls === undefined) return []
   const local = new Set(program.localFiles)
@@ -75,11 +76,11 @@ const facts = (program: Project.ModuleProgram, { calls }: Parsed): Array<CodeFac
 }
 
 /** Checks the modules `entries` (absolute paths), or finds their code facts, or both. */
-export const analyze = (entries: ReadonlyArray<string>, wanted: Wanted = { checks: true, advice: false }): Analysis => {
+export const analyze = (entries: ReadonlyArray<string>, wanted: Wanted = { checks: true, facts: false }): Analysis => {
   let program = Project.make(entries, "fast")
   const parsed = parse(program)
   // The stand-ins do not change what the facts read (which calls, which functions, which fields).
-  const found = wanted.advice ? facts(program, parsed) : undefined
+  const found = wanted.facts ? facts(program, parsed) : undefined
   let findings = wanted.checks ? run(program, parsed) : undefined
   // A type error that names a type a stand-in replaced, a name the DOM library may hold, or a
   // name a package index's subset may lack, may be theirs: ask again with everything real.

@@ -3,7 +3,10 @@ import * as path from "node:path"
 import { displayPath } from "../../dsl/SourceCapture.ts"
 import type * as Executable from "../../executable/Executable.ts"
 import { ZephyrPlanError } from "../../plan/Errors.ts"
+import type { ModuleRef } from "../../plan/ModuleRef.ts"
+import type * as Op from "../../plan/Op.ts"
 import type * as Plan from "../../plan/Plan.ts"
+import * as ReadColumns from "../ReadColumns.ts"
 import type * as Advice from "./Advice.ts"
 import * as Advisor from "./Advisor.ts"
 import * as Analysis from "./Analysis.ts"
@@ -49,8 +52,30 @@ export interface Pending {
    * could not be analysed, only the rules that need no code apply.
    */
   readonly advice: (plan: Plan.Plan) => Promise<ReadonlyArray<Advice.Advice>>
+  /**
+   * The columns `plan`'s loads need (ReadColumns), when started with `facts`: none when the
+   * code could not be analysed, or when `module`'s files are not the ones the analysis read.
+   */
+  readonly readColumns: (plan: Plan.Plan, module: ModuleRef | undefined) => Promise<ReadColumns.ReadColumns>
   /** Stops an analysis nobody will wait for. */
   readonly cancel: () => void
+}
+
+/** What each op's function reads of its item (item-reads facts), by the location of the op's call. */
+const readsOf = (facts: ReadonlyArray<CodeFact>) => {
+  const at = new Map<string, ReadonlyArray<string>>()
+  for (const fact of facts) if (fact.kind === "item-reads") at.set(`${fact.call.file}:${fact.call.line}:${fact.call.column}`, fact.fields)
+  return (op: Op.Op): ReadonlyArray<string> | undefined => at.get(`${path.resolve(op.source.file)}:${op.source.line}:${op.source.column}`)
+}
+
+/**
+ * Whether the module was built from the files the analysis read (a file edited in between
+ * could read other fields): each of its sources has the hash of the text analysed.
+ */
+const analysed = (module: ModuleRef | undefined, files: ReadonlyArray<{ readonly path: string; readonly sha256: string }>): boolean => {
+  if (module?.sources === undefined) return false
+  const read = new Map(files.map((f) => [path.resolve(f.path), f.sha256]))
+  return Object.entries(module.sources).every(([file, hash]) => read.get(path.resolve(path.dirname(module.path), file))?.startsWith(hash) === true)
 }
 
 /** The advice for a plan, given the code facts of its module's DSL calls (absolute positions). */
@@ -69,8 +94,8 @@ export const advise = (plan: Plan.Plan, facts: ReadonlyArray<CodeFact>): Array<A
  * analysis in its thread. Call it before loading the module, and ask for the diagnostics
  * (and the advice, `wanted.advice`) once the plan is compiled.
  */
-export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = Analysis.checksOnly): Pending => {
-  if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), cancel: () => undefined }
+export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = Analysis.checksAndFacts): Pending => {
+  if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), readColumns: async () => ({}), cancel: () => undefined }
   const started = Analysis.start(entries, wanted)
   return {
     diagnostics: async (plan) => {
@@ -83,7 +108,13 @@ export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = 
       const ops = plan === undefined ? new Map<string, string>() : opsByLocation(plan)
       return findings.map((f) => toDiagnostic(f, ops)).sort(Diagnostic.order)
     },
-    advice: async (plan) => advise(plan, wanted.advice ? await started.facts().catch(() => []) : []),
+    advice: async (plan) => advise(plan, wanted.facts ? await started.facts().catch(() => []) : []),
+    readColumns: async (plan, module) => {
+      if (!wanted.facts) return {}
+      const found = await Promise.all([started.facts(), started.files()]).catch(() => undefined)
+      if (found === undefined || !analysed(module, found[1])) return {}
+      return ReadColumns.infer(plan, readsOf(found[0]))
+    },
     cancel: started.cancel
   }
 }
@@ -105,7 +136,7 @@ export const plan = (executable: Pick<Executable.Executable, "plan" | "module">)
 
 /** The advice for a compiled plan (see `entriesOf`); its code analysed without the checks, unless the cache has both. */
 export const advice = (executable: Pick<Executable.Executable, "plan" | "module">): Promise<ReadonlyArray<Advice.Advice>> =>
-  start(entriesOf(executable), { checks: false, advice: true }).advice(executable.plan)
+  start(entriesOf(executable), { checks: false, facts: true }).advice(executable.plan)
 
 /**
  * The error of a module whose checks found errors. For a run (`refusedRun`), it says that

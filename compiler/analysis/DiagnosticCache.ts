@@ -35,8 +35,17 @@ export interface Cached {
   readonly facts?: ReadonlyArray<CodeFact> | undefined
 }
 
+/** A file an analysis read: its absolute path and the SHA-256 of the text it read. */
+export interface HashedFile {
+  readonly path: string
+  readonly sha256: string
+}
+
+export const hashed = (files: ReadonlyArray<{ readonly path: string; readonly text: string }>): Array<HashedFile> =>
+  files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) }))
+
 interface Entry extends Cached {
-  readonly files: ReadonlyArray<{ readonly path: string; readonly sha256: string }>
+  readonly files: ReadonlyArray<HashedFile>
 }
 
 /** An entry as this version writes it (a cache from another version has another key). */
@@ -89,7 +98,7 @@ const read = (dir: string, key: string): Entry | undefined => {
 }
 
 /** What the cache holds for `key`, when every file it depends on is unchanged. */
-export const lookup = (key: string): Cached | undefined => {
+export const lookup = (key: string): (Cached & { readonly files: ReadonlyArray<HashedFile> }) | undefined => {
   const dir = ModuleCache.directory()
   const entry = dir === undefined ? undefined : read(dir, key)
   if (entry === undefined) return undefined
@@ -98,7 +107,7 @@ export const lookup = (key: string): Cached | undefined => {
     if (content === undefined || ModuleCache.sha256(content) !== f.sha256) return undefined
   }
   ModuleCache.markUsed(entryFile(dir!, key))
-  return { findings: entry.findings, facts: entry.facts }
+  return { findings: entry.findings, facts: entry.facts, files: entry.files }
 }
 
 /**
@@ -109,11 +118,11 @@ export const lookup = (key: string): Cached | undefined => {
 export const store = (key: string, files: ReadonlyArray<{ readonly path: string; readonly text: string }>, found: Cached): void => {
   const dir = ModuleCache.directory()
   if (dir === undefined) return
-  const hashed = files.map((f) => ({ path: f.path, sha256: ModuleCache.sha256(f.text) }))
+  const now = hashed(files)
   const previous = read(dir, key)
-  const same = previous !== undefined && JSON.stringify(previous.files) === JSON.stringify(hashed)
+  const same = previous !== undefined && JSON.stringify(previous.files) === JSON.stringify(now)
   const entry: Entry = {
-    files: hashed,
+    files: now,
     findings: found.findings ?? (same ? previous.findings : undefined),
     facts: found.facts ?? (same ? previous.facts : undefined)
   }

@@ -6,7 +6,7 @@ import * as CompilerCodeCache from "./CompilerCodeCache.ts"
  * module is loaded, so the compiler loads and checks while the plan is built. The compiler
  * loads through a V8 code cache (CompilerCodeCache), hence the analyzer's late import.
  */
-const { entries, wanted } = workerData as { readonly entries: ReadonlyArray<string>; readonly wanted: { readonly checks: boolean; readonly advice: boolean } }
+const { entries, wanted } = workerData as { readonly entries: ReadonlyArray<string>; readonly wanted: { readonly checks: boolean; readonly facts: boolean } }
 CompilerCodeCache.install()
 try {
   const Analyzer = await import("./Analyzer.ts")

@@ -13,7 +13,7 @@ export const op = (o: Op.Op): string => {
   switch (o.kind) {
     case OpKind.loadFile: case OpKind.loadJsonl: case OpKind.loadParquet: case OpKind.loadText: case OpKind.loadCsv: {
       const parts: Array<string> = [o.kind]
-      if (o.columns) parts.push(`columns [${o.columns.join(", ")}]`)
+      if (o.columns) parts.push(`columns [${o.columns.join(", ")}]${o.columnsInferred ? " (the fields its functions read)" : ""}`)
       if (o.filter) parts.push(`skip rows unless ${Expr.render(o.filter)}`)
       if (o.schema) parts.push(`schema ${o.schema}`)
       if (o.onBadRow !== "fail") parts.push(`bad rows: ${o.onBadRow}`)

@@ -15,7 +15,8 @@ import * as Worker from "./Worker.ts"
 
 /**
  * A worker process that dialled a coordinator: it imports the pipeline module named by
- * the job spec, rebuilds and compiles the plan (the coordinator checks the fingerprint),
+ * the job spec, rebuilds and compiles the plan (the coordinator checks the fingerprint; the
+ * columns its loads read come with the job),
  * and reads shared values from chunk storage when first asked for them.
  */
 export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, ZephyrPlanError> =>
@@ -26,7 +27,9 @@ export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, Zephyr
       if (spec.s3 !== undefined) ObjectStore.configure(S3Options.fromDriver(spec.s3))
       const loaded = await ModuleLoader.load(spec.module.path, { export: spec.module.export, args: spec.module.args })
       await fetchShared(spec)
-      return { executable: compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards }), layer: loaded.layer }
+      const executable = compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards })
+      // The columns the driver's analysis found: its plan reads only those, and so does this one.
+      return { executable: spec.readColumns === undefined ? executable : executable.withReadColumns(spec.readColumns), layer: loaded.layer }
     },
     catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ reason: "module-import-failed", message: (e as Error)?.message ?? String(e) }))
   })

@@ -55,6 +55,32 @@ describe("zephyr run", { timeout: 120_000 }, () => {
     expect(JSON.parse(plan).stages.map((s: { shards: { out: number } }) => s.shards.out)).toEqual([3, 3, 3])
   })
 
+  it("reads only the fields its functions read, on worker processes, with the output of a run that reads them all", async () => {
+    const input = path.join(dir, "in")
+    fs.mkdirSync(input)
+    // Flat rows, rows JSON.parse must read (escapes, nesting), a row without the key, and fields of every kind.
+    for (let f = 0; f < 3; f++) {
+      const rows = Array.from({ length: 30 }, (_, i) =>
+        i % 7 === 3 ? JSON.stringify({ id: i, meta: { key: "nested" }, text: 'say "hi"', key: `k${i % 4}` })
+        : i % 11 === 5 ? JSON.stringify({ id: i, text: "no key here" })
+        : JSON.stringify({ id: i, key: `k${(i + f) % 4}`, score: i / 3, ok: i % 2 === 0, none: null, text: `t${i} ${"w".repeat(i)}` }))
+      fs.writeFileSync(path.join(input, `part-${f}.jsonl`), rows.join("\n") + "\n")
+    }
+    const run = (...more: Array<string>) => zephyr("run", "test/cli/fixtures/read-columns.ts", "--workers", "2", "--no-progress", "--print-results",
+      "--chunk-dir", path.join(dir, "chunks"), "--arg", `input=${input}`, ...more)
+    const sorted = (stdout: string) => stdout.trim().split("\n").map((l) => JSON.parse(l) as { key: string; count: number }).sort((a, b) => a.key.localeCompare(b.key))
+    const projected = await run()
+    expect(projected.stderr).toContain("stage 0 reads only the field key of each input row, all that its functions read")
+    const everything = await run("--no-check")
+    expect(everything.stderr).not.toContain("reads only")
+    expect(sorted(projected.stdout)).toEqual(sorted(everything.stdout))
+    expect(sorted(projected.stdout).reduce((n, r) => n + r.count, 0)).toBe(3 * 30 - 3 * 3)
+    const { stdout: dry } = await zephyr("run", "test/cli/fixtures/read-columns.ts", "--dry-run", "--arg", `input=${input}`)
+    expect(dry).toContain("loadJsonl, columns [key] (the fields its functions read)")
+    const { stdout: plan } = await zephyr("compile", "test/cli/fixtures/read-columns.ts", "--explain", "--format", "json", "--arg", `input=${input}`)
+    expect(JSON.parse(plan).stages[0].ops[0]).toMatchObject({ kind: "loadJsonl", columns: ["key"], columnsInferred: true })
+  })
+
   it("a user error exits non-zero, prints nothing on stdout, and names the message, stage and shard on stderr", async () => {
     const err = await zephyr("run", "test/cli/fixtures/failing.ts", "--workers", "2", "--print-results", "--no-progress", "--chunk-dir", dir).catch((e) => e)
     expect(err.code).not.toBe(0)

@@ -100,19 +100,17 @@ describe("explain's advice", () => {
   }
   const fixture = "test/compiler/analysis/fixtures/advice/groupby-without-combiner.ts"
 
-  it("reads the code only when --explain asks, in the checks' analysis, and keeps it in their cache entry", async () => {
+  it("reads the code in the checks' analysis, and keeps what it read in their cache entry", async () => {
     const cache = tempDir()
     const plain = await zephyr(cache, "compile", fixture, "--export", "selfCombining")
     expect(plain.code).toBe(0)
     expect(plain.compilerInDriver).toBe(true)
     expect(Array.isArray(entry(cache).findings)).toBe(true)
-    expect(entry(cache).facts).toBeUndefined()
-    // The findings are cached: the explain's analysis reads the code only.
+    expect(entry(cache).facts!.length).toBeGreaterThan(0)
+    // Both are cached: the explain needs no compiler.
     const explained = await zephyr(cache, "compile", fixture, "--export", "selfCombining", "--explain")
     expect(explained.stdout).toContain("groupby-without-combiner in stage 0")
-    expect(explained.compilerInDriver).toBe(true)
-    expect(entry(cache).facts!.length).toBeGreaterThan(0)
-    expect(Array.isArray(entry(cache).findings)).toBe(true)
+    expect(explained.compilerInDriver).toBe(false)
     // Cached facts serve any export and args: no compiler.
     const again = await zephyr(cache, "compile", fixture, "--export", "total", "--explain")
     expect(again.stdout).toContain("groupby-without-combiner in stage 0")
@@ -133,5 +131,30 @@ describe("explain's advice", () => {
     expect(JSON.parse(stdout)).toEqual([["groupby-without-combiner", 5, 'export default Dataset.fromList([{ k: "a", v: n }]).'.length + 1]])
     expect(entry(cache).findings).toBeUndefined()
     expect(entry(cache).facts!.length).toBe(1)
+  }, 120_000)
+})
+
+describe("the columns a run reads", () => {
+  const module = "test/cli/fixtures/read-columns.ts"
+
+  it("are what the analysis found the functions read, only for the files it read", async () => {
+    process.env.ZEPHYR_MODULE_CACHE_DIR = tempDir()
+    try {
+      const { Pipeline, Zephyr } = await import("zephyr")
+      const Check = await import("../../../compiler/analysis/Check.ts")
+      const loaded = await Pipeline.load(module)
+      const plan = Zephyr.compile(loaded.dataset, { module: loaded.module })
+      const load = plan.stages[0]!.ops[0]!.id
+      const checks = Check.start([path.resolve(module)])
+      expect(await checks.readColumns(plan.plan, plan.module)).toEqual({ [load]: ["key"] })
+      // A module built from other text than the analysis read (edited in between): nothing.
+      const edited = { ...plan.module!, sources: Object.fromEntries(Object.keys(plan.module!.sources!).map((f) => [f, "0".repeat(32)])) }
+      expect(await checks.readColumns(plan.plan, edited)).toEqual({})
+      expect(await checks.readColumns(plan.plan, undefined)).toEqual({})
+      // Without the facts (`advice()` asks for no checks, checks alone for no facts): nothing.
+      expect(await Check.start([path.resolve(module)], { checks: true, facts: false }).readColumns(plan.plan, plan.module)).toEqual({})
+    } finally {
+      delete process.env.ZEPHYR_MODULE_CACHE_DIR
+    }
   }, 120_000)
 })

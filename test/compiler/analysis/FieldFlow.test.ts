@@ -18,7 +18,7 @@ const marked = (): Array<string> =>
 
 describe("FieldFlow: the fields of its item a function reads", () => {
   it("follows the item through destructuring and into local functions, and gives up on every other use", () => {
-    const analysis = Analyzer.analyze([fixture], { checks: false, advice: true })
+    const analysis = Analyzer.analyze([fixture], { checks: false, facts: true })
     const found = (analysis.facts ?? [])
       .flatMap((f) => (f.kind === "item-reads" && f.call.file === fixture ? [`${f.call.line}: ${f.fields.join(", ")}`] : []))
     expect(found.sort()).toEqual(marked().sort())

@@ -2,8 +2,10 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
+import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { Zephyr } from "zephyr"
+import * as RemoteWorker from "../../../runtime/worker/RemoteWorker.ts"
 import { useTempDirs } from "../../TempDirs.ts"
 import { waitFor } from "../../faults/Processes.ts"
 import type { Total } from "../launcher/fixtures/slow-shards.ts"
@@ -71,4 +73,17 @@ describe("a remote worker whose connection breaks", () => {
       throw e
     }
   }, 180_000)
+})
+
+describe("a remote worker's plan", () => {
+  it("reads only the columns the job names, with the fingerprint of the plan its module builds", async () => {
+    const module = { path: path.resolve("test/cli/fixtures/read-columns.ts"), args: { input: "in" } }
+    const spec = { executionId: "x", module, fingerprint: "", executionDir: tempDir(), heartbeatIntervalMs: 1000, memoryBudgetBytes: 2 ** 26, sharedNames: [] }
+    const plain = await Effect.runPromise(RemoteWorker.loadFromSpec(spec))
+    const load = plain.executable.plan.stages[0]!.ops[0]!
+    expect(load).toMatchObject({ kind: "loadJsonl", columns: null })
+    const projected = await Effect.runPromise(RemoteWorker.loadFromSpec({ ...spec, readColumns: { [load.id]: ["key"] } }))
+    expect(projected.executable.plan.stages[0]!.ops[0]).toMatchObject({ kind: "loadJsonl", columns: ["key"], columnsInferred: true })
+    expect(projected.executable.plan.fingerprint).toBe(plain.executable.plan.fingerprint)
+  })
 })
