@@ -92,7 +92,7 @@ export const advise = (plan: Plan.Plan, facts: ReadonlyArray<CodeFact>): Array<A
 /**
  * Starts the checks of `entries` (absolute paths of modules): a cache lookup, or the
  * analysis in its thread. Call it before loading the module, and ask for the diagnostics
- * (and the advice, `wanted.advice`) once the plan is compiled.
+ * (and the advice or the columns its readers read, with `wanted.facts`) once the plan is compiled.
  */
 export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = Analysis.checksAndFacts): Pending => {
   if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), readColumns: async () => ({}), cancel: () => undefined }

@@ -103,9 +103,11 @@ const parameterReads = (
   let reflective = false
   Nodes.walk(fn, (node) => { if (ts.isIdentifier(node) && (node.text === "arguments" || node.text === "eval")) reflective = true })
   if (reflective) return false
-  const param = fn.parameters[index]
+  // TypeScript's `this` parameter takes no argument.
+  const parameters = fn.parameters.filter((p) => !(ts.isIdentifier(p.name) && p.name.text === "this"))
+  const param = parameters[index]
   // A parameter the function does not declare is not read (unless a rest parameter takes it).
-  if (!param) return !fn.parameters.some((p) => p.dotDotDotToken)
+  if (!param) return !parameters.some((p) => p.dotDotDotToken)
   if (param.dotDotDotToken) return false
   if (ts.isObjectBindingPattern(param.name)) {
     const fields = bindingFields(param.name)
