@@ -110,7 +110,8 @@ export const run = <A, E, R>(dataset: Dataset<A, E, R> | CompiledPlan<A, E, R>, 
  * Loads a pipeline module (default export, or `export`) and runs it, on worker processes by
  * default. With `check: true` the module's static checks run first, as `zephyr run`'s do,
  * and an error-level diagnostic rejects the run before any worker registers; readers then
- * read only the fields the functions after them read (see ReadColumns), as in `zephyr run`.
+ * read only the fields the functions after them read (see ReadColumns), and combiners that only
+ * sum add in place (CombineSums), as in `zephyr run`.
  */
 export const runModule = async <A = unknown>(
   modulePath: string,
@@ -130,8 +131,8 @@ export const runModule = async <A = unknown>(
     if (checks) {
       const diagnostics = await checks.diagnostics(plan.plan)
       if (Diagnostic.hasErrors(diagnostics)) throw Check.failure(modulePath, diagnostics, { refusedRun: true, detail: true, skip: "check: false" })
-      // The same analysis says which fields the readers need (see ReadColumns).
-      plan = plan.withReadColumns(await checks.readColumns(plan.plan, plan.module))
+      // The same analysis says which fields the readers need (see ReadColumns) and which combiners only sum (CombineSums).
+      plan = plan.withReadColumns(await checks.readColumns(plan.plan, plan.module)).withCombineSums(await checks.combineSums(plan.plan, plan.module))
     }
     // Worker processes build the module's own `layer` export; in-process workers get it here.
     const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)

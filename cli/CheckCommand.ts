@@ -32,9 +32,16 @@ const write = (text: string, to: NodeJS.WriteStream) => Effect.promise(() => new
 export const start = (module: string, noCheck: boolean): Check.Pending | undefined =>
   noCheck ? undefined : Check.start([path.resolve(module)])
 
-/** The plan with its loads reading only the columns its functions read, as the checks' analysis found (see ReadColumns). */
-export const withReadColumns = <A, E, R>(checks: Check.Pending | undefined, plan: CompiledPlan<A, E, R>) =>
-  checks === undefined ? Effect.succeed(plan) : Effect.promise(() => checks.readColumns(plan.plan, plan.module)).pipe(Effect.map((columns) => plan.withReadColumns(columns)))
+/**
+ * The plan with what the checks' analysis found applied: its loads read only the columns its
+ * functions read (ReadColumns), and combiners that only sum add in place (CombineSums).
+ */
+export const withAnalysis = <A, E, R>(checks: Check.Pending | undefined, plan: CompiledPlan<A, E, R>) =>
+  checks === undefined
+    ? Effect.succeed(plan)
+    : Effect.promise(() => Promise.all([checks.readColumns(plan.plan, plan.module), checks.combineSums(plan.plan, plan.module)])).pipe(
+      Effect.map(([columns, sums]) => plan.withReadColumns(columns).withCombineSums(sums))
+    )
 
 /**
  * The diagnostics of a module's plan (from checks `start`ed before): printed (text) on

@@ -32,8 +32,8 @@ export const command = Command.make(
       const checks = CheckCommand.start(o.module, o.noCheck)
       const loaded = yield* Effect.tryPromise({ try: () => Pipeline.load(o.module, { export: o.export, args: o.args }), catch: (e) => e })
       const compiled = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
-      // What a run reads: explain shows the columns its loads read.
-      const plan = o.explain ? yield* CheckCommand.withReadColumns(checks, compiled) : compiled
+      // What a run does: explain shows the columns its loads read and the sums its combiners add in place.
+      const plan = o.explain ? yield* CheckCommand.withAnalysis(checks, compiled) : compiled
       const diagnostics = checks === undefined ? [] : yield* Effect.tryPromise({ try: () => checks.diagnostics(plan.plan), catch: (e) => e })
       const advice: ReadonlyArray<Advice.Advice> = !o.explain ? [] : checks === undefined ? Check.advise(plan.plan, []) : yield* Effect.promise(() => checks.advice(plan.plan))
       if (o.format === "json") {

@@ -114,7 +114,7 @@ export const command = Command.make("run", options, (o) =>
     const compiled = yield* Effect.try({ try: () => Zephyr.compile(loaded.dataset, { module: loaded.module }), catch: (e) => e })
     // Before any worker registers: an error refuses the run and stops the processes started ahead.
     yield* CheckCommand.finish(checks, o.module, compiled, true)
-    const plan = yield* CheckCommand.withReadColumns(checks, compiled)
+    const plan = yield* CheckCommand.withAnalysis(checks, compiled)
     if (o.dryRun) {
       process.stdout.write(plan.explain("text"))
       return

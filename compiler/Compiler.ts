@@ -18,6 +18,7 @@ import { lower } from "./passes/lower.ts"
 import { partition } from "./passes/partition.ts"
 import { pushdown } from "./passes/pushdown.ts"
 import { validate } from "./passes/validate.ts"
+import * as CombineSums from "./CombineSums.ts"
 import * as ReadColumns from "./ReadColumns.ts"
 
 export interface CompileOptions {
@@ -69,7 +70,8 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
     readonly plan: Plan.Plan,
     readonly implementations: Implementation.Table,
     readonly module: ModuleRef | undefined,
-    readonly readColumns: ReadColumns.ReadColumns | undefined = undefined
+    readonly readColumns: ReadColumns.ReadColumns | undefined = undefined,
+    readonly combineSums: CombineSums.CombineSums | undefined = undefined
   ) {}
 
   static isCompiledPlan(u: unknown): u is CompiledPlan<unknown, unknown, unknown> {
@@ -99,12 +101,18 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
   advice(): Promise<ReadonlyArray<Advice.Advice>> { return Check.advice(this) }
 
   withModule(module: ModuleRef): CompiledPlan<A, E, R> {
-    return new CompiledPlan<A, E, R>(this.plan, this.implementations, module, this.readColumns)
+    return new CompiledPlan<A, E, R>(this.plan, this.implementations, module, this.readColumns, this.combineSums)
   }
 
   /** This plan with its loads reading only the columns its functions read (see ReadColumns); the same fingerprint. */
   withReadColumns(columns: ReadColumns.ReadColumns): CompiledPlan<A, E, R> {
     if (Object.keys(columns).length === 0) return this
-    return new CompiledPlan<A, E, R>(ReadColumns.apply(this.plan, columns), this.implementations, this.module, { ...this.readColumns, ...columns })
+    return new CompiledPlan<A, E, R>(ReadColumns.apply(this.plan, columns), this.implementations, this.module, { ...this.readColumns, ...columns }, this.combineSums)
+  }
+
+  /** This plan with its scatters adding in place the fields their combiners only sum (see CombineSums); the same fingerprint. */
+  withCombineSums(sums: CombineSums.CombineSums): CompiledPlan<A, E, R> {
+    if (Object.keys(sums).length === 0) return this
+    return new CompiledPlan<A, E, R>(CombineSums.apply(this.plan, sums), this.implementations, this.module, this.readColumns, { ...this.combineSums, ...sums })
   }
 }

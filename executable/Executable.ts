@@ -9,4 +9,6 @@ export interface Executable {
   readonly module: ModuleRef | undefined
   /** The columns its loads read, as the module's analysis found them (ReadColumns): workers apply them to the plan they rebuild. */
   readonly readColumns?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
+  /** The fields its combiners only sum, as the module's analysis found them (CombineSums): workers apply them too. */
+  readonly combineSums?: Readonly<Record<string, ReadonlyArray<string>>> | undefined
 }

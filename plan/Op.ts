@@ -74,7 +74,9 @@ export const GroupBy = Schema.Struct({
   numOutputShards: Schema.NullOr(Schema.Number),
   reducer: Schema.NullOr(Schema.String),
   sortBy: Schema.Boolean,
-  combiner: Schema.NullOr(Schema.String)
+  combiner: Schema.NullOr(Schema.String),
+  /** The fields the combiner only sums, which the scatter adds in place, as the module's analysis found (CombineSums). */
+  combinerSums: Schema.optional(Schema.Array(Schema.String))
 })
 
 export const Deduplicate = Schema.Struct({

@@ -182,6 +182,8 @@ export const JobSpec = Schema.Struct({
   maxMessageBytes: Schema.optional(Schema.Number),
   /** The columns loads read, by op id: what the module's analysis found its functions read (ReadColumns). */
   readColumns: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) })),
+  /** The fields combiners only sum, by op id: what the module's analysis found (CombineSums). */
+  combineSums: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Array(Schema.String) })),
   /** How the driver reaches object storage (endpoint, region, path style; never credentials). */
   s3: Schema.optional(Schema.Struct({ endpoint: Schema.optional(Schema.String), region: Schema.String, forcePathStyle: Schema.Boolean }))
 })

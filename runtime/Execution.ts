@@ -155,6 +155,11 @@ const runAttempts = <A>(exe: Executable.Executable, options: Resolved, launcher:
       if (load !== undefined && "columnsInferred" in load && load.columnsInferred === true && load.columns !== null) {
         yield* Effect.logInfo(`stage ${stage.id} reads only ${load.columns.length === 0 ? "no field" : `the field${load.columns.length === 1 ? "" : "s"} ${load.columns.join(", ")}`} of each input row, all that its functions read (with --no-check, every field)`)
       }
+      for (const op of stage.ops) {
+        if (op.kind === OpKind.groupBy && op.combinerSums !== undefined) {
+          yield* Effect.logInfo(`stage ${stage.id}'s combiner only sums ${op.combinerSums.join(", ")}: the shuffle adds them in place and calls it once per key (with --no-check, once per item)`)
+        }
+      }
     }
     let attempt = 0
     while (true) {
@@ -185,6 +190,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       maxMessageBytes: options.maxMessageBytes,
       reconnectTimeoutMs: options.reconnectTimeoutMs,
       ...(exe.readColumns !== undefined && Object.keys(exe.readColumns).length > 0 ? { readColumns: exe.readColumns } : {}),
+      ...(exe.combineSums !== undefined && Object.keys(exe.combineSums).length > 0 ? { combineSums: exe.combineSums } : {}),
       s3: S3Options.share(options.s3)
     }
     const stages = exe.plan.stages

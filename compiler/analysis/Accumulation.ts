@@ -1,6 +1,7 @@
 import { ts } from "ts-morph"
 import type * as CodeFact from "./CodeFact.ts"
 import type * as DslCalls from "./DslCalls.ts"
+import * as FieldFlow from "./FieldFlow.ts"
 import * as Nodes from "./Nodes.ts"
 import * as UserFunctions from "./UserFunctions.ts"
 
@@ -184,29 +185,32 @@ const receiverItem = (checker: ts.TypeChecker, call: DslCalls.DslCall): ts.Type 
   return t.getSymbol()?.getName() === "Dataset" ? checker.getTypeArguments(t as ts.TypeReference)[0] : undefined
 }
 
-/** What a groupBy's reducer accumulates, if it only sums or counts. */
-export const reducer = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, call: DslCalls.DslCall): CodeFact.ReducerAccumulates | undefined => {
-  if (call.method !== "groupBy") return undefined
-  const argument = call.functions.find((f) => f.role === "reducer")
-  if (!argument) return undefined
-  const resolved = UserFunctions.resolve(checker, local, argument.expression)
-  if (resolved.length !== 1) return undefined
-  const fn = resolved[0]!
+/** What a function's result (`result`, which it returns) accumulates over its items, when it is only accumulations, the key and literals. */
+interface Accumulations {
+  readonly accumulators: Array<CodeFact.Accumulator>
+  readonly itemName: string | undefined
+  /** The variables that hold the accumulations (a `reduce` has none). */
+  readonly variables: ReadonlySet<ts.Symbol>
+}
+
+const accumulationsOf = (checker: ts.TypeChecker, fn: Nodes.FunctionNode, result: ts.Expression): Accumulations | undefined => {
   const [keyParam, itemsParam] = fn.parameters
   if (!itemsParam || !ts.isIdentifier(itemsParam.name) || itemsParam.dotDotDotToken) return undefined
   const items = checker.getSymbolAtLocation(itemsParam.name)
   const key = keyParam && ts.isIdentifier(keyParam.name) ? checker.getSymbolAtLocation(keyParam.name) : undefined
   if (!items) return undefined
-  const returned = returnedExpressions(fn)
-  if (returned === undefined || returned.length !== 1) return undefined
-  const result = Nodes.unwrap(returned[0]!)
+  const variables = new Set<ts.Symbol>()
 
   let itemName: string | undefined
   const accumulation = (e: ts.Expression): CodeFact.Added | undefined => {
     const n = Nodes.unwrap(e)
     if (ts.isIdentifier(n)) {
       const added = loopAccumulation(checker, fn, n, items, n)
-      if (added !== undefined) itemName ??= loopVariableOf(checker, fn, n)
+      if (added !== undefined) {
+        itemName ??= loopVariableOf(checker, fn, n)
+        const symbol = checker.getSymbolAtLocation(n)
+        if (symbol) variables.add(symbol)
+      }
       return added
     }
     const added = arrayAccumulation(checker, n, items)
@@ -223,7 +227,10 @@ export const reducer = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles
     const declaration = symbol?.valueDeclaration
     if (!declaration || !ts.isVariableDeclaration(declaration) || !ts.isIdentifier(declaration.name)) return undefined
     const added = loopAccumulation(checker, fn, declaration.name, items, property.name)
-    if (added !== undefined) itemName ??= loopVariableOf(checker, fn, declaration.name)
+    if (added !== undefined) {
+      itemName ??= loopVariableOf(checker, fn, declaration.name)
+      variables.add(symbol!)
+    }
     return added
   }
   // The key (or a field of it) and literals are the same for every partial result.
@@ -255,8 +262,23 @@ export const reducer = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles
     const added = accumulation(result)
     if (added !== undefined) accumulators.push({ property: null, adds: added })
   }
-  if (accumulators.length === 0) return undefined
+  return accumulators.length === 0 ? undefined : { accumulators, itemName, variables }
+}
 
+/** What a groupBy's reducer accumulates, if it only sums or counts. */
+export const reducer = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, call: DslCalls.DslCall): CodeFact.ReducerAccumulates | undefined => {
+  if (call.method !== "groupBy") return undefined
+  const argument = call.functions.find((f) => f.role === "reducer")
+  if (!argument) return undefined
+  const resolved = UserFunctions.resolve(checker, local, argument.expression)
+  if (resolved.length !== 1) return undefined
+  const fn = resolved[0]!
+  const [keyParam, itemsParam] = fn.parameters
+  if (!itemsParam || !ts.isIdentifier(itemsParam.name)) return undefined
+  const returned = returnedExpressions(fn)
+  if (returned === undefined || returned.length !== 1) return undefined
+  const found = accumulationsOf(checker, fn, Nodes.unwrap(returned[0]!))
+  if (found === undefined) return undefined
 
   const item = receiverItem(checker, call)
   const signature = checker.getSignatureFromDeclaration(fn as ts.SignatureDeclaration)
@@ -269,10 +291,97 @@ export const reducer = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles
     reducer: ts.isIdentifier(Nodes.unwrap(argument.expression)) ? (Nodes.unwrap(argument.expression) as ts.Identifier).text : null,
     keyName: keyParam && ts.isIdentifier(keyParam.name) && !keyParam.name.text.startsWith("_") ? keyParam.name.text : "key",
     itemsName: itemsParam.name.text,
-    itemName: itemName ?? "item",
-    accumulators,
+    itemName: found.itemName ?? "item",
+    accumulators: found.accumulators,
     returnsItem
   }
+}
+
+const isPlainFunction = (fn: Nodes.FunctionNode): boolean =>
+  fn.asteriskToken === undefined && !(ts.canHaveModifiers(fn) && ts.getModifiers(fn)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword))
+
+/**
+ * Whether `fn` (parameters key and items) computes `result` and does nothing else: an
+ * expression body, or `let` accumulators starting at 0, loops over the items whose every
+ * statement is an accumulation step, and the return; the items are read only by those loops
+ * and by accumulations in `result`. Only then does adding numbers in place do all that
+ * calling it would.
+ */
+const onlyAccumulates = (checker: ts.TypeChecker, fn: Nodes.FunctionNode, result: ts.Expression, found: Accumulations): boolean => {
+  const itemsName = fn.parameters[1]!.name as ts.Identifier
+  const items = checker.getSymbolAtLocation(itemsName)
+  const isAccumulator = (e: ts.Node): boolean => ts.isIdentifier(e) && found.variables.has(checker.getSymbolAtLocation(e)!)
+  const isStep = (statement: ts.Statement): boolean => {
+    if (!ts.isExpressionStatement(statement)) return false
+    const e = statement.expression
+    if (ts.isPostfixUnaryExpression(e) || ts.isPrefixUnaryExpression(e)) return isAccumulator(e.operand)
+    return ts.isBinaryExpression(e) && isAccumulator(e.left)
+  }
+  let strayUse = false
+  Nodes.walk(fn, (node) => {
+    if (!ts.isIdentifier(node) || node === itemsName || checker.getSymbolAtLocation(node) !== items) return
+    const loopedOver = ts.isForOfStatement(node.parent) && node.parent.expression === node
+    if (!loopedOver && !Nodes.within(node, result)) strayUse = true
+  })
+  if (strayUse) return false
+  if (!fn.body || ts.isExpression(fn.body)) return true
+  const statements = fn.body.statements
+  return statements.every((statement, i) => {
+    if (ts.isReturnStatement(statement)) return i === statements.length - 1
+    if (ts.isVariableStatement(statement)) {
+      return statement.declarationList.declarations.every((d) => ts.isIdentifier(d.name) && found.variables.has(checker.getSymbolAtLocation(d.name)!) && d.initializer !== undefined && isZero(d.initializer))
+    }
+    if (ts.isForOfStatement(statement)) {
+      const body = statement.statement
+      return ts.isBlock(body) ? body.statements.length > 0 && body.statements.every(isStep) : isStep(body)
+    }
+    return false
+  })
+}
+
+const hasPlainParameters = (fn: Nodes.FunctionNode): boolean =>
+  isPlainFunction(fn) && fn.parameters.length === 2 && fn.parameters.every((p) => ts.isIdentifier(p.name) && !p.dotDotDotToken)
+
+/**
+ * What a groupBy's combiner sums, when it returns `[{ ...sums, ...key or literals }]` (written
+ * in it, or by a local reducer it calls with its own key and items) and does nothing else:
+ * each accumulation adds a field of the items into the same field of the result, so combining
+ * an item into a partial result adds its fields to the partial's.
+ */
+export const combiner = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, call: DslCalls.DslCall): CodeFact.CombinerSums | undefined => {
+  if (call.method !== "groupBy") return undefined
+  const argument = call.functions.find((f) => f.role === "combiner")
+  const fn = argument && FieldFlow.fixedFunction(checker, local, argument.expression)
+  if (!fn || !hasPlainParameters(fn)) return undefined
+  const returned = returnedExpressions(fn)
+  if (returned === undefined || returned.length !== 1) return undefined
+  const list = Nodes.unwrap(returned[0]!)
+  if (!ts.isArrayLiteralExpression(list) || list.elements.length !== 1 || ts.isSpreadElement(list.elements[0]!)) return undefined
+  let summer = fn
+  let result = Nodes.unwrap(list.elements[0]!)
+  if (ts.isCallExpression(result)) {
+    // `[sumCounts(key, items)]`: all the combiner does is call a local function with its own parameters.
+    if (fn.body && !ts.isExpression(fn.body) && fn.body.statements.length !== 1) return undefined
+    const own = fn.parameters.map((p) => checker.getSymbolAtLocation(p.name))
+    const args = result.arguments.map((a) => Nodes.unwrap(a))
+    if (args.length !== 2 || args.some((a, i) => !ts.isIdentifier(a) || checker.getSymbolAtLocation(a) !== own[i])) return undefined
+    const callee = FieldFlow.fixedFunction(checker, local, result.expression)
+    if (!callee || !hasPlainParameters(callee)) return undefined
+    const calleeReturns = returnedExpressions(callee)
+    if (calleeReturns === undefined || calleeReturns.length !== 1) return undefined
+    summer = callee
+    result = Nodes.unwrap(calleeReturns[0]!)
+  }
+  if (!ts.isObjectLiteralExpression(result)) return undefined
+  const found = accumulationsOf(checker, summer, result)
+  if (found === undefined || !onlyAccumulates(checker, summer, result, found)) return undefined
+  const fields: Array<string> = []
+  for (const a of found.accumulators) {
+    // `__proto__` in an object literal sets its prototype.
+    if (a.adds.kind !== "field" || a.property !== a.adds.field || a.property === "__proto__") return undefined
+    fields.push(a.property)
+  }
+  return { kind: "combiner-sums", call: Nodes.position(call.name), fields: [...new Set(fields)].sort() }
 }
 
 /** The name of the loop variable of the loop that accumulates `variable`, when it is a plain name. */
@@ -290,5 +399,5 @@ const loopVariableOf = (checker: ts.TypeChecker, fn: Nodes.FunctionNode, variabl
 }
 
 /** The reducer facts of every groupBy call. */
-export const facts = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, calls: ReadonlyArray<DslCalls.DslCall>): Array<CodeFact.ReducerAccumulates> =>
-  calls.flatMap((call) => reducer(checker, local, call) ?? [])
+export const facts = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles, calls: ReadonlyArray<DslCalls.DslCall>): Array<CodeFact.ReducerAccumulates | CodeFact.CombinerSums> =>
+  calls.flatMap((call) => [reducer(checker, local, call), combiner(checker, local, call)].filter((f) => f !== undefined))

@@ -6,6 +6,7 @@ import { ZephyrPlanError } from "../../plan/Errors.ts"
 import type { ModuleRef } from "../../plan/ModuleRef.ts"
 import type * as Op from "../../plan/Op.ts"
 import type * as Plan from "../../plan/Plan.ts"
+import * as CombineSums from "../CombineSums.ts"
 import * as ReadColumns from "../ReadColumns.ts"
 import type * as Advice from "./Advice.ts"
 import * as Advisor from "./Advisor.ts"
@@ -57,16 +58,27 @@ export interface Pending {
    * code could not be analysed, or when `module`'s files are not the ones the analysis read.
    */
   readonly readColumns: (plan: Plan.Plan, module: ModuleRef | undefined) => Promise<ReadColumns.ReadColumns>
+  /** The fields `plan`'s combiners only sum (CombineSums), on the same terms as `readColumns`. */
+  readonly combineSums: (plan: Plan.Plan, module: ModuleRef | undefined) => Promise<CombineSums.CombineSums>
   /** Stops an analysis nobody will wait for. */
   readonly cancel: () => void
 }
 
-/** What each op's function reads of its item (item-reads facts), by the location of the op's call. */
-const readsOf = (facts: ReadonlyArray<CodeFact>) => {
+/** What `pick` takes from the code facts of each op's call, by the location of the op's call. */
+const factsByOp = (facts: ReadonlyArray<CodeFact>, pick: (fact: CodeFact) => ReadonlyArray<string> | undefined) => {
   const at = new Map<string, ReadonlyArray<string>>()
-  for (const fact of facts) if (fact.kind === "item-reads") at.set(`${fact.call.file}:${fact.call.line}:${fact.call.column}`, fact.fields)
+  for (const fact of facts) {
+    const picked = pick(fact)
+    if (picked !== undefined) at.set(`${fact.call.file}:${fact.call.line}:${fact.call.column}`, picked)
+  }
   return (op: Op.Op): ReadonlyArray<string> | undefined => at.get(`${path.resolve(op.source.file)}:${op.source.line}:${op.source.column}`)
 }
+
+/** What each op's function reads of its item (item-reads facts). */
+const readsOf = (facts: ReadonlyArray<CodeFact>) => factsByOp(facts, (f) => (f.kind === "item-reads" ? f.fields : undefined))
+
+/** What each groupBy's combiner only sums (combiner-sums facts). */
+const sumsOf = (facts: ReadonlyArray<CodeFact>) => factsByOp(facts, (f) => (f.kind === "combiner-sums" ? f.fields : undefined))
 
 /**
  * Whether the module was built from the files the analysis read (a file edited in between
@@ -95,8 +107,14 @@ export const advise = (plan: Plan.Plan, facts: ReadonlyArray<CodeFact>): Array<A
  * (and the advice or the columns its readers read, with `wanted.facts`) once the plan is compiled.
  */
 export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = Analysis.checksAndFacts): Pending => {
-  if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), readColumns: async () => ({}), cancel: () => undefined }
+  if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), readColumns: async () => ({}), combineSums: async () => ({}), cancel: () => undefined }
   const started = Analysis.start(entries, wanted)
+  /** The code facts, when `module` was built from the files they were read in. */
+  const analysedFacts = async (module: ModuleRef | undefined): Promise<ReadonlyArray<CodeFact> | undefined> => {
+    if (!wanted.facts) return undefined
+    const found = await Promise.all([started.facts(), started.files()]).catch(() => undefined)
+    return found === undefined || !analysed(module, found[1]) ? undefined : found[0]
+  }
   return {
     diagnostics: async (plan) => {
       const findings = await started.findings().catch((e: unknown) => {
@@ -110,10 +128,12 @@ export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = 
     },
     advice: async (plan) => advise(plan, wanted.facts ? await started.facts().catch(() => []) : []),
     readColumns: async (plan, module) => {
-      if (!wanted.facts) return {}
-      const found = await Promise.all([started.facts(), started.files()]).catch(() => undefined)
-      if (found === undefined || !analysed(module, found[1])) return {}
-      return ReadColumns.infer(plan, readsOf(found[0]))
+      const facts = await analysedFacts(module)
+      return facts === undefined ? {} : ReadColumns.infer(plan, readsOf(facts))
+    },
+    combineSums: async (plan, module) => {
+      const facts = await analysedFacts(module)
+      return facts === undefined ? {} : CombineSums.infer(plan, sumsOf(facts))
     },
     cancel: started.cancel
   }

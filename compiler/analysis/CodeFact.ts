@@ -6,7 +6,7 @@ import type * as Nodes from "./Nodes.ts"
  * a finding, a fact names its DSL call by the position of the method's name, which is
  * where the DSL records the call's location, so cached facts serve any args.
  */
-export type CodeFact = ReducerAccumulates | MapCopies | ItemReads
+export type CodeFact = ReducerAccumulates | CombinerSums | MapCopies | ItemReads
 
 /** What one step of an accumulation adds: 1, the item itself, a field of the item, or anything else. */
 export type Added =
@@ -38,6 +38,19 @@ export interface ReducerAccumulates {
   readonly accumulators: ReadonlyArray<Accumulator>
   /** Whether the reducer's result type is assignable to the item type (so it can serve as its own combiner). */
   readonly returnsItem: boolean
+}
+
+/**
+ * A groupBy combiner that returns one item whose `fields` are the sums of the same fields of
+ * its items (`count += w.count` in a loop over them, or a `reduce` of `+`), and whose other
+ * properties are the key or literals; it does nothing else with its items. Combining an item
+ * into a key's partial result then only adds numbers, which the scatter does in place
+ * (CombineSums) instead of calling the combiner for every item.
+ */
+export interface CombinerSums {
+  readonly kind: "combiner-sums"
+  readonly call: Nodes.Position
+  readonly fields: ReadonlyArray<string>
 }
 
 /**

@@ -27,7 +27,7 @@ import type { Finding } from "./Finding.ts"
  */
 
 /** Bump when the checks change what they find, or the advice what it reads. */
-const FORMAT = 3
+const FORMAT = 4
 
 /** What a lookup gives: the parts an analysis of the same files found. */
 export interface Cached {

@@ -36,7 +36,7 @@ export const op = (o: Op.Op): string => {
     case OpKind.groupBy: {
       const parts = [`${named(OpKind.groupBy, o.name)} ${o.role}`]
       if (o.role === "scatter") {
-        if (o.combiner) parts.push(combiner(o.combiner))
+        if (o.combiner) parts.push(combiner(o.combiner) + (o.combinerSums ? ` (sums ${o.combinerSums.join(", ")} in place)` : ""))
         if (o.sortBy) parts.push("sortBy")
       } else parts.push(`reducer ${o.reducer ?? "(anonymous)"}`)
       return parts.join(", ")

@@ -16,14 +16,25 @@ import * as SpareTables from "./SpareTables.ts"
  * A slot whose combiner returned anything but one item holds a list instead (`lists[i]`),
  * combined when it doubles, as GroupTable's groups are. A key's lone item meets the
  * combiner at the next flush, as every buffered item did before.
+ *
+ * With a combiner that only sums fields (CombineSums), a slot holds those sums instead, as
+ * numbers in a flat array (`width` per slot), and no partial item until the scatter turns
+ * them back into one.
  */
-const EMPTY = 0, PARTIAL = 1, LIST = 2
+const EMPTY = 0, PARTIAL = 1, LIST = 2, SUMS = 3
 
 /** Tables kept between a process's scatters (SpareTables), up to 2^18 slots (about 10 MB, a shard of 130k keys). */
 const spares = SpareTables.make(() => new PartialTable<unknown>(), 2 ** 18)
 
-/** A table for a new scatter: the one the last scatter of this process released, emptied, if there is one. */
-export const make = <L>(): PartialTable<L> => spares.take() as PartialTable<L>
+/**
+ * A table for a new scatter, with `width` sums a slot (0: none): the one the last scatter of
+ * this process released, emptied, if there is one.
+ */
+export const make = <L>(width = 0): PartialTable<L> => {
+  const table = spares.take() as PartialTable<L>
+  table.useSums(width)
+  return table
+}
 
 export class PartialTable<L> {
   private mask = 0
@@ -37,6 +48,8 @@ export class PartialTable<L> {
   private userKeys!: Array<unknown>
   private partials!: Array<unknown>
   private lists!: Array<L | undefined>
+  private width = 0
+  private sums = new Float64Array(0)
   private filled = 0
 
   constructor() {
@@ -78,11 +91,28 @@ export class PartialTable<L> {
 
   isList(slot: number): boolean { return this.state[slot] === LIST }
   partial(slot: number): unknown { return this.partials[slot] }
-  /** Sets a slot's partial: the combiner's output. */
+  /** Sets a slot's partial: the combiner's output (in place of its sums, if it had them). */
   setPartial(slot: number, item: unknown): void {
+    this.state[slot] = PARTIAL
     this.partials[slot] = item
     this.raw[slot] = 0
   }
+
+  /** Makes every slot hold `width` sums when it is given them (`startSums`). */
+  useSums(width: number): void {
+    this.width = width
+    if (this.sums.length < this.capacity * width) this.sums = new Float64Array(this.capacity * width)
+  }
+  isSums(slot: number): boolean { return this.state[slot] === SUMS }
+  /** Puts sums in place of a slot's partial (then `setSum` each of them). */
+  startSums(slot: number): void {
+    this.state[slot] = SUMS
+    this.partials[slot] = undefined
+    this.raw[slot] = 0
+  }
+  sum(slot: number, j: number): number { return this.sums[slot * this.width + j]! }
+  setSum(slot: number, j: number, value: number): void { this.sums[slot * this.width + j] = value }
+  addSum(slot: number, j: number, value: number): void { this.sums[slot * this.width + j]! += value }
   isRaw(slot: number): boolean { return this.raw[slot] === 1 }
   list(slot: number): L { return this.lists[slot]! }
   userKey(slot: number): unknown { return this.userKeys[slot] }
@@ -128,10 +158,11 @@ export class PartialTable<L> {
     this.userKeys = new Array(size)
     this.partials = new Array(size)
     this.lists = new Array(size)
+    if (this.width > 0) this.sums = new Float64Array(size * this.width)
   }
 
   private grow(): void {
-    const { hashes, state, complex, raw, keys, userKeys, partials, lists } = this
+    const { hashes, state, complex, raw, keys, userKeys, partials, lists, sums, width } = this
     this.allocate((this.mask + 1) * 2)
     for (let j = 0; j < state.length; j++) {
       if (state[j] === EMPTY) continue
@@ -145,6 +176,7 @@ export class PartialTable<L> {
       this.userKeys[i] = userKeys[j]
       this.partials[i] = partials[j]
       this.lists[i] = lists[j]
+      for (let k = 0; k < width; k++) this.sums[i * width + k] = sums[j * width + k]!
     }
   }
 }

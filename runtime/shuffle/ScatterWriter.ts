@@ -15,6 +15,8 @@ export interface ScatterOptions {
   readonly key: (item: unknown) => unknown
   readonly sortBy: ((item: unknown) => unknown) | undefined       // secondary order inside a group
   readonly combiner: ((key: unknown, items: Iterable<unknown>) => Iterable<unknown>) | undefined
+  /** Fields the combiner only sums (CombineSums): a key's are added up in place, and the combiner runs once per key and flush. */
+  readonly sums?: ReadonlyArray<string> | undefined
   readonly memoryBudgetBytes: number   // flush a sorted run to disk before the buffer grows past about this
   readonly counters?: CounterSet | undefined   // add "zephyr/shuffle_bytes_written", "zephyr/shuffle_runs", "zephyr/shuffle_items_out"
 }
@@ -77,6 +79,8 @@ export class ScatterWriter {
   private readonly table = GroupTable.make<Group>()
   /** With a combiner and no sortBy: one partial per key instead of groups. */
   private readonly partials: PartialTable.PartialTable<Group> | undefined
+  /** The fields the combiner only sums, which `partials` adds up in place (no `__proto__`: an object literal cannot hold it). */
+  private readonly sumFields: ReadonlyArray<string> | undefined
   /** The two items a pairwise combine hands the combiner (reused: the call may not keep it). */
   private readonly pair: Array<unknown> = [undefined, undefined]
   /** Per target: whether all keys are strings, all numbers, or mixed (strings and numbers sort with `<`). */
@@ -112,7 +116,9 @@ export class ScatterWriter {
     this.numTargets = numTargets
     this.budget = memoryBudgetBytes
     this.sorted = options.sortBy !== undefined
-    this.partials = options.combiner !== undefined && !this.sorted ? PartialTable.make() : undefined
+    const sums = options.sums
+    this.sumFields = sums !== undefined && sums.length > 0 && !sums.includes("__proto__") ? sums : undefined
+    this.partials = options.combiner !== undefined && !this.sorted ? PartialTable.make(this.sumFields?.length ?? 0) : undefined
     this.itemsPerTarget = new Array<number>(numTargets).fill(0)
     this.kinds = new Array<number>(numTargets).fill(EMPTY)
     this.counts = new Array<number>(numTargets).fill(0)
@@ -201,11 +207,48 @@ export class ScatterWriter {
       if (g.items.length >= g.combineAt) this.combineGroup(g)
       return
     }
+    if (this.sumFields !== undefined && this.addToSums(partials, slot, item)) return
     const pair = this.pair
     pair[0] = partials.partial(slot)
     pair[1] = item
     this.combineInto(partials, slot, target, pair)
     pair[0] = pair[1] = undefined
+  }
+
+  /**
+   * Adds `item`'s summed fields to its key's sums, starting them from its partial: what the
+   * combiner would make of the two, without calling it. False when a value is not a number
+   * (a string would be concatenated, a bigint throw): the key then goes back to a partial
+   * item, and the combiner takes this item.
+   */
+  private addToSums(partials: PartialTable.PartialTable<Group>, slot: number, item: unknown): boolean {
+    const fields = this.sumFields!
+    const row = item as Record<string, unknown>
+    if (partials.isSums(slot)) {
+      if (!allNumbers(row, fields)) {
+        this.materialize(partials, slot)
+        return false
+      }
+      for (let j = 0; j < fields.length; j++) partials.addSum(slot, j, row[fields[j]!] as number)
+      return true
+    }
+    const partial = partials.partial(slot) as Record<string, unknown>
+    if (!allNumbers(partial, fields) || !allNumbers(row, fields)) return false
+    partials.startSums(slot)
+    for (let j = 0; j < fields.length; j++) partials.setSum(slot, j, (partial[fields[j]!] as number) + (row[fields[j]!] as number))
+    return true
+  }
+
+  /**
+   * A key's sums back as its partial: the combiner's output for one item holding them, which
+   * is what it would have made of all the items (it only sums those fields, and keeps the key).
+   */
+  private materialize(partials: PartialTable.PartialTable<Group>, slot: number): void {
+    const fields = this.sumFields!
+    const sums: Record<string, unknown> = {}
+    for (let j = 0; j < fields.length; j++) sums[fields[j]!] = partials.sum(slot, j)
+    partials.setPartial(slot, undefined)
+    this.combineInto(partials, slot, KeyOrder.targetOf(partials.hash(slot), this.numTargets), [sums])
   }
 
   /** Combines a key's lone item that has not met the combiner yet (at a flush, as with a group). */
@@ -341,7 +384,8 @@ export class ScatterWriter {
       partials.forEach((slot) => {
         if (partials.isList(slot)) {
           if (partials.list(slot).dirty) this.combineGroup(partials.list(slot))
-        } else if (partials.isRaw(slot)) this.combineLone(partials, slot, KeyOrder.targetOf(partials.hash(slot), n))
+        } else if (partials.isSums(slot)) this.materialize(partials, slot)
+        else if (partials.isRaw(slot)) this.combineLone(partials, slot, KeyOrder.targetOf(partials.hash(slot), n))
       })
     }
     for (const g of this.table.values()) if (g.dirty) this.combineGroup(g)
@@ -364,6 +408,8 @@ export class ScatterWriter {
     if (partials !== undefined) {
       const n = this.numTargets
       partials.forEach((slot) => {
+        // A run is written after `compact`, which leaves no sums; this is for safety.
+        if (partials.isSums(slot)) this.materialize(partials, slot)
         if (partials.isList(slot)) byTarget[partials.list(slot).target]!.push(partials.list(slot))
         else {
           const target = KeyOrder.targetOf(partials.hash(slot), n)
@@ -431,4 +477,11 @@ export class ScatterWriter {
     this.bufferedBytes = 0
     this.compacted = false
   }
+}
+
+/** Whether `row` is an object whose `fields` are all numbers. */
+const allNumbers = (row: Record<string, unknown>, fields: ReadonlyArray<string>): boolean => {
+  if (typeof row !== "object" || row === null) return false
+  for (let j = 0; j < fields.length; j++) if (typeof row[fields[j]!] !== "number") return false
+  return true
 }

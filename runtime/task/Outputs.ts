@@ -99,6 +99,7 @@ const scatter = async (scope: TaskScope, op: Op.OfKind<"groupBy" | "deduplicate"
     key,
     sortBy: group?.sortBy,
     combiner: group !== undefined ? group.combiner : keepFirst,
+    sums: op.kind === OpKind.groupBy ? op.combinerSums : undefined,
     memoryBudgetBytes: scope.env.memoryBudgetBytes,
     counters: scope.ctx.counters
   })

@@ -28,8 +28,9 @@ export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, Zephyr
       const loaded = await ModuleLoader.load(spec.module.path, { export: spec.module.export, args: spec.module.args })
       await fetchShared(spec)
       const executable = compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards })
-      // The columns the driver's analysis found: its plan reads only those, and so does this one.
-      return { executable: spec.readColumns === undefined ? executable : executable.withReadColumns(spec.readColumns), layer: loaded.layer }
+      // What the driver's analysis found (the columns its loads read, the sums its combiners add in place) applies here too.
+      const withColumns = spec.readColumns === undefined ? executable : executable.withReadColumns(spec.readColumns)
+      return { executable: spec.combineSums === undefined ? withColumns : withColumns.withCombineSums(spec.combineSums), layer: loaded.layer }
     },
     catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ reason: "module-import-failed", message: (e as Error)?.message ?? String(e) }))
   })

@@ -81,6 +81,28 @@ describe("zephyr run", { timeout: 120_000 }, () => {
     expect(JSON.parse(plan).stages[0].ops[0]).toMatchObject({ kind: "loadJsonl", columns: ["key"], columnsInferred: true })
   })
 
+  it("adds in place what a combiner only sums, on worker processes, with the output of a run that calls it for every item", async () => {
+    const input = path.join(dir, "in")
+    fs.mkdirSync(input)
+    // Words repeated within and across files, and a line of words seen once.
+    for (let f = 0; f < 3; f++) {
+      const lines = Array.from({ length: 40 }, (_, i) => `Alpha beta ${"gamma ".repeat(i % 5)}w${(i * 7 + f) % 13} it's`)
+      fs.writeFileSync(path.join(input, `part-${f}.txt`), [...lines, `once${f} only${f}`].join("\n") + "\n")
+    }
+    const run = (...more: Array<string>) => zephyr("run", "bench/pipelines/wordcount.ts", "--workers", "2", "--no-progress",
+      "--chunk-dir", path.join(dir, "chunks"), "--arg", `input=${input}/*.txt`, "--arg", `out=${path.join(dir, more.length > 0 ? "every" : "sums")}`, ...more)
+    const counts = (out: string) => fs.readdirSync(out).flatMap((f) => fs.readFileSync(path.join(out, f), "utf8").trim().split("\n").filter((l) => l !== ""))
+      .map((l) => JSON.parse(l) as { word: string; count: number }).sort((a, b) => a.word.localeCompare(b.word))
+    const summed = await run()
+    expect(summed.stderr).toContain("stage 0's combiner only sums count: the shuffle adds them in place and calls it once per key")
+    const every = await run("--no-check")
+    expect(every.stderr).not.toContain("only sums")
+    expect(counts(path.join(dir, "sums"))).toEqual(counts(path.join(dir, "every")))
+    expect(counts(path.join(dir, "sums")).find((c) => c.word === "gamma")).toEqual({ word: "gamma", count: 3 * 8 * (1 + 2 + 3 + 4) })
+    const { stdout: plan } = await zephyr("compile", "bench/pipelines/wordcount.ts", "--explain", "--format", "json", "--arg", `input=${input}/*.txt`)
+    expect(JSON.parse(plan).stages[0].ops[2]).toMatchObject({ kind: "groupBy", role: "scatter", combinerSums: ["count"] })
+  })
+
   it("a user error exits non-zero, prints nothing on stdout, and names the message, stage and shard on stderr", async () => {
     const err = await zephyr("run", "test/cli/fixtures/failing.ts", "--workers", "2", "--print-results", "--no-progress", "--chunk-dir", dir).catch((e) => e)
     expect(err.code).not.toBe(0)

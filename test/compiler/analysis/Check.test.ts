@@ -134,7 +134,7 @@ describe("explain's advice", () => {
   }, 120_000)
 })
 
-describe("the columns a run reads", () => {
+describe("the columns a run reads and the sums it adds in place", () => {
   const module = "test/cli/fixtures/read-columns.ts"
 
   it("are what the analysis found the functions read, only for the files it read", async () => {
@@ -153,8 +153,22 @@ describe("the columns a run reads", () => {
       expect(await checks.readColumns(plan.plan, undefined)).toEqual({})
       // Without the facts (`advice()` asks for no checks, checks alone for no facts): nothing.
       expect(await Check.start([path.resolve(module)], { checks: true, facts: false }).readColumns(plan.plan, plan.module)).toEqual({})
+
+      // The sums a combiner that only sums adds in place (CombineSums), on the same terms.
+      const summing = "test/cli/fixtures/combine-sums.ts"
+      const totals = await Pipeline.load(summing)
+      const totalsPlan = Zephyr.compile(totals.dataset, { module: totals.module })
+      const scatter = totalsPlan.stages[0]!.ops.find((op) => op.kind === "groupBy")!.id
+      const summingChecks = Check.start([path.resolve(summing)])
+      expect(await summingChecks.combineSums(totalsPlan.plan, totalsPlan.module)).toEqual({ [scatter]: ["n"] })
+      expect(await summingChecks.readColumns(totalsPlan.plan, totalsPlan.module)).toEqual({})
+      expect(await checks.combineSums(plan.plan, plan.module)).toEqual({})
+      const editedTotals = { ...totalsPlan.module!, sources: Object.fromEntries(Object.keys(totalsPlan.module!.sources!).map((f) => [f, "0".repeat(32)])) }
+      expect(await summingChecks.combineSums(totalsPlan.plan, editedTotals)).toEqual({})
+      expect(await Check.start([path.resolve(summing)], { checks: true, facts: false }).combineSums(totalsPlan.plan, totalsPlan.module)).toEqual({})
     } finally {
       delete process.env.ZEPHYR_MODULE_CACHE_DIR
     }
   }, 120_000)
 })
+

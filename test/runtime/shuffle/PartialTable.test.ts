@@ -63,6 +63,31 @@ describe("PartialTable", () => {
     expect(slotOf(t, "a")).toBe(-1)
   })
 
+  it("keeps each slot's sums through growth, and a slot given a partial again is a partial", () => {
+    const t = new PartialTable<List>()
+    t.useSums(2)
+    for (let i = 0; i < 1_000; i++) {
+      t.insert(KeyOrder.hash(`k${i}`), `k${i}`, false, `k${i}`, i)
+      if (i % 3 === 0) {
+        const slot = slotOf(t, `k${i}`)
+        t.startSums(slot)
+        t.setSum(slot, 0, i)
+        t.setSum(slot, 1, -i)
+        t.addSum(slot, 1, 0.5)
+      }
+    }
+    for (let i = 0; i < 1_000; i++) {
+      const slot = slotOf(t, `k${i}`)
+      expect(t.isSums(slot)).toBe(i % 3 === 0)
+      if (i % 3 === 0) expect([t.sum(slot, 0), t.sum(slot, 1)]).toEqual([i, 0.5 - i])
+      else expect(t.partial(slot)).toBe(i)
+    }
+    const slot = slotOf(t, "k3")
+    t.setPartial(slot, "back")
+    expect(t.isSums(slot)).toBe(false)
+    expect(t.partial(slot)).toBe("back")
+  })
+
   it("keeps its size when emptied, so a scatter that spilled fills it again without growing from 256 slots", () => {
     const t = new PartialTable<List>()
     for (let i = 0; i < 5_000; i++) t.insert(KeyOrder.hash(`k${i}`), `k${i}`, false, `k${i}`, { i })

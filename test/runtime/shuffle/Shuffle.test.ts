@@ -215,6 +215,50 @@ describe("ScatterWriter + groups", () => {
     expect(totals).toEqual(want)
   })
 
+  it("with sums (a combiner that only sums c), adds c in place and calls the combiner once per key and flush: the same runs as calling it per item, at any budget", () => {
+    const inputs = randomInputs(3, 2, 3_000, (r) => `w${Math.floor(r() ** 3 * 500)}`).map((xs, m) => xs.map((x, i) => ({ k: x.k, id: 0, c: (i % 7) * 0.1 + m })))
+    let calls = 0
+    const combiner = (key: unknown, items: Iterable<unknown>) => {
+      calls++
+      let c = 0
+      for (const x of items) c += (x as Item).c!
+      return [{ k: key, id: 0, c }]
+    }
+    for (const budget of [64 << 20, 4_000]) {
+      calls = 0
+      const perItem = readAll(scatter(inputs, { combiner, memoryBudgetBytes: budget }, 256), 4)
+      const perItemCalls = calls
+      calls = 0
+      const counters = new CounterSet()
+      const outs = scatter(inputs, { combiner, sums: ["c"], memoryBudgetBytes: budget, counters }, 256)
+      // Every partial is exactly the combiner's: the same floating-point sums, in the same order.
+      expect(readAll(outs, 4)).toEqual(perItem)
+      // A tiny budget flushes every few items, each flush calling the combiner for each key.
+      expect(calls).toBeLessThanOrEqual(perItemCalls)
+      if (budget === 64 << 20) {
+        expect(calls).toBeLessThan(perItemCalls / 4)
+        const distinct = inputs.reduce((n, xs) => n + new Set(xs.map((x) => x.k)).size, 0)
+        expect(calls).toBe(distinct)
+        expect(values(counters.snapshot())["zephyr/shuffle_items_out"]).toBe(distinct)
+      }
+    }
+  })
+
+  it("with sums, a key whose field is not a number goes back to its combiner from there on, with the combiner's result", () => {
+    const combiner = (key: unknown, items: Iterable<unknown>) => {
+      let c: unknown = 0
+      for (const x of items) c = (c as number) + ((x as Item).c as number)
+      return [{ k: key, id: 0, c }]
+    }
+    const odd = { k: "a", id: 0, c: "7" as unknown as number }
+    const input = [{ k: "a", id: 0, c: 1 }, { k: "a", id: 0, c: 2 }, odd, { k: "a", id: 0, c: 4 }, { k: "b", id: 0, c: 5 }, { k: "b", id: 0, c: 6 }]
+    const perItem = readAll(scatter([input], { combiner }, 1), 4)
+    const withSums = readAll(scatter([input], { combiner, sums: ["c"] }, 1), 4)
+    expect(withSums).toEqual(perItem)
+    expect(withSums.find(([, key]) => key === "a")![2]).toEqual([{ k: "a", id: 0, c: "0374" }])
+    expect(withSums.find(([, key]) => key === "b")![2]).toEqual([{ k: "b", id: 0, c: 11 }])
+  })
+
   it("a combiner that returns no item or several for a key keeps a list for it, with the same result at any budget", () => {
     // Keeps the two largest ids of a key; drops key "w0" altogether.
     const top2 = (key: unknown, items: Iterable<unknown>) =>
