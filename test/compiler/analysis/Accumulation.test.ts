@@ -1,7 +1,7 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import * as Analyzer from "../../../compiler/analysis/Analyzer.ts"
+import * as MarkedFixture from "./MarkedFixture.ts"
 
 // Each groupBy of the fixture is marked with the fields its combiner only sums
 // (`// sums: a, b`), or `// sums: ?` where the analysis must give up: a scatter adds those
@@ -9,13 +9,7 @@ import * as Analyzer from "../../../compiler/analysis/Analyzer.ts"
 // anything more, found here, would give another result.
 const fixture = path.resolve("test/compiler/analysis/fixtures/sums/combiner-sums.ts")
 
-const marked = (): Array<string> =>
-  fs.readFileSync(fixture, "utf8").split("\n").flatMap((line, i) => {
-    const m = /\) \/\/ sums:(.*)$/.exec(line)
-    if (!m) return []
-    const fields = m[1]!.trim()
-    return fields === "?" ? [] : [`${i + 1}: ${fields}`]
-  })
+const marked = (): Array<string> => MarkedFixture.marked(fixture, "sums")
 
 describe("Accumulation: combiners that only sum fields", () => {
   it("finds the sums of a combiner written inline or calling a local reducer, and gives up on anything more", () => {

@@ -1,20 +1,14 @@
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import * as Analyzer from "../../../compiler/analysis/Analyzer.ts"
+import * as MarkedFixture from "./MarkedFixture.ts"
 
 // Each map, filter and flatMap of the fixture is marked with the fields its function reads
 // (`// reads: a, b`), or `// reads: ?` where the analysis must give up: a run's reader
 // drops every other field (ReadColumns), so a field missed here would be data lost.
 const fixture = path.resolve("test/compiler/analysis/fixtures/reads/item-reads.ts")
 
-const marked = (): Array<string> =>
-  fs.readFileSync(fixture, "utf8").split("\n").flatMap((line, i) => {
-    const m = /\) \/\/ reads:(.*)$/.exec(line)
-    if (!m) return []
-    const fields = m[1]!.trim()
-    return fields === "?" ? [] : [`${i + 1}: ${fields.split(",").map((f) => f.trim()).filter((f) => f !== "").join(", ")}`]
-  })
+const marked = (): Array<string> => MarkedFixture.marked(fixture, "reads")
 
 describe("FieldFlow: the fields of its item a function reads", () => {
   it("follows the item through destructuring and into local functions, and gives up on every other use", () => {

@@ -43,6 +43,14 @@ const scatter = (inputs: ReadonlyArray<ReadonlyArray<unknown>>, options: WriterO
     return w.finish()
   })
 
+/** A combiner that sums `c` (as word count's does), counting its calls in `calls.n`. */
+const summingC = (calls: { n: number }) => (key: unknown, items: Iterable<unknown>) => {
+  calls.n++
+  let c = 0
+  for (const x of items) c += (x as Item).c!
+  return [{ k: key, id: 0, c }]
+}
+
 const readOptions = (extra: Partial<ShuffleReadOptions> = {}): ShuffleReadOptions => ({ tmpDir: path.join(root, "merge"), memoryBudgetBytes: 64 << 20, ...extra })
 
 /** Every target's groups, materialised: `[target, key, items][]`. */
@@ -158,13 +166,8 @@ describe("ScatterWriter + groups", () => {
 
   it("applies the combiner map-side: fewer items written, the same reduce result", () => {
     const inputs = randomInputs(5, 3, 2_000, (r) => words[Math.floor(r() * words.length)]).map((xs) => xs.map((x) => ({ k: x.k, id: 0, c: 1 })))
-    let calls = 0
-    const combiner = (key: unknown, items: Iterable<unknown>) => {
-      calls++
-      let c = 0
-      for (const x of items) c += (x as Item).c!
-      return [{ k: key, id: 0, c }]
-    }
+    const calls = { n: 0 }
+    const combiner = summingC(calls)
     const count = (outs: ReadonlyArray<ScatterOutput>) => {
       const totals = new Map<unknown, number>()
       for (const [, key, items] of readAll(outs, 4)) totals.set(key, items.reduce((n: number, x) => n + (x as Item).c!, 0))
@@ -173,7 +176,7 @@ describe("ScatterWriter + groups", () => {
     const plain = new CounterSet(), combined = new CounterSet(), small = new CounterSet()
     const without = scatter(inputs, { counters: plain })
     const withC = scatter(inputs, { combiner, counters: combined })
-    expect(calls).toBeGreaterThan(0)
+    expect(calls.n).toBeGreaterThan(0)
     const withCSmall = scatter(inputs, { combiner, counters: small, memoryBudgetBytes: 5_000 })
     expect(values(plain.snapshot())["zephyr/shuffle_items_out"]).toBe(6_000)
     // One item per word per mapper with a big budget.
@@ -217,28 +220,23 @@ describe("ScatterWriter + groups", () => {
 
   it("with sums (a combiner that only sums c), adds c in place and calls the combiner once per key and flush: the same runs as calling it per item, at any budget", () => {
     const inputs = randomInputs(3, 2, 3_000, (r) => `w${Math.floor(r() ** 3 * 500)}`).map((xs, m) => xs.map((x, i) => ({ k: x.k, id: 0, c: (i % 7) * 0.1 + m })))
-    let calls = 0
-    const combiner = (key: unknown, items: Iterable<unknown>) => {
-      calls++
-      let c = 0
-      for (const x of items) c += (x as Item).c!
-      return [{ k: key, id: 0, c }]
-    }
+    const calls = { n: 0 }
+    const combiner = summingC(calls)
     for (const budget of [64 << 20, 4_000]) {
-      calls = 0
+      calls.n = 0
       const perItem = readAll(scatter(inputs, { combiner, memoryBudgetBytes: budget }, 256), 4)
-      const perItemCalls = calls
-      calls = 0
+      const perItemCalls = calls.n
+      calls.n = 0
       const counters = new CounterSet()
       const outs = scatter(inputs, { combiner, sums: ["c"], memoryBudgetBytes: budget, counters }, 256)
       // Every partial is exactly the combiner's: the same floating-point sums, in the same order.
       expect(readAll(outs, 4)).toEqual(perItem)
       // A tiny budget flushes every few items, each flush calling the combiner for each key.
-      expect(calls).toBeLessThanOrEqual(perItemCalls)
+      expect(calls.n).toBeLessThanOrEqual(perItemCalls)
       if (budget === 64 << 20) {
-        expect(calls).toBeLessThan(perItemCalls / 4)
+        expect(calls.n).toBeLessThan(perItemCalls / 4)
         const distinct = inputs.reduce((n, xs) => n + new Set(xs.map((x) => x.k)).size, 0)
-        expect(calls).toBe(distinct)
+        expect(calls.n).toBe(distinct)
         expect(values(counters.snapshot())["zephyr/shuffle_items_out"]).toBe(distinct)
       }
     }
