@@ -132,7 +132,7 @@ export const runModule = async <A = unknown>(
       const diagnostics = await checks.diagnostics(plan.plan)
       if (Diagnostic.hasErrors(diagnostics)) throw Check.failure(modulePath, diagnostics, { refusedRun: true, detail: true, skip: "check: false" })
       // The same analysis says which fields the readers need (see ReadColumns) and which combiners only sum (CombineSums).
-      plan = plan.withReadColumns(await checks.readColumns(plan.plan, plan.module)).withCombineSums(await checks.combineSums(plan.plan, plan.module))
+      plan = plan.withRefinements(await checks.refinements(plan.plan, plan.module))
     }
     // Worker processes build the module's own `layer` export; in-process workers get it here.
     const layer = rest.layer ?? (backend === "in-process" ? loaded.layer : undefined)

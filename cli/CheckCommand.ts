@@ -37,11 +37,7 @@ export const start = (module: string, noCheck: boolean): Check.Pending | undefin
  * functions read (ReadColumns), and combiners that only sum add in place (CombineSums).
  */
 export const withAnalysis = <A, E, R>(checks: Check.Pending | undefined, plan: CompiledPlan<A, E, R>) =>
-  checks === undefined
-    ? Effect.succeed(plan)
-    : Effect.promise(() => Promise.all([checks.readColumns(plan.plan, plan.module), checks.combineSums(plan.plan, plan.module)])).pipe(
-      Effect.map(([columns, sums]) => plan.withReadColumns(columns).withCombineSums(sums))
-    )
+  checks === undefined ? Effect.succeed(plan) : Effect.promise(() => checks.refinements(plan.plan, plan.module)).pipe(Effect.map((r) => plan.withRefinements(r)))
 
 /**
  * The diagnostics of a module's plan (from checks `start`ed before): printed (text) on

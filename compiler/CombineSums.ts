@@ -19,38 +19,24 @@ import type * as Plan from "../plan/Plan.ts"
 /** The fields each scatter's combiner sums, by op id. */
 export type CombineSums = Readonly<Record<string, ReadonlyArray<string>>>
 
-type GroupBy = Op.OfKind<"groupBy">
-
-const combiningScatter = (op: Op.Op): GroupBy | undefined =>
-  op.kind === OpKind.groupBy && op.role === "scatter" && op.combiner !== null && !op.sortBy ? (op as GroupBy) : undefined
+const isCombiningScatter = (op: Op.Op): boolean =>
+  op.kind === OpKind.groupBy && op.role === "scatter" && op.combiner !== null && !op.sortBy
 
 /** The fields each combining scatter's combiner sums (`sums`: what an op's combiner sums, undefined when it does more). */
 export const infer = (plan: Plan.Plan, sums: (op: Op.Op) => ReadonlyArray<string> | undefined): Record<string, Array<string>> => {
   const out: Record<string, Array<string>> = {}
-  for (const stage of plan.stages) {
-    for (const op of stage.ops) {
-      if (combiningScatter(op) === undefined) continue
-      const fields = sums(op)
-      if (fields !== undefined && fields.length > 0) out[op.id] = [...fields].sort()
-    }
+  for (const op of plan.stages.flatMap((stage) => stage.ops)) {
+    const fields = isCombiningScatter(op) ? sums(op) : undefined
+    if (fields !== undefined && fields.length > 0) out[op.id] = [...fields]
   }
   return out
 }
 
 /** The plan with each listed scatter summing in place (`combinerSums`); the same fingerprint. */
-export const apply = (plan: Plan.Plan, sums: CombineSums): Plan.Plan => {
-  if (Object.keys(sums).length === 0) return plan
-  return {
-    ...plan,
-    stages: plan.stages.map((stage) => {
-      if (!stage.ops.some((op) => combiningScatter(op) !== undefined && sums[op.id] !== undefined)) return stage
-      return {
-        ...stage,
-        ops: stage.ops.map((op) => {
-          const fields = combiningScatter(op) === undefined ? undefined : sums[op.id]
-          return fields === undefined ? op : { ...op, combinerSums: [...fields] }
-        })
-      }
-    })
-  }
-}
+export const apply = (plan: Plan.Plan, sums: CombineSums): Plan.Plan => ({
+  ...plan,
+  stages: plan.stages.map((stage) => ({
+    ...stage,
+    ops: stage.ops.map((op) => (isCombiningScatter(op) && sums[op.id] !== undefined ? { ...op, combinerSums: [...sums[op.id]!] } : op))
+  }))
+})

@@ -110,6 +110,11 @@ export class CompiledPlan<out A = unknown, out E = never, out R = never> impleme
     return new CompiledPlan<A, E, R>(ReadColumns.apply(this.plan, columns), this.implementations, this.module, { ...this.readColumns, ...columns }, this.combineSums)
   }
 
+  /** This plan with what the module's analysis found applied (Executable.Refinements); the same fingerprint. */
+  withRefinements(refinements: Executable.Refinements): CompiledPlan<A, E, R> {
+    return this.withReadColumns(refinements.readColumns ?? {}).withCombineSums(refinements.combineSums ?? {})
+  }
+
   /** This plan with its scatters adding in place the fields their combiners only sum (see CombineSums); the same fingerprint. */
   withCombineSums(sums: CombineSums.CombineSums): CompiledPlan<A, E, R> {
     if (Object.keys(sums).length === 0) return this

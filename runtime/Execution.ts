@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto"
 import { Cause, Duration, Effect, Exit } from "effect"
 import * as CounterSet from "./task/CounterSet.ts"
 import { ZephyrInfraError, type ZephyrPlanError, ZephyrWorkerError } from "../plan/Errors.ts"
-import type * as Executable from "../executable/Executable.ts"
+import * as Executable from "../executable/Executable.ts"
 import type { ModuleRef } from "../plan/ModuleRef.ts"
 import * as Op from "../plan/Op.ts"
 import type * as Plan from "../plan/Plan.ts"
@@ -189,8 +189,7 @@ const runAttempt = <A>(exe: Executable.Executable, options: Resolved, launcher: 
       sharedNames: Object.keys(options.shared),
       maxMessageBytes: options.maxMessageBytes,
       reconnectTimeoutMs: options.reconnectTimeoutMs,
-      ...(exe.readColumns !== undefined && Object.keys(exe.readColumns).length > 0 ? { readColumns: exe.readColumns } : {}),
-      ...(exe.combineSums !== undefined && Object.keys(exe.combineSums).length > 0 ? { combineSums: exe.combineSums } : {}),
+      ...Executable.nonEmpty(exe),
       s3: S3Options.share(options.s3)
     }
     const stages = exe.plan.stages

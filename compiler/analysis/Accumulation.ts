@@ -297,19 +297,15 @@ export const reducer = (checker: ts.TypeChecker, local: UserFunctions.LocalFiles
   }
 }
 
-const isPlainFunction = (fn: Nodes.FunctionNode): boolean =>
-  fn.asteriskToken === undefined && !(ts.canHaveModifiers(fn) && ts.getModifiers(fn)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword))
-
 /**
  * Whether `fn` (parameters key and items) computes `result` and does nothing else: an
  * expression body, or `let` accumulators starting at 0, loops over the items whose every
- * statement is an accumulation step, and the return; the items are read only by those loops
- * and by accumulations in `result`. Only then does adding numbers in place do all that
- * calling it would.
+ * statement is an accumulation step, and the return. Only then does adding numbers in place do
+ * all that calling it would. The items are then read only by those loops and by the
+ * accumulations in the result: each step is the one `loopAccumulation` allowed its variable
+ * (adding `item.field`, in a loop over the items), and the result holds nothing else.
  */
-const onlyAccumulates = (checker: ts.TypeChecker, fn: Nodes.FunctionNode, result: ts.Expression, found: Accumulations): boolean => {
-  const itemsName = fn.parameters[1]!.name as ts.Identifier
-  const items = checker.getSymbolAtLocation(itemsName)
+const onlyAccumulates = (checker: ts.TypeChecker, fn: Nodes.FunctionNode, found: Accumulations): boolean => {
   const isAccumulator = (e: ts.Node): boolean => ts.isIdentifier(e) && found.variables.has(checker.getSymbolAtLocation(e)!)
   const isStep = (statement: ts.Statement): boolean => {
     if (!ts.isExpressionStatement(statement)) return false
@@ -317,13 +313,6 @@ const onlyAccumulates = (checker: ts.TypeChecker, fn: Nodes.FunctionNode, result
     if (ts.isPostfixUnaryExpression(e) || ts.isPrefixUnaryExpression(e)) return isAccumulator(e.operand)
     return ts.isBinaryExpression(e) && isAccumulator(e.left)
   }
-  let strayUse = false
-  Nodes.walk(fn, (node) => {
-    if (!ts.isIdentifier(node) || node === itemsName || checker.getSymbolAtLocation(node) !== items) return
-    const loopedOver = ts.isForOfStatement(node.parent) && node.parent.expression === node
-    if (!loopedOver && !Nodes.within(node, result)) strayUse = true
-  })
-  if (strayUse) return false
   if (!fn.body || ts.isExpression(fn.body)) return true
   const statements = fn.body.statements
   return statements.every((statement, i) => {
@@ -339,8 +328,10 @@ const onlyAccumulates = (checker: ts.TypeChecker, fn: Nodes.FunctionNode, result
   })
 }
 
-const hasPlainParameters = (fn: Nodes.FunctionNode): boolean =>
-  isPlainFunction(fn) && fn.parameters.length === 2 && fn.parameters.every((p) => ts.isIdentifier(p.name) && !p.dotDotDotToken)
+/** A function called as it is written (not async, not a generator), of a key and items named plainly. */
+const isPlainKeyItems = (fn: Nodes.FunctionNode): boolean =>
+  fn.asteriskToken === undefined && !(ts.canHaveModifiers(fn) && ts.getModifiers(fn)?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) &&
+  fn.parameters.length === 2 && fn.parameters.every((p) => ts.isIdentifier(p.name) && !p.dotDotDotToken)
 
 /**
  * What a groupBy's combiner sums, when it returns `[{ ...sums, ...key or literals }]` (written
@@ -352,7 +343,7 @@ export const combiner = (checker: ts.TypeChecker, local: UserFunctions.LocalFile
   if (call.method !== "groupBy") return undefined
   const argument = call.functions.find((f) => f.role === "combiner")
   const fn = argument && FieldFlow.fixedFunction(checker, local, argument.expression)
-  if (!fn || !hasPlainParameters(fn)) return undefined
+  if (!fn || !isPlainKeyItems(fn)) return undefined
   const returned = returnedExpressions(fn)
   if (returned === undefined || returned.length !== 1) return undefined
   const list = Nodes.unwrap(returned[0]!)
@@ -361,12 +352,12 @@ export const combiner = (checker: ts.TypeChecker, local: UserFunctions.LocalFile
   let result = Nodes.unwrap(list.elements[0]!)
   if (ts.isCallExpression(result)) {
     // `[sumCounts(key, items)]`: all the combiner does is call a local function with its own parameters.
-    if (fn.body && !ts.isExpression(fn.body) && fn.body.statements.length !== 1) return undefined
+    if (fn.body && !ts.isExpression(fn.body) && (fn.body.statements.length !== 1 || !ts.isReturnStatement(fn.body.statements[0]!))) return undefined
     const own = fn.parameters.map((p) => checker.getSymbolAtLocation(p.name))
     const args = result.arguments.map((a) => Nodes.unwrap(a))
     if (args.length !== 2 || args.some((a, i) => !ts.isIdentifier(a) || checker.getSymbolAtLocation(a) !== own[i])) return undefined
     const callee = FieldFlow.fixedFunction(checker, local, result.expression)
-    if (!callee || !hasPlainParameters(callee)) return undefined
+    if (!callee || !isPlainKeyItems(callee)) return undefined
     const calleeReturns = returnedExpressions(callee)
     if (calleeReturns === undefined || calleeReturns.length !== 1) return undefined
     summer = callee
@@ -374,7 +365,7 @@ export const combiner = (checker: ts.TypeChecker, local: UserFunctions.LocalFile
   }
   if (!ts.isObjectLiteralExpression(result)) return undefined
   const found = accumulationsOf(checker, summer, result)
-  if (found === undefined || !onlyAccumulates(checker, summer, result, found)) return undefined
+  if (found === undefined || !onlyAccumulates(checker, summer, found)) return undefined
   const fields: Array<string> = []
   for (const a of found.accumulators) {
     // `__proto__` in an object literal sets its prototype.

@@ -54,12 +54,11 @@ export interface Pending {
    */
   readonly advice: (plan: Plan.Plan) => Promise<ReadonlyArray<Advice.Advice>>
   /**
-   * The columns `plan`'s loads need (ReadColumns), when started with `facts`: none when the
-   * code could not be analysed, or when `module`'s files are not the ones the analysis read.
+   * What a run applies to `plan` (Executable.Refinements: the columns its loads need, the
+   * fields its combiners only sum), when started with `facts`: none when the code could not
+   * be analysed, or when `module`'s files are not the ones the analysis read.
    */
-  readonly readColumns: (plan: Plan.Plan, module: ModuleRef | undefined) => Promise<ReadColumns.ReadColumns>
-  /** The fields `plan`'s combiners only sum (CombineSums), on the same terms as `readColumns`. */
-  readonly combineSums: (plan: Plan.Plan, module: ModuleRef | undefined) => Promise<CombineSums.CombineSums>
+  readonly refinements: (plan: Plan.Plan, module: ModuleRef | undefined) => Promise<Required<Executable.Refinements>>
   /** Stops an analysis nobody will wait for. */
   readonly cancel: () => void
 }
@@ -107,14 +106,8 @@ export const advise = (plan: Plan.Plan, facts: ReadonlyArray<CodeFact>): Array<A
  * (and the advice or the columns its readers read, with `wanted.facts`) once the plan is compiled.
  */
 export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = Analysis.checksAndFacts): Pending => {
-  if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), readColumns: async () => ({}), combineSums: async () => ({}), cancel: () => undefined }
+  if (entries.length === 0) return { diagnostics: async () => [], advice: async (plan) => advise(plan, []), refinements: async () => ({ readColumns: {}, combineSums: {} }), cancel: () => undefined }
   const started = Analysis.start(entries, wanted)
-  /** The code facts, when `module` was built from the files they were read in. */
-  const analysedFacts = async (module: ModuleRef | undefined): Promise<ReadonlyArray<CodeFact> | undefined> => {
-    if (!wanted.facts) return undefined
-    const found = await Promise.all([started.facts(), started.files()]).catch(() => undefined)
-    return found === undefined || !analysed(module, found[1]) ? undefined : found[0]
-  }
   return {
     diagnostics: async (plan) => {
       const findings = await started.findings().catch((e: unknown) => {
@@ -127,13 +120,10 @@ export const start = (entries: ReadonlyArray<string>, wanted: Analysis.Wanted = 
       return findings.map((f) => toDiagnostic(f, ops)).sort(Diagnostic.order)
     },
     advice: async (plan) => advise(plan, wanted.facts ? await started.facts().catch(() => []) : []),
-    readColumns: async (plan, module) => {
-      const facts = await analysedFacts(module)
-      return facts === undefined ? {} : ReadColumns.infer(plan, readsOf(facts))
-    },
-    combineSums: async (plan, module) => {
-      const facts = await analysedFacts(module)
-      return facts === undefined ? {} : CombineSums.infer(plan, sumsOf(facts))
+    refinements: async (plan, module) => {
+      const found = wanted.facts ? await Promise.all([started.facts(), started.files()]).catch(() => undefined) : undefined
+      if (found === undefined || !analysed(module, found[1])) return { readColumns: {}, combineSums: {} }
+      return { readColumns: ReadColumns.infer(plan, readsOf(found[0])), combineSums: CombineSums.infer(plan, sumsOf(found[0])) }
     },
     cancel: started.cancel
   }

@@ -29,8 +29,7 @@ export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, Zephyr
       await fetchShared(spec)
       const executable = compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards })
       // What the driver's analysis found (the columns its loads read, the sums its combiners add in place) applies here too.
-      const withColumns = spec.readColumns === undefined ? executable : executable.withReadColumns(spec.readColumns)
-      return { executable: spec.combineSums === undefined ? withColumns : withColumns.withCombineSums(spec.combineSums), layer: loaded.layer }
+      return { executable: executable.withRefinements(spec), layer: loaded.layer }
     },
     catch: (e) => (e instanceof ZephyrPlanError ? e : new ZephyrPlanError({ reason: "module-import-failed", message: (e as Error)?.message ?? String(e) }))
   })

@@ -51,14 +51,25 @@ describe("CombineSums.apply", () => {
     expect(CombineSums.apply(plan.plan, Object.fromEntries(ids.map((id) => [id, ["count"]]))).stages).toEqual(plan.plan.stages)
   })
 
-  it("runs in process with the same result as calling the combiner for every item", async () => {
-    const ds = words().groupBy(byWord, sum, { combiner: partial, numOutputShards: 2 })
-    const plan = Zephyr.compile(ds)
+  it("runs in process calling the combiner once per key, with the result of calling it for every item", async () => {
+    let calls = 0
+    const counted = (word: string, cs: Iterable<Count>) => {
+      calls++
+      return [sum(word, cs)]
+    }
+    // One list item, one shard: its flatMap gives the scatter 300 items of 3 words.
+    const many = Dataset.fromList([300]).flatMap((n): Array<Count> => Array.from({ length: n }, (_, i) => ({ word: `w${i % 3}`, count: i })))
+    const plan = Zephyr.compile(many.groupBy(byWord, sum, { combiner: counted, numOutputShards: 2 }))
     const scatter = plan.stages[0]!.ops.find((op) => op.kind === "groupBy")!
     const byWordOrder = (xs: ReadonlyArray<Count>) => [...xs].sort((a, b) => a.word.localeCompare(b.word))
     const every = await Zephyr.run(plan, { backend: "in-process" })
+    const perItem = calls
+    calls = 0
     const summed = await Zephyr.run(plan.withCombineSums({ [scatter.id]: ["count"] }), { backend: "in-process" })
     expect(byWordOrder(summed.results)).toEqual(byWordOrder(every.results))
-    expect(byWordOrder(summed.results)).toEqual([{ word: "a", count: 4 }, { word: "b", count: 2 }])
+    expect(byWordOrder(summed.results).map((c) => c.count)).toEqual([0, 1, 2].map((k) => Array.from({ length: 100 }, (_, i) => 3 * i + k).reduce((a, b) => a + b, 0)))
+    // One call per key at the flush, against one per item but each key's first.
+    expect(calls).toBe(3)
+    expect(perItem).toBe(300 - 3)
   })
 })

@@ -146,13 +146,14 @@ describe("the columns a run reads and the sums it adds in place", () => {
       const plan = Zephyr.compile(loaded.dataset, { module: loaded.module })
       const load = plan.stages[0]!.ops[0]!.id
       const checks = Check.start([path.resolve(module)])
-      expect(await checks.readColumns(plan.plan, plan.module)).toEqual({ [load]: ["key"] })
+      const none = { readColumns: {}, combineSums: {} }
+      expect(await checks.refinements(plan.plan, plan.module)).toEqual({ readColumns: { [load]: ["key"] }, combineSums: {} })
       // A module built from other text than the analysis read (edited in between): nothing.
-      const edited = { ...plan.module!, sources: Object.fromEntries(Object.keys(plan.module!.sources!).map((f) => [f, "0".repeat(32)])) }
-      expect(await checks.readColumns(plan.plan, edited)).toEqual({})
-      expect(await checks.readColumns(plan.plan, undefined)).toEqual({})
+      const edit = (m: typeof plan.module) => ({ ...m!, sources: Object.fromEntries(Object.keys(m!.sources!).map((f) => [f, "0".repeat(32)])) })
+      expect(await checks.refinements(plan.plan, edit(plan.module))).toEqual(none)
+      expect(await checks.refinements(plan.plan, undefined)).toEqual(none)
       // Without the facts (`advice()` asks for no checks, checks alone for no facts): nothing.
-      expect(await Check.start([path.resolve(module)], { checks: true, facts: false }).readColumns(plan.plan, plan.module)).toEqual({})
+      expect(await Check.start([path.resolve(module)], { checks: true, facts: false }).refinements(plan.plan, plan.module)).toEqual(none)
 
       // The sums a combiner that only sums adds in place (CombineSums), on the same terms.
       const summing = "test/cli/fixtures/combine-sums.ts"
@@ -160,12 +161,9 @@ describe("the columns a run reads and the sums it adds in place", () => {
       const totalsPlan = Zephyr.compile(totals.dataset, { module: totals.module })
       const scatter = totalsPlan.stages[0]!.ops.find((op) => op.kind === "groupBy")!.id
       const summingChecks = Check.start([path.resolve(summing)])
-      expect(await summingChecks.combineSums(totalsPlan.plan, totalsPlan.module)).toEqual({ [scatter]: ["n"] })
-      expect(await summingChecks.readColumns(totalsPlan.plan, totalsPlan.module)).toEqual({})
-      expect(await checks.combineSums(plan.plan, plan.module)).toEqual({})
-      const editedTotals = { ...totalsPlan.module!, sources: Object.fromEntries(Object.keys(totalsPlan.module!.sources!).map((f) => [f, "0".repeat(32)])) }
-      expect(await summingChecks.combineSums(totalsPlan.plan, editedTotals)).toEqual({})
-      expect(await Check.start([path.resolve(summing)], { checks: true, facts: false }).combineSums(totalsPlan.plan, totalsPlan.module)).toEqual({})
+      expect(await summingChecks.refinements(totalsPlan.plan, totalsPlan.module)).toEqual({ readColumns: {}, combineSums: { [scatter]: ["n"] } })
+      expect(await summingChecks.refinements(totalsPlan.plan, edit(totalsPlan.module))).toEqual(none)
+      expect(await Check.start([path.resolve(summing)], { checks: true, facts: false }).refinements(totalsPlan.plan, totalsPlan.module)).toEqual(none)
     } finally {
       delete process.env.ZEPHYR_MODULE_CACHE_DIR
     }

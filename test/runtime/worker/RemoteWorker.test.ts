@@ -86,4 +86,15 @@ describe("a remote worker's plan", () => {
     expect(projected.executable.plan.stages[0]!.ops[0]).toMatchObject({ kind: "loadJsonl", columns: ["key"], columnsInferred: true })
     expect(projected.executable.plan.fingerprint).toBe(plain.executable.plan.fingerprint)
   })
+
+  it("adds in place the sums the job names", async () => {
+    const module = { path: path.resolve("test/cli/fixtures/combine-sums.ts"), args: {} }
+    const spec = { executionId: "x", module, fingerprint: "", executionDir: tempDir(), heartbeatIntervalMs: 1000, memoryBudgetBytes: 2 ** 26, sharedNames: [] }
+    const plain = await Effect.runPromise(RemoteWorker.loadFromSpec(spec))
+    const scatter = plain.executable.plan.stages[0]!.ops.find((op) => op.kind === "groupBy")!
+    expect(scatter).not.toHaveProperty("combinerSums")
+    const summed = await Effect.runPromise(RemoteWorker.loadFromSpec({ ...spec, combineSums: { [scatter.id]: ["n"] } }))
+    expect(summed.executable.plan.stages[0]!.ops.find((op) => op.id === scatter.id)).toMatchObject({ role: "scatter", combinerSums: ["n"] })
+    expect(summed.executable.plan.fingerprint).toBe(plain.executable.plan.fingerprint)
+  })
 })
