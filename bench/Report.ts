@@ -8,6 +8,8 @@ import * as Workload from "./Workload.ts"
 export interface Outcome {
   readonly workload: Workload.Workload
   readonly results: Workload.Results
+  /** The untimed warm-up runs of each contender (seconds), shown apart from the rounds. */
+  readonly warmups: ReadonlyMap<string, ReadonlyArray<number>>
   readonly targets: ReadonlyArray<Workload.Target>
   /** Contenders that failed or were skipped, with why. */
   readonly problems: ReadonlyArray<{ readonly contender: string; readonly problem: string }>
@@ -49,6 +51,7 @@ const rows = (o: Outcome): Array<Array<string>> =>
     const problem = o.problems.find((p) => p.contender === c.name)?.problem
     return [
       c.name,
+      (o.warmups.get(c.name) ?? []).map((s) => s.toFixed(2)).join(" "),
       ms.map((m) => m.seconds.toFixed(2)).join(" "),
       fixed(Workload.seconds(o.results, c.name)),
       ratioToZephyr(o, c),
@@ -56,7 +59,7 @@ const rows = (o: Outcome): Array<Array<string>> =>
     ]
   })
 
-const HEADER = ["contender", "runs (s)", "median (s)", "Zephyr / this", "notes"]
+const HEADER = ["contender", "warm-up (s)", "runs (s)", "median (s)", "Zephyr / this", "notes"]
 
 /** The terminal table of one workload. */
 export const text = (o: Outcome): string => {
@@ -69,7 +72,7 @@ export const text = (o: Outcome): string => {
 
 const cell = (s: string) => s.replace(/\|/g, "\\|")
 
-export const markdown = (outcomes: ReadonlyArray<Outcome>, options: { readonly date: Date; readonly command: string; readonly note?: string | undefined; readonly load: ReadonlyArray<number> }): string => {
+export const markdown = (outcomes: ReadonlyArray<Outcome>, options: { readonly date: Date; readonly command: string; readonly note?: string | undefined; readonly load: ReadonlyArray<number>; readonly warmup: number }): string => {
   const lines: Array<string> = [
     "# Benchmark results",
     "",
@@ -77,6 +80,7 @@ export const markdown = (outcomes: ReadonlyArray<Outcome>, options: { readonly d
     "",
     `Machine: ${machine()}. Load average when the run started: ${options.load.map((l) => l.toFixed(1)).join(", ")}.`,
     "Every Zephyr figure is a whole command (start-up included); runs of the contenders alternate, round after round; medians.",
+    ...(options.warmup > 0 ? [`Each contender first ran ${options.warmup === 1 ? "once" : `${options.warmup} times`} untimed (the warm-up column), as hyperfine's --warmup does.`] : []),
     "Written by `npm run bench -- --write-results`; see the Benchmarks section of README.md.",
     "",
     "## Targets",

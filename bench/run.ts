@@ -1,12 +1,16 @@
 /**
- * `npm run bench`: every workload of the performance issue next to its baselines. Runs of
- * the contenders alternate (Zephyr, baseline, Zephyr, ...) for `--rounds` rounds; medians
+ * `npm run bench`: every workload of the performance issue next to its baselines. Each
+ * contender first runs `--warmup` times untimed (1 by default, as hyperfine's --warmup:
+ * the first run after a boot or a build reads its input and the engine's code from disk
+ * and fills the caches, which made the first contender's first round up to 50% slower than
+ * its others); then runs of the contenders alternate (Zephyr, baseline, Zephyr, ...) for
+ * `--rounds` rounds; medians
  * and ratios go to stderr as a table, and stdout gets one JSON line per measurement plus
  * one summary line per workload (targets, pass or miss). Answers that differ between
  * contenders fail the bench (exit code 1). Speed and memory targets are checked here,
  * never by timed assertions in tests.
  *
- *   npm run bench -- [--rounds 3] [--mb 100] [--only tasks,wordcount] [--write-results] [--note TEXT] [--explicit-shards]
+ *   npm run bench -- [--rounds 3] [--warmup 1] [--mb 100] [--only tasks,wordcount] [--write-results] [--note TEXT] [--explicit-shards]
  *   npm run bench -- --only scale --rounds 1     (the coordinator against 1,000 simulated workers)
  */
 import * as fs from "node:fs"
@@ -33,20 +37,21 @@ const flag = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : undefined
 }
-const known = new Set(["--rounds", "--mb", "--only", "--note", "--write-results", "--explicit-shards"])
+const known = new Set(["--rounds", "--warmup", "--mb", "--only", "--note", "--write-results", "--explicit-shards"])
 for (let i = 0; i < argv.length; i++) {
   if (!known.has(argv[i]!)) {
-    process.stderr.write(`Unknown option ${argv[i]}. Options: --rounds N, --mb N, --only ${workloads.map((w) => w.name).join(",")}, --write-results, --note TEXT, --explicit-shards\n`)
+    process.stderr.write(`Unknown option ${argv[i]}. Options: --rounds N, --warmup N, --mb N, --only ${workloads.map((w) => w.name).join(",")}, --write-results, --note TEXT, --explicit-shards\n`)
     process.exit(2)
   }
   if (!["--write-results", "--explicit-shards"].includes(argv[i]!)) i++
 }
 const rounds = Number(flag("rounds") ?? 3)
+const warmup = Number(flag("warmup") ?? 1)
 const mb = Number(flag("mb") ?? 100)
 const only = flag("only")?.split(",").map((s) => s.trim()).filter((s) => s !== "")
 const unknown = only?.filter((n) => !workloads.some((w) => w.name === n)) ?? []
-if (!(rounds >= 1) || !(mb > 0) || unknown.length > 0) {
-  process.stderr.write(`Bad option: --rounds must be ≥ 1, --mb > 0, --only among ${workloads.map((w) => w.name).join(", ")}${unknown.length ? ` (not: ${unknown.join(", ")})` : ""}\n`)
+if (!(rounds >= 1) || !(Number.isInteger(warmup) && warmup >= 0) || !(mb > 0) || unknown.length > 0) {
+  process.stderr.write(`Bad option: --rounds must be ≥ 1, --warmup an integer ≥ 0, --mb > 0, --only among ${workloads.map((w) => w.name).join(", ")}${unknown.length ? ` (not: ${unknown.join(", ")})` : ""}\n`)
   process.exit(2)
 }
 
@@ -60,7 +65,7 @@ const emit = (record: Record<string, unknown>) => process.stdout.write(JSON.stri
 const context: Workload.Context = { mb, rounds, repo, scratch, log, explicitShards: argv.includes("--explicit-shards") }
 const startedAt = new Date()
 const load = os.loadavg()
-log(`zephyr bench: ${Report.machine()}; load average ${load.map((l) => l.toFixed(1)).join(" ")}; --mb ${mb} --rounds ${rounds}`)
+log(`zephyr bench: ${Report.machine()}; load average ${load.map((l) => l.toFixed(1)).join(" ")}; --mb ${mb} --rounds ${rounds} --warmup ${warmup}`)
 
 const outcomes: Array<Report.Outcome> = []
 try {
@@ -74,18 +79,27 @@ try {
       log(`   ${p.contender}: skipped: ${p.problem}`)
       emit({ type: "skipped", workload: workload.name, contender: p.contender, reason: p.problem })
     }
-    for (let round = 1; round <= rounds; round++) {
+    const warmups = new Map<string, Array<number>>(workload.contenders.map((c) => [c.name, []]))
+    // Round 0 is the warm-up: each contender in turn, untimed (its seconds are shown apart).
+    for (let round = warmup > 0 ? 1 - warmup : 1; round <= rounds; round++) {
+      const label = round <= 0 ? "warm-up     " : `round ${round}/${rounds}`
       for (const c of workload.contenders) {
         if (problems.some((p) => p.contender === c.name)) continue
         try {
           const m = await c.run(round)
+          if (round <= 0) {
+            warmups.get(c.name)!.push(m.seconds)
+            log(`   ${label}  ${c.name.padEnd(40)} ${m.seconds.toFixed(2)} s (not counted)`)
+            emit({ type: "warmup", workload: workload.name, contender: c.name, seconds: Number(m.seconds.toFixed(3)) })
+            continue
+          }
           results.get(c.name)!.push(m)
-          log(`   round ${round}/${rounds}  ${c.name.padEnd(40)} ${m.seconds.toFixed(2)} s`)
+          log(`   ${label}  ${c.name.padEnd(40)} ${m.seconds.toFixed(2)} s`)
           emit({ type: "measurement", workload: workload.name, contender: c.name, zephyr: c.zephyr, round, seconds: Number(m.seconds.toFixed(3)), ...(m.answer === undefined ? {} : { answer: m.answer }), ...(m.detail ? { detail: m.detail } : {}) })
         } catch (e) {
           const problem = e instanceof Error ? e.message : String(e)
           problems.push({ contender: c.name, problem })
-          log(`   round ${round}/${rounds}  ${c.name}: FAILED\n${problem}`)
+          log(`   ${label}  ${c.name}: FAILED\n${problem}`)
           emit({ type: "error", workload: workload.name, contender: c.name, round, error: problem })
         }
       }
@@ -95,7 +109,7 @@ try {
     const odd = answers.find((a) => a.answer !== answers[0]!.answer)
     const disagreement = odd ? `${answers[0]!.who} computed ${answers[0]!.answer}, but ${odd.who} computed ${odd.answer}` : undefined
     const targets = Workload.measured(workload.targets(results))
-    const outcome: Report.Outcome = { workload, results, targets, problems, disagreement }
+    const outcome: Report.Outcome = { workload, results, warmups, targets, problems, disagreement }
     outcomes.push(outcome)
     log("\n" + Report.text(outcome))
     emit({
@@ -122,7 +136,7 @@ if (argv.includes("--write-results")) {
   const file = path.join(repo, "bench", "RESULTS.md")
   // the command that reproduces the numbers: without --write-results and the note
   const shown = argv.filter((a, i) => a !== "--write-results" && a !== "--note" && argv[i - 1] !== "--note")
-  fs.writeFileSync(file, Report.markdown(outcomes, { date: startedAt, command: `npm run bench -- ${shown.join(" ")}`.trimEnd(), note: flag("note"), load }))
+  fs.writeFileSync(file, Report.markdown(outcomes, { date: startedAt, command: `npm run bench -- ${shown.join(" ")}`.trimEnd(), note: flag("note"), load, warmup }))
   log(`wrote ${path.relative(process.cwd(), file)}`)
 }
 const disagreements = outcomes.filter((o) => o.disagreement)

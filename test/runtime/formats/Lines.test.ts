@@ -1,3 +1,4 @@
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { CorruptInput } from "../../../runtime/formats/Compression.ts"
 import { lines } from "../../../runtime/formats/Lines.ts"
@@ -54,5 +55,21 @@ describe("lines", () => {
     expect(seen).toEqual(["a", "b"])
     expect(error?.line).toBe(3)
     expect(error?.partial).toBe("par")
+  })
+
+  it("gives the same lines however the bytes are cut into chunks", async () => {
+    const line = fc.array(fc.constantFrom("a", "é", "字", "😀", " ", "\r", "\uFEFF"), { maxLength: 12 }).map((cs) => cs.join(""))
+    await fc.assert(fc.asyncProperty(
+      fc.array(line, { maxLength: 20 }), fc.boolean(), fc.array(fc.nat({ max: 200 }), { maxLength: 12 }),
+      async (ls, finalNewline, cutAt) => {
+        const text = ls.join("\n") + (finalNewline && ls.length > 0 ? "\n" : "")
+        const bytes = Buffer.from(text)
+        const cuts = [...new Set(cutAt.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
+        const parts = [0, ...cuts, bytes.length].slice(1).map((end, i, ends) => bytes.subarray(i === 0 ? 0 : ends[i - 1], end))
+        const expected = text.length === 0 ? [] : text.replace(/^\uFEFF/, "").split("\n").map((l) => l.replace(/\r$/, ""))
+        if (text.endsWith("\n")) expected.pop()
+        expect((await collect(pieces(...parts))).map((o) => o.line)).toEqual(expected)
+      }
+    ), { numRuns: 300 })
   })
 })
