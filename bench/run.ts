@@ -79,16 +79,16 @@ try {
       log(`   ${p.contender}: skipped: ${p.problem}`)
       emit({ type: "skipped", workload: workload.name, contender: p.contender, reason: p.problem })
     }
-    const warmups = new Map<string, Array<number>>(workload.contenders.map((c) => [c.name, []]))
-    // Round 0 is the warm-up: each contender in turn, untimed (its seconds are shown apart).
-    for (let round = warmup > 0 ? 1 - warmup : 1; round <= rounds; round++) {
+    const warmups = new Map<string, Array<Workload.Measurement>>(workload.contenders.map((c) => [c.name, []]))
+    // Rounds up to 0 are the warm-up: each contender in turn, untimed (its seconds are shown apart, its answers checked too).
+    for (let round = 1 - warmup; round <= rounds; round++) {
       const label = round <= 0 ? "warm-up     " : `round ${round}/${rounds}`
       for (const c of workload.contenders) {
         if (problems.some((p) => p.contender === c.name)) continue
         try {
           const m = await c.run(round)
           if (round <= 0) {
-            warmups.get(c.name)!.push(m.seconds)
+            warmups.get(c.name)!.push(m)
             log(`   ${label}  ${c.name.padEnd(40)} ${m.seconds.toFixed(2)} s (not counted)`)
             emit({ type: "warmup", workload: workload.name, contender: c.name, seconds: Number(m.seconds.toFixed(3)) })
             continue
@@ -105,11 +105,14 @@ try {
       }
     }
     // every answer given, by any contender in any round, must be the same
-    const answers = workload.contenders.flatMap((c) => (results.get(c.name) ?? []).flatMap((m, i) => m.answer === undefined ? [] : [{ who: `${c.name}, round ${i + 1}`, answer: JSON.stringify(m.answer) }]))
+    const answers = workload.contenders.flatMap((c) => [
+      ...(warmups.get(c.name) ?? []).map((m) => ({ m, who: `${c.name}, warm-up` })),
+      ...(results.get(c.name) ?? []).map((m, i) => ({ m, who: `${c.name}, round ${i + 1}` }))
+    ].flatMap(({ m, who }) => m.answer === undefined ? [] : [{ who, answer: JSON.stringify(m.answer) }]))
     const odd = answers.find((a) => a.answer !== answers[0]!.answer)
     const disagreement = odd ? `${answers[0]!.who} computed ${answers[0]!.answer}, but ${odd.who} computed ${odd.answer}` : undefined
     const targets = Workload.measured(workload.targets(results))
-    const outcome: Report.Outcome = { workload, results, warmups, targets, problems, disagreement }
+    const outcome: Report.Outcome = { workload, results, warmups: new Map([...warmups].map(([name, ms]) => [name, ms.map((m) => m.seconds)])), targets, problems, disagreement }
     outcomes.push(outcome)
     log("\n" + Report.text(outcome))
     emit({
