@@ -59,6 +59,28 @@ const fdirWithoutPicomatch = {
   }
 }
 
+/**
+ * msgpackr (node-index.js) loads its native string decoder, msgpackr-extract, at its top level:
+ * 20–40 ms of every process's start (the require, and node-gyp-build asking detect-libc which
+ * libc this is) for a decoder that pays off only on large blocks: shuffle and result files,
+ * 15–35% faster to decode. Here the load waits for `loadNativeAcceleration()`, which
+ * BlockFile calls when it first reads blocks; the RPC frames decode fast enough without it.
+ * The build fails if msgpackr's code no longer reads as expected.
+ */
+const msgpackrNativeOnDemand = {
+  name: "msgpackr-native-on-demand",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]msgpackr[\\/]node-index\.js$/ }, (args) => {
+      const text = fs.readFileSync(args.path, "utf8")
+      const eager = /\nif \(!nativeAccelerationDisabled\) \{\n(\tlet extractor\n\ttry \{[\s\S]*?setExtractor\(extractor\.extractStrings\)\n\t\} catch \(error\) \{\n\t\t\/\/ native module is optional\n\t\})\n\}/
+      const found = eager.exec(text)
+      if (!found) throw new Error(`${args.path} no longer loads msgpackr-extract as scripts/build.mjs expects: check msgpackrNativeOnDemand`)
+      const onDemand = `\nlet nativeAccelerationTried = false\nexport const loadNativeAcceleration = () => {\n\tif (nativeAccelerationTried || nativeAccelerationDisabled) return\n\tnativeAccelerationTried = true\n${found[1]}\n}`
+      return { contents: text.replace(eager, () => onDemand), loader: "js" }
+    })
+  }
+}
+
 /** Libraries the engine never calls, replaced by a module that says so (see the stub). */
 const configFileParsers = path.join(root, "scripts", "stubs", "config-file-parsers.mjs")
 const alias = { yaml: configFileParsers, toml: configFileParsers, ini: configFileParsers }
@@ -141,7 +163,7 @@ export const engineOptions = (write) => ({
   banner: { js: "var __zephyrBundleUrl = require(\"node:url\").pathToFileURL(__filename).href;" },
   // Lines and identifiers stay as written: stack traces (and the source line Node prints for
   // an uncaught error) stay readable.
-  plugins: [vendoredByRequire, fdirWithoutPicomatch]
+  plugins: [vendoredByRequire, fdirWithoutPicomatch, msgpackrNativeOnDemand]
 })
 
 /**

@@ -64,6 +64,23 @@ export const expectNeverRun = (runs: { readonly library: LazyModuleRuns; readonl
 }
 
 /**
+ * Writes a pipeline module of `body` (the dataset its default export defines) for the time of
+ * `use`: JavaScript, so that a plain import() loads it too; in out/, where it resolves "zephyr".
+ */
+const withPipeline = async <A>(name: string, body: string, use: (pipeline: string) => Promise<A>): Promise<A> => {
+  const pipeline = path.join(root, "out", name)
+  fs.mkdirSync(path.dirname(pipeline), { recursive: true })
+  fs.writeFileSync(pipeline, `import { Dataset, Pipeline } from "zephyr"\nexport default Pipeline.define(() => ${body})\n`)
+  try {
+    return await use(pipeline)
+  } finally {
+    fs.rmSync(pipeline, { force: true })
+  }
+}
+
+const oneWorkerRun = (pipeline: string) => ["bin/zephyr.js", "run", pipeline, "--workers", "1", "--no-progress"]
+
+/**
  * Runs a pipeline reading a CSV file and writing JSONL (in `dir`) twice with coverage: by the
  * library in one process (`Zephyr.run`, in-process workers), then by `zephyr run` with one
  * worker process. The library's run reads the CSV through a lazily imported module, so a
@@ -71,18 +88,24 @@ export const expectNeverRun = (runs: { readonly library: LazyModuleRuns; readonl
  */
 export const localCsvRuns = async (dir: string) => {
   fs.writeFileSync(path.join(dir, "in.csv"), "a,b\n1,2\n3,4\n")
-  // JavaScript, so that a plain import() loads it too; in out/, where it resolves "zephyr".
-  const pipeline = path.join(root, "out", `csv-${path.basename(dir)}.mjs`)
-  fs.mkdirSync(path.dirname(pipeline), { recursive: true })
-  fs.writeFileSync(pipeline, `import { Dataset, Pipeline } from "zephyr"\nexport default Pipeline.define(() => Dataset.readCsv(${JSON.stringify(path.join(dir, "in.csv"))}).writeJsonl(${JSON.stringify(path.join(dir, "out", "part-{shard}.jsonl"))}))\n`)
-  try {
+  const body = `Dataset.readCsv(${JSON.stringify(path.join(dir, "in.csv"))}).writeJsonl(${JSON.stringify(path.join(dir, "out", "part-{shard}.jsonl"))})`
+  return withPipeline(`csv-${path.basename(dir)}.mjs`, body, async (pipeline) => {
     const library = await lazyModuleRuns(dir, [
       "--input-type=module", "-e",
       `import { Zephyr } from "zephyr"; const m = await import(${JSON.stringify(pipeline)}); await Zephyr.run(m.default({}))`
     ])
-    const command = await lazyModuleRuns(dir, ["bin/zephyr.js", "run", pipeline, "--workers", "1", "--no-progress"])
+    const command = await lazyModuleRuns(dir, oneWorkerRun(pipeline))
     return { library, command }
-  } finally {
-    fs.rmSync(pipeline, { force: true })
-  }
+  })
 }
+
+/**
+ * Runs a groupBy over a small JSONL file (in `dir`) by `zephyr run` with one worker process,
+ * with coverage: a run whose reduce reads shuffle blocks.
+ */
+export const localShuffleRun = async (dir: string): Promise<LazyModuleRuns> => {
+  fs.writeFileSync(path.join(dir, "in.jsonl"), ["a", "b", "a"].map((k) => JSON.stringify({ k })).join("\n") + "\n")
+  const body = `Dataset.readJsonl(${JSON.stringify(path.join(dir, "in.jsonl"))}).groupBy((r) => r.k, (k, rs) => ({ k, n: [...rs].length })).writeJsonl(${JSON.stringify(path.join(dir, "out", "part-{shard}.jsonl"))})`
+  return withPipeline(`shuffle-${path.basename(dir)}.mjs`, body, (pipeline) => lazyModuleRuns(dir, oneWorkerRun(pipeline)))
+}
+

@@ -2,7 +2,7 @@ import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { expectNeverRun, localCsvRuns } from "../BundleCoverage.ts"
+import { expectNeverRun, localCsvRuns, localShuffleRun } from "../BundleCoverage.ts"
 import { useTempDirs } from "../TempDirs.ts"
 // @ts-expect-error: a plain JavaScript build script, without type declarations
 import * as Build from "../../scripts/build.mjs"
@@ -50,9 +50,18 @@ describe("the built engine", () => {
   it("a run loads from node_modules only the packages that must stay outside the bundle: not msgpackr (bundled), not zstd's WASM (no zstd written), not a second picomatch", async () => {
     const { library, command } = await localCsvRuns(tempDir())
     const loaded = [...new Set([...library.packagesLoaded, ...command.packagesLoaded].flat())].sort()
-    // The TypeScript loader (a pipeline module in TypeScript), msgpackr's native string decoder (25 ms faster
-    // in word count's reduce) and what finds it.
-    for (const outside of loaded) expect(["tsx", "esbuild", "get-tsconfig", "resolve-pkg-maps", "msgpackr-extract", "node-gyp-build-optional-packages", "detect-libc"], outside).toContain(outside)
+    // The TypeScript loader (a pipeline module in TypeScript), and nothing else: a run that reads
+    // no blocks (no shuffle) does not load msgpackr's native decoder either.
+    for (const outside of loaded) expect(["tsx", "esbuild", "get-tsconfig", "resolve-pkg-maps"], outside).toContain(outside)
+  }, 120_000)
+
+  it("loads msgpackr's native string decoder in the process that reads a shuffle's blocks, and in no other", async () => {
+    const run = await localShuffleRun(tempDir())
+    const native = ["msgpackr-extract", "node-gyp-build-optional-packages", "detect-libc"]
+    // The driver and the worker; the worker read the blocks (its reduce), the driver none.
+    expect(run.packagesLoaded.length).toBe(2)
+    expect(run.packagesLoaded.filter((packages) => native.every((p) => packages.includes(p)))).toHaveLength(1)
+    expect(run.packagesLoaded.filter((packages) => native.some((p) => packages.includes(p)))).toHaveLength(1)
   }, 120_000)
 
   it("keeps the libraries only some runs call out of the engine bundle, in dist/vendor/, each required by the engine", () => {
