@@ -44,8 +44,9 @@ export async function* lines(bytes: AsyncIterable<Uint8Array>): AsyncGenerator<L
       let block: Array<string | Uint8Array>
       if (pendingBytes === 0) block = split(chunk.subarray(0, last + 1))
       else {
-        // Only the line in progress is copied, not the whole chunk behind it: a fresh buffer
-        // of a chunk's size for every chunk cost group-by-count's reader about 6% of its time.
+        // Only the line in progress is copied, not the whole chunk behind it: a fresh buffer of
+        // a chunk's size for nearly every chunk cost group-by-count about 2.5% of its CPU. The
+        // two parts are checked as UTF-8 apart, so a bad line leaves the rest on the fast path.
         const end = chunk.indexOf(NEWLINE) + 1
         block = split(Buffer.concat([...pending, chunk.subarray(0, end)], pendingBytes + end))
         if (end <= last) split(chunk.subarray(end, last + 1), block)

@@ -2,7 +2,6 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { randomUUID } from "node:crypto"
 import * as Msgpackr from "msgpackr"
-import { Packr, Unpackr } from "msgpackr"
 import * as Directory from "./Directory.ts"
 import { StorageError } from "./StorageError.ts"
 
@@ -12,8 +11,8 @@ import { StorageError } from "./StorageError.ts"
  * attempts never see each other's partial files. Readers are synchronous and stream one
  * block at a time; the item count in each header lets a reader skip blocks undecoded.
  */
-const packr = new Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true })
-const unpackr = new Unpackr({ useRecords: false, moreTypes: true, useBigIntExtension: true })
+const packr = new Msgpackr.Packr({ useRecords: false, moreTypes: true, useBigIntExtension: true })
+const unpackr = new Msgpackr.Unpackr({ useRecords: false, moreTypes: true, useBigIntExtension: true })
 
 /**
  * msgpackr's native string decoder (msgpackr-extract) decodes large blocks 15–35% faster; the
