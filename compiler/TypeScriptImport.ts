@@ -48,17 +48,25 @@ export const sources = (file: string): Readonly<Record<string, string>> | undefi
 }
 
 /**
- * The original file, line and column (1-based) of a position in a compiled module, for
- * stack traces formatted without Node's source maps (a test runner's own formatting);
- * undefined for any other file.
+ * The original file, line and column (1-based) of a position in a file, from the source map
+ * Node loaded for it (with source maps on, as this loader turns them on: its compiled modules,
+ * and any other file that names a map, such as tsx's output), as Node's own stack formatting
+ * maps it; undefined when Node has none.
  */
-export const originalPosition = (file: string, line: number, column: number): { file: string; line: number; column: number } | undefined => {
-  if (!compiledFiles.has(file)) return undefined
-  const entry = findSourceMap(pathToFileURL(file).href)?.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined
+export const sourceMapped = (file: string, line: number, column: number): { file: string; line: number; column: number } | undefined => {
+  const entry = findSourceMap(file.startsWith("file://") ? file : pathToFileURL(file).href)?.findEntry(line - 1, column - 1) as { originalSource?: string; originalLine?: number; originalColumn?: number } | undefined
   if (!entry?.originalSource || entry.originalLine === undefined || entry.originalColumn === undefined) return undefined
   const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(file), entry.originalSource)
   return { file: source, line: entry.originalLine + 1, column: entry.originalColumn + 1 }
 }
+
+/**
+ * The original position of a position in a module this loader compiled, for stack traces
+ * formatted without Node's source maps (a test runner's own formatting); undefined for any
+ * other file.
+ */
+export const originalPosition = (file: string, line: number, column: number): { file: string; line: number; column: number } | undefined =>
+  compiledFiles.has(file) ? sourceMapped(file, line, column) : undefined
 
 const typeScript = /\.[cm]?tsx?$/
 

@@ -19,6 +19,9 @@ export type Engine = typeof import("../Engine.ts")
 
 const bundle = path.join(PackageRoot.dist, "engine.cjs")
 
+/** How the bundle begins: the start of `Module.wrap`'s wrapper. */
+const WRAPPER = Module.wrap("").slice(0, Module.wrap("").indexOf("{") + 1)
+
 export const load = (): Engine =>
   processGlobal("EngineLoader/engine", () => {
     // A bare name imported by the engine resolves from dist/, as the bundle's own would.
@@ -31,7 +34,9 @@ export const load = (): Engine =>
       // As a missing dist/ module is reported (bin/zephyr.js says to build).
       throw Object.assign(new Error(`Zephyr's engine bundle ${bundle} cannot be read (${(e as { code?: string }).code ?? String(e)}): the build in dist/ is incomplete; run \`npm run build\``), { code: "ERR_MODULE_NOT_FOUND" })
     }
-    const script = CodeCache.compile(bundle, Module.wrap(source))
+    // The build wrote the bundle wrapped as Node wraps a CommonJS module (scripts/build.mjs).
+    if (!source.startsWith(WRAPPER)) throw Object.assign(new Error(`Zephyr's engine bundle ${bundle} was built by another version of the build: run \`npm run build\``), { code: "ERR_MODULE_NOT_FOUND" })
+    const script = CodeCache.compile(bundle, source)
     const module = { exports: {} as Engine }
     const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: unknown, filename: string, dirname: string) => void
     wrapper.call(module.exports, module.exports, createRequire(bundle), module, bundle, path.dirname(bundle))

@@ -147,6 +147,9 @@ const vendoredByRequire = {
   }
 }
 
+/** How dist/engine.cjs begins and ends: Node's own wrapper of a CommonJS module (`Module.wrap`). */
+export const engineWrapper = ["(function (exports, require, module, __filename, __dirname) { ", "\n});"]
+
 /**
  * The engine: one CommonJS bundle of Engine.ts (dist/engine.cjs), which runtime/EngineLoader
  * loads through a V8 code cache; Node 20 cannot cache an ES module's compile. Lazily imported
@@ -160,7 +163,12 @@ export const engineOptions = (write) => ({
   alias,
   // Each engine module sees the bundle's own URL, as it saw its chunk's.
   define: { "import.meta.url": "__zephyrBundleUrl" },
-  banner: { js: "var __zephyrBundleUrl = require(\"node:url\").pathToFileURL(__filename).href;" },
+  // The file is the bundle already wrapped as Node wraps a CommonJS module (Module.wrap, on
+  // the first line so that line numbers stay), which EngineLoader compiles as it is read: when
+  // it wrapped the text itself, V8 copied the 4.6 MB joined string into a flat one before
+  // compiling it, 1,100 page faults and about 12 ms in every process.
+  banner: { js: `${engineWrapper[0]}var __zephyrBundleUrl = require("node:url").pathToFileURL(__filename).href;` },
+  footer: { js: engineWrapper[1] },
   // Lines and identifiers stay as written: stack traces (and the source line Node prints for
   // an uncaught error) stay readable.
   plugins: [vendoredByRequire, fdirWithoutPicomatch, msgpackrNativeOnDemand]

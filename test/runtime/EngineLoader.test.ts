@@ -115,18 +115,25 @@ describe("the engine bundle (dist/engine.cjs) and its facades", () => {
     expect(fs.existsSync(path.join(cache, otherFlags))).toBe(true)
   }, 60_000)
 
-  it("a build without the bundle is refused with a sentence that says to build, not a stack", async () => {
-    // A copy of the package whose dist/ lacks engine.cjs (a build interrupted, a file removed).
-    const copy = tempDir()
-    for (const entry of ["bin", "package.json", "dist", "examples"]) fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true })
-    fs.rmSync(path.join(copy, "dist", "engine.cjs"))
-    fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"))
-    for (const args of [["compile", "examples/wordcount.ts"], ["worker", "--coordinator", "127.0.0.1:1"]]) {
-      const failed = await exec(process.execPath, ["bin/zephyr.js", ...args], { cwd: copy, encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: privateCache() } }).then(() => undefined, (e: { code: number; stderr: string }) => e)
-      expect(failed?.code, args.join(" ")).toBe(1)
-      expect(failed?.stderr.trim(), args.join(" ")).toBe("zephyr: the engine is not built (dist/ is missing or incomplete): run `npm run build` (npm ci does it).")
-    }
-  }, 60_000)
+  // A copy of the package whose dist/ lacks engine.cjs (a build interrupted, a file removed),
+  // or holds one an older build wrote (not wrapped as EngineLoader compiles it).
+  const breakages: Array<[string, (engine: string) => void]> = [
+    ["without the bundle", (engine) => fs.rmSync(engine)],
+    ["whose bundle an older build wrote", (engine) => fs.writeFileSync(engine, fs.readFileSync(engine, "latin1").replace(/^\(function \(exports, require, module, __filename, __dirname\) \{ /, ""), "latin1")]
+  ]
+  for (const [name, breakBuild] of breakages) {
+    it(`a build ${name} is refused with a sentence that says to build, not a stack`, async () => {
+      const copy = tempDir()
+      for (const entry of ["bin", "package.json", "dist", "examples"]) fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true })
+      breakBuild(path.join(copy, "dist", "engine.cjs"))
+      fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"))
+      for (const args of [["compile", "examples/wordcount.ts"], ["worker", "--coordinator", "127.0.0.1:1"]]) {
+        const failed = await exec(process.execPath, ["bin/zephyr.js", ...args], { cwd: copy, encoding: "utf8", env: { ...process.env, ZEPHYR_MODULE_CACHE_DIR: privateCache() } }).then(() => undefined, (e: { code: number; stderr: string }) => e)
+        expect(failed?.code, args.join(" ")).toBe(1)
+        expect(failed?.stderr.trim(), args.join(" ")).toBe("zephyr: the engine is not built (dist/ is missing or incomplete): run `npm run build` (npm ci does it).")
+      }
+    }, 60_000)
+  }
 
   it("without a usable cache directory the engine loads as well, and nothing is written", async () => {
     const open = tempDir()

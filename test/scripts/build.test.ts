@@ -1,5 +1,5 @@
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
+import Module, { createRequire } from "node:module"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
 import { expectNeverRun, localCsvRuns, localShuffleRun } from "../BundleCoverage.ts"
@@ -72,6 +72,18 @@ describe("the built engine", () => {
       // Not bundled a second time into the engine: no module of the package is in it.
       expect(engine, specifier).not.toContain(`"node_modules/${specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/")}/`)
     }
+  })
+
+  it("writes the engine wrapped as Node wraps a CommonJS module, keeping the bundle's line numbers, so it is compiled as read", () => {
+    const engine = fs.readFileSync(path.join(root, "dist", "engine.cjs"), "latin1")
+    const [head, tail] = Build.engineWrapper as [string, string]
+    expect(Module.wrap("")).toBe(`${head}${tail}`)
+    expect(engine.startsWith(head)).toBe(true)
+    expect(engine.trimEnd().endsWith(tail)).toBe(true)
+    expect(head).not.toContain("\n")
+    // The bundle inside is what esbuild makes of Engine.ts, which a function body can hold.
+    const body = engine.slice(head.length, engine.trimEnd().length - tail.length)
+    expect(() => new Function("exports", "require", "module", "__filename", "__dirname", body)).not.toThrow()
   })
 
   it("the engine's own modules never go through the TypeScript loader", () => {
