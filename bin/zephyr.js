@@ -10,8 +10,8 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
 } else {
   let cli
   try {
-    // A Kubernetes worker's heap growth, which NODE_OPTIONS cannot carry: set before any engine code compiles.
-    if (process.env.ZEPHYR_HEAP_GROWING_PERCENT) (await import("../dist/runtime-v8-flags.js")).applyFromEnvironment(process.env)
+    // A worker's heap is made: its size flags go back to V8's defaults before any code compiles (see runtime/RuntimeV8Flags.ts).
+    if (args[0] === "worker") (await import("../dist/runtime-v8-flags.js")).settleHeapSizes()
     // Worker processes for `zephyr run` start now, while the engine loads here.
     if (args[0] === "run") (await import("../dist/early-workers.js")).startFromCommandLine(args.slice(1))
     // The module's static checks start too (a thread, on a cold cache).

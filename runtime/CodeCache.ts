@@ -1,5 +1,6 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import * as ModuleCache from "../compiler/ModuleCache.ts"
 import * as RuntimeV8Flags from "./RuntimeV8Flags.ts"
@@ -29,19 +30,21 @@ interface Compiled {
 const compiled: Array<Compiled> = []
 
 /**
- * The cache of a file's version, `<name>-<place>-<version>`. The place is the file's directory
- * and the process's V8 flags (a worker's heap flags, on its command line or set from its
- * environment, RuntimeV8Flags): V8 rejects a cache made under other flags, so processes with
- * other flags keep caches of their own; and `save` replaces the caches of other versions of
- * the same place only, so two installs of Zephyr (two projects, two checkouts) no longer
- * remove each other's cache on every run, each run then compiling the engine again (about
- * 0.12 s per process). The version is Node's and the file's size, modification time and inode
- * (not a hash of megabytes, 30-100 ms).
+ * The cache of a file's version, `<name>-<place>-<version>`. The place is the file's directory,
+ * the process's command-line flags (a worker's heap flags: what its code cache holds is what a
+ * worker runs) and what V8 checks a cache against besides the source
+ * (`v8.cachedDataVersionTag()`: V8's version and its flags as they are now, which a worker
+ * sets back to their defaults, RuntimeV8Flags): V8 rejects a cache made under other flags, so
+ * processes with other flags keep caches of their own. `save` replaces the caches of other
+ * versions of the same place only, so two installs of Zephyr (two projects, two checkouts) no
+ * longer remove each other's cache on every run, each run then compiling the engine again
+ * (about 0.12 s per process). The version is Node's and the file's size, modification time
+ * and inode (not a hash of megabytes, 30-100 ms).
  */
 const cacheFileOf = (dir: string, filename: string): string => {
   const stat = fs.statSync(filename)
-  const v8Flags = [...process.execArgv.filter((a) => a.startsWith("--") && !/^--(require|import|loader|experimental-loader|eval|print|input-type|inspect|cpu-prof|heap-prof|env-file)\b/.test(a)), ...RuntimeV8Flags.appliedFlags()]
-  const flags = ModuleCache.sha256(JSON.stringify([path.dirname(path.resolve(filename)), v8Flags])).slice(0, 8)
+  const commandLine = process.execArgv.filter((a) => a.startsWith("--") && !/^--(require|import|loader|experimental-loader|eval|print|input-type|inspect|cpu-prof|heap-prof|env-file)\b/.test(a))
+  const flags = ModuleCache.sha256(JSON.stringify([path.dirname(path.resolve(filename)), commandLine, v8.cachedDataVersionTag()])).slice(0, 8)
   const version = ModuleCache.sha256(JSON.stringify([process.version, stat.size, stat.mtimeMs, stat.ino])).slice(0, 16)
   return path.join(dir, `${path.basename(filename).replace(/\.c?js$/, "")}-${flags}-${version}${SUFFIX}`)
 }
@@ -100,22 +103,27 @@ export const save = (): void => saveWith(ModuleCache.writeAtomic)
 /** `save`, writing each cache with `write` (tests interrupt it). */
 export const saveWith = (write: (file: string, data: Uint8Array) => void): void => {
   process.on("SIGTERM", deferSignal)
+  // Made under the flags the next start compiles with, or it would reject them (RuntimeV8Flags).
   try {
-    for (const { script, cacheFile, hadCache } of compiled) {
-      if (hadCache && script.cachedDataRejected === false) {
-        ModuleCache.markUsed(cacheFile)
-        continue
-      }
-      try {
-        write(cacheFile, script.createCachedData())
-        for (const old of otherVersions(cacheFile)) fs.rmSync(old, { force: true })
-        ModuleCache.pruneDaily(path.dirname(cacheFile))
-      } catch {
-        // see above
-      }
-    }
-    compiled.length = 0
+    RuntimeV8Flags.asAtStart(() => saveCaches(write))
   } finally {
     process.off("SIGTERM", deferSignal)
   }
+}
+
+const saveCaches = (write: (file: string, data: Uint8Array) => void): void => {
+  for (const { script, cacheFile, hadCache } of compiled) {
+    if (hadCache && script.cachedDataRejected === false) {
+      ModuleCache.markUsed(cacheFile)
+      continue
+    }
+    try {
+      write(cacheFile, script.createCachedData())
+      for (const old of otherVersions(cacheFile)) fs.rmSync(old, { force: true })
+      ModuleCache.pruneDaily(path.dirname(cacheFile))
+    } catch {
+      // see above
+    }
+  }
+  compiled.length = 0
 }

@@ -2,28 +2,42 @@ import * as v8 from "node:v8"
 import { processGlobal } from "./ProcessGlobal.ts"
 
 /**
- * V8 flags a process sets on itself from its environment, for a worker whose command line
- * Zephyr does not write: a Kubernetes pod's `zephyr worker` gets its heap flags through
- * NODE_OPTIONS, which refuses `--heap-growing-percent` (see WorkerProcesses.heapGrowingPercent),
- * so the pod carries that one in HEAP_GROWING_PERCENT_ENV. The `zephyr` command (bin/zephyr.js,
- * through dist/runtime-v8-flags.js) sets it first, before any of the engine's code is
- * compiled: V8 checks a code cache against its flags, and the engine's cache (CodeCache) is
- * named after the flags set here as well as those on the command line, so a process that
- * sets them and one that does not each keep a cache their own V8 accepts.
+ * The V8 flags of a worker process's heap, and when it sets them: so that V8's flag hash
+ * stays its default while code is compiled.
+ *
+ * Why: V8 accepts a code cache only if it was made under the same flags, and the cache Node
+ * carries for its own modules (net, crypto, streams, worker_threads... 93 of them in a worker)
+ * was made under none. A worker started with `--max-old-space-size` compiled every one of them
+ * from source instead: about 40 ms of each worker's start (`require` of 19 of them: 40-58 ms
+ * against 14-17 ms; a no-op run's worker, 16 runs: 0.665 s of CPU against 0.71 s).
+ * - The heap's sizes (`WorkerProcesses.heapFlags`) still come on the command line or in
+ *   NODE_OPTIONS: V8 reads them once, when it makes the heap. The worker sets them back to
+ *   V8's defaults first thing (`settleHeapSizes`), which leaves the heap as made.
+ * - The heap's growth (`--heap-growing-percent`), which V8 reads at each collection, comes in
+ *   the environment (HEAP_GROWING_PERCENT_ENV) and is set once the worker has loaded the
+ *   engine (`applyHeapGrowth`); the few modules Node loads after that compile from source.
+ * - The engine's own code cache is made at exit (CodeCache.save) with that growth set back to
+ *   its default (`asAtStart`), so the next start accepts it.
  */
 
 export const HEAP_GROWING_PERCENT_ENV = "ZEPHYR_HEAP_GROWING_PERCENT"
 
+/** The heap's sizes, read when V8 made the heap, and their defaults. */
+const sizeFlags = ["--max-old-space-size=0", "--max-semi-space-size=0"]
+
 const applied = processGlobal("RuntimeV8Flags/applied", (): { flags: ReadonlyArray<string> } => ({ flags: [] }))
 
-/** The flags this process set on itself (`applyFromEnvironment`), for CodeCache's names. */
-export const appliedFlags = (): ReadonlyArray<string> => applied.flags
+/** Sets the heap's size flags back to V8's defaults (see above); the heap keeps the sizes it was made with. */
+export const settleHeapSizes = (): void => {
+  for (const flag of sizeFlags) v8.setFlagsFromString(flag)
+}
 
 /**
- * Sets the flags `env` asks for and returns them; a value that is not a percentage from 1 to
- * 999 sets nothing (and says so on stderr: the worker runs, with V8's own growth).
+ * Sets the heap's growth `env` asks for and returns the flags set; a value that is not a
+ * percentage from 1 to 999 sets nothing (and says so on stderr: the worker runs, with V8's
+ * own growth).
  */
-export const applyFromEnvironment = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<string> => {
+export const applyHeapGrowth = (env: Readonly<Record<string, string | undefined>>): ReadonlyArray<string> => {
   const percent = env[HEAP_GROWING_PERCENT_ENV]
   if (percent === undefined || percent === "" || applied.flags.length > 0) return applied.flags
   if (!/^[1-9][0-9]{0,2}$/.test(percent)) {
@@ -34,4 +48,15 @@ export const applyFromEnvironment = (env: Readonly<Record<string, string | undef
   v8.setFlagsFromString(flag)
   applied.flags = [flag]
   return applied.flags
+}
+
+/** Runs `f` with the flags `applyHeapGrowth` set back to their defaults, as they were when the process loaded its code. */
+export const asAtStart = <A>(f: () => A): A => {
+  const flags = applied.flags
+  for (const flag of flags) v8.setFlagsFromString(`${flag.slice(0, flag.indexOf("="))}=0`)
+  try {
+    return f()
+  } finally {
+    for (const flag of flags) v8.setFlagsFromString(flag)
+  }
 }

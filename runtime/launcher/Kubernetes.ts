@@ -8,7 +8,7 @@ import * as KubernetesObjects from "./KubernetesObjects.ts"
 import type * as KubernetesOptions from "./KubernetesOptions.ts"
 import * as KubernetesPods from "./KubernetesPods.ts"
 import type { Launcher, PoolContext } from "./Launcher.ts"
-import { heapGrowingPercent, nodeOptionsHeapFlags } from "./WorkerProcesses.ts"
+import { heapFlags, heapGrowingPercent } from "./WorkerProcesses.ts"
 
 export interface Config {
   /** The cluster (default: the API server of the default kubeconfig chain). */
@@ -75,7 +75,7 @@ const start = (options: KubernetesOptions.Resolved, config: Config, ctx: PoolCon
       workers: ctx.workers,
       maxWorkerRestarts: ctx.maxWorkerRestarts,
       port: address.port,
-      heapFlags: nodeOptionsHeapFlags(ctx.spec.memoryBudgetBytes),
+      heapFlags: heapFlags(ctx.spec.memoryBudgetBytes),
       heapGrowingPercent: heapGrowingPercent(ctx.spec.memoryBudgetBytes)
     }
     const where = `${namespace}/${pool.name}`

@@ -22,9 +22,9 @@ export interface Pool {
   readonly maxWorkerRestarts: number
   /** The port the coordinator listens on (the Service's port). */
   readonly port: number
-  /** The worker's V8 heap flags for NODE_OPTIONS (WorkerProcesses.nodeOptionsHeapFlags). */
+  /** The worker's V8 heap sizes for NODE_OPTIONS (WorkerProcesses.heapFlags). */
   readonly heapFlags: ReadonlyArray<string>
-  /** Its heap's growth (WorkerProcesses.heapGrowingPercent), which NODE_OPTIONS refuses: set by `zephyr worker` itself (RuntimeV8Flags). */
+  /** Its heap's growth (WorkerProcesses.heapGrowingPercent), in the environment (NODE_OPTIONS refuses it): set by `zephyr worker` itself (RuntimeV8Flags). */
   readonly heapGrowingPercent?: number | undefined
 }
 

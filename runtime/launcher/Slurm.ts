@@ -81,6 +81,7 @@ export const start = (options: Options, ctx: PoolContext) =>
       node: process.execPath,
       zephyr: path.join(PackageRoot.root, "bin", "zephyr.js"),
       heapFlags: WorkerProcesses.heapFlags(ctx.spec.memoryBudgetBytes),
+      heapEnvironment: WorkerProcesses.heapEnvironment(ctx.spec.memoryBudgetBytes),
       logDir: ctx.spec.executionDir,
       options: options.slurm
     })

@@ -24,9 +24,9 @@ export interface Input {
   /** The Node binary and the `zephyr` command the driver runs (bin/zephyr.js of this checkout). */
   readonly node: string
   readonly zephyr: string
-  /** A worker's V8 heap, as local workers get it. */
-  /** The worker's V8 heap flags (WorkerProcesses.heapFlags). */
+  /** A worker's V8 heap, as local workers get it: its sizes on the command line (WorkerProcesses.heapFlags), its growth in the environment (WorkerProcesses.heapEnvironment). */
   readonly heapFlags: ReadonlyArray<string>
+  readonly heapEnvironment: Readonly<Record<string, string>>
   /** Where each task's output goes (the execution directory, kept when a run fails); none: Slurm's default. */
   readonly logDir: string | undefined
   readonly options: SlurmOptions.Resolved
@@ -79,7 +79,7 @@ export const submission = (input: Input): Submission => {
       ...o.sbatchArgs
     ],
     script: script(input),
-    env: { [COORDINATOR_ENV]: input.coordinator, [TOKEN_ENV]: input.token },
+    env: { ...input.heapEnvironment, [COORDINATOR_ENV]: input.coordinator, [TOKEN_ENV]: input.token },
     logPattern: log
   }
 }

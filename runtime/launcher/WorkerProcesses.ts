@@ -3,6 +3,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as PackageRoot from "../PackageRoot.ts"
 import { processGlobal } from "../ProcessGlobal.ts"
+import { HEAP_GROWING_PERCENT_ENV } from "../RuntimeV8Flags.ts"
 
 /**
  * The local backend's worker processes: how they are started, and the ones started ahead
@@ -36,7 +37,7 @@ export const semiSpaceMegabytes = (memoryBudgetBytes: number): number | undefine
 
 /**
  * How far a worker process's old generation grows past its live size before V8 collects it
- * in full, from the memory budget (V8's `--heap-growing-percent`), for `heapFlags`.
+ * in full, from the memory budget (V8's `--heap-growing-percent`), for `heapEnvironment`.
  *
  * Why: V8 picks that factor from the heap's limit, and a worker's limit is small on purpose
  * (`heapMegabytes`: the budget plus 128 MiB). For the default budget's 384 MiB, V8 chooses
@@ -58,26 +59,24 @@ export const heapGrowingPercent = (memoryBudgetBytes: number): number | undefine
 }
 
 /**
- * The V8 flags of a worker's heap that Node also takes in NODE_OPTIONS (how a Kubernetes pod
- * gets them); every launcher gives them.
+ * The V8 flags that size a worker's heap, for the command line that starts Node or for
+ * NODE_OPTIONS (how a Kubernetes pod gets them); every launcher gives them. The worker sets
+ * them back to V8's defaults once its heap is made (RuntimeV8Flags.settleHeapSizes).
  */
-export const nodeOptionsHeapFlags = (memoryBudgetBytes: number): Array<string> => {
+export const heapFlags = (memoryBudgetBytes: number): Array<string> => {
   const semi = semiSpaceMegabytes(memoryBudgetBytes)
   return [`--max-old-space-size=${heapMegabytes(memoryBudgetBytes)}`, ...(semi === undefined ? [] : [`--max-semi-space-size=${semi}`])]
 }
 
 /**
- * The V8 flags of a worker's heap on a command line that starts Node itself (local
- * processes, a Slurm job's script): also the heap's growth (`heapGrowingPercent`).
- * NODE_OPTIONS cannot carry that flag: a Kubernetes pod gets it in an environment variable
- * instead, which `zephyr worker` applies to itself before it loads the engine
- * (RuntimeV8Flags; later, it would change V8's flags after the engine's code cache was
- * checked against them, and the cache saved at exit would be rejected by every later start).
+ * The environment that gives a worker its heap's growth (`heapGrowingPercent`), which it sets
+ * on itself once it has loaded the engine (RuntimeV8Flags.applyHeapGrowth); every launcher
+ * gives it. On the command line the flag would change V8's flag hash from the start, and Node
+ * would then compile its own modules from source instead of from the code cache it carries.
  */
-export const heapFlags = (memoryBudgetBytes: number): Array<string> => {
-  const growth = heapGrowingPercent(memoryBudgetBytes)
-  return [...nodeOptionsHeapFlags(memoryBudgetBytes), ...(growth === undefined ? [] : [`--heap-growing-percent=${growth}`])]
-}
+export const heapEnvironment = (memoryBudgetBytes: number): Record<string, string> =>
+  // Empty for V8's own growth: not the driver's value, should its environment have one.
+  ({ [HEAP_GROWING_PERCENT_ENV]: String(heapGrowingPercent(memoryBudgetBytes) ?? "") })
 
 /**
  * How V8 optimises a local worker's hot code, from how many workers share the machine's
@@ -118,7 +117,7 @@ export const isOutOfMemoryMessage = (line: string): boolean =>
 export const spawnWorker = (env: Readonly<Record<string, string>>, preload: string | undefined, memoryBudgetBytes: number, poolSize: number): ChildProcess =>
   spawn(process.execPath, [...heapFlags(memoryBudgetBytes), ...compilerFlags(poolSize), program], {
     stdio: ["pipe", "ignore", "pipe"],
-    env: { ...inheritedEnv(), ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
+    env: { ...inheritedEnv(), ...heapEnvironment(memoryBudgetBytes), ...env, ZEPHYR_DRIVER_PID: String(process.pid), ...(preload ? { ZEPHYR_PRELOAD_MODULE: preload } : {}) }
   })
 
 /** Processes started ahead of a run (by dist/early-workers.js, see ProcessGlobal), waiting for their coordinator (see `prestart`). */

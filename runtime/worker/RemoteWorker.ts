@@ -6,6 +6,7 @@ import { ZephyrPlanError } from "../../plan/Errors.ts"
 import type { JobSpec } from "../../rpc/Protocol.ts"
 import * as Transport from "../../rpc/Transport.ts"
 import * as FileGlob from "../FileGlob.ts"
+import * as RuntimeV8Flags from "../RuntimeV8Flags.ts"
 import * as BlockFile from "../storage/BlockFile.ts"
 import * as ExecutionDir from "../storage/ExecutionDir.ts"
 import * as ObjectStore from "../storage/ObjectStore.ts"
@@ -28,6 +29,8 @@ export const loadFromSpec = (spec: JobSpec): Effect.Effect<Worker.Loaded, Zephyr
       const loaded = await ModuleLoader.load(spec.module.path, { export: spec.module.export, args: spec.module.args })
       await fetchShared(spec)
       const executable = compile(loaded.dataset, { module: loaded.module, countSource: FileGlob.countSourceShards })
+      // The heap's growth, from the launcher, for the tasks: set now that the engine and the module have loaded (see RuntimeV8Flags).
+      RuntimeV8Flags.applyHeapGrowth(process.env)
       // What the driver's analysis found (the columns its loads read, the sums its combiners add in place) applies here too.
       return { executable: executable.withRefinements(spec), layer: loaded.layer }
     },

@@ -1,8 +1,10 @@
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { Zephyr } from "zephyr"
+import * as WorkerProcesses from "../../../runtime/launcher/WorkerProcesses.ts"
 
 describe("local worker processes", () => {
   let saved: string | undefined
@@ -16,6 +18,22 @@ describe("local worker processes", () => {
     expect(r.results.every((w) => w.pid !== process.pid)).toBe(true)
     expect(r.results.map((w) => w.token)).toEqual([null, null])
     for (const w of r.results) expect(w.argv).not.toMatch(/token|driver-secret/i)
+  }, 60_000)
+
+  it("run their tasks with the heap and growth of the budget, and otherwise V8's default flags, as Node's own code cache needs", async () => {
+    const budget = 256 * 2 ** 20
+    const r = await Zephyr.runModule<{ pid: number; flagHash: number; heapLimitMB: number }>("test/runtime/launcher/fixtures/heap.ts", { workers: 2, memoryBudget: budget })
+    expect(r.results).toHaveLength(2)
+    // The heap's sizes were reset once the heap was made, the growth set after the engine loaded: the hash is that of the growth alone.
+    expect(WorkerProcesses.heapGrowingPercent(budget)).toBe(300)
+    const withGrowthOnly = Number(execFileSync(process.execPath, ["--heap-growing-percent=300", "-p", "require('v8').cachedDataVersionTag()"], { encoding: "utf8" }))
+    for (const w of r.results) {
+      expect(w.pid).not.toBe(process.pid)
+      expect(w.flagHash).toBe(withGrowthOnly)
+      // --max-old-space-size=384, plus the young generation.
+      expect(w.heapLimitMB).toBeGreaterThanOrEqual(WorkerProcesses.heapMegabytes(budget))
+      expect(w.heapLimitMB).toBeLessThan(WorkerProcesses.heapMegabytes(budget) + 100)
+    }
   }, 60_000)
 
   it("end by themselves when their run is over, a timer of the module's still pending: their exit handlers run", async () => {

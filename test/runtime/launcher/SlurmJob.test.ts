@@ -16,6 +16,7 @@ const input = (over: Partial<SlurmJob.Input> = {}): SlurmJob.Input => ({
   node: "/opt/node 20/bin/node",
   zephyr: "/home/me/zephyr/bin/zephyr.js",
   heapFlags: ["--max-old-space-size=384"],
+  heapEnvironment: { ZEPHYR_HEAP_GROWING_PERCENT: "300" },
   logDir: "/shared/chunks/wc-1a2b-mx2q",
   options: SlurmOptions.none,
   ...over
@@ -44,9 +45,9 @@ describe("SlurmJob.submission", () => {
     expect(SlurmJob.logOf(s.logPattern, "17", 0)).toBeUndefined()
   })
 
-  it("keeps the coordinator's address and the token out of the script and the arguments: they are in the environment", () => {
+  it("keeps the coordinator's address and the token out of the script and the arguments: they are in the environment, with the heap's growth", () => {
     const s = SlurmJob.submission(input())
-    expect(s.env).toEqual({ ZEPHYR_COORDINATOR: "login1:7070", ZEPHYR_TOKEN: "tok-9f8e7d6c5b4a" })
+    expect(s.env).toEqual({ ZEPHYR_COORDINATOR: "login1:7070", ZEPHYR_TOKEN: "tok-9f8e7d6c5b4a", ZEPHYR_HEAP_GROWING_PERCENT: "300" })
     expect(s.script).not.toContain("tok-9f8e7d6c5b4a")
     expect(s.args.join(" ")).not.toContain("tok-9f8e7d6c5b4a")
     expect(s.script).not.toContain("login1:7070")
@@ -55,7 +56,7 @@ describe("SlurmJob.submission", () => {
   it("writes a script that runs `zephyr worker` with the driver's node and checkout, as worker <pool>-w<task>", () => {
     const dir = tmp()
     const argv = path.join(dir, "argv.js")
-    fs.writeFileSync(argv, "console.log(JSON.stringify({ argv: process.argv.slice(1), execArgv: process.execArgv, token: process.env.ZEPHYR_TOKEN }))\n")
+    fs.writeFileSync(argv, "console.log(JSON.stringify({ argv: process.argv.slice(1), execArgv: process.execArgv, token: process.env.ZEPHYR_TOKEN, growth: process.env.ZEPHYR_HEAP_GROWING_PERCENT }))\n")
     // The driver's node, under a path with a space and a quote, runs a stand-in for bin/zephyr.js.
     const node = path.join(dir, "it's node")
     fs.symlinkSync(process.execPath, node)
@@ -67,7 +68,8 @@ describe("SlurmJob.submission", () => {
     expect(JSON.parse(out)).toEqual({
       argv: [argv, "worker", "--coordinator", "login1:7070", "--worker-id", "wc-1a2b-mx2q-a0-w2"],
       execArgv: ["--max-old-space-size=384"],
-      token: "tok-9f8e7d6c5b4a"
+      token: "tok-9f8e7d6c5b4a",
+      growth: "300"
     })
   })
 

@@ -1,30 +1,26 @@
-import { spawn, spawnSync } from "node:child_process"
+import { spawnSync } from "node:child_process"
 import { describe, expect, it } from "vitest"
 import * as WorkerProcesses from "../../../runtime/launcher/WorkerProcesses.ts"
 
 const MiB = 2 ** 20
 
-/** Runs the fixture with these heap flags; its count of full collections. */
-const fullCollections = (flags: ReadonlyArray<string>): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...flags, "test/runtime/launcher/fixtures/heap-growth.mjs"], { stdio: ["ignore", "pipe", "inherit"] })
-    let out = ""
-    child.stdout.on("data", (b) => { out += b })
-    child.on("error", reject)
-    child.on("close", (code) => code === 0 ? resolve((JSON.parse(out) as { fullCollections: number }).fullCollections) : reject(new Error(`the fixture exited with ${code}`)))
-  })
-
 describe("WorkerProcesses: a worker's V8 heap from its memory budget", () => {
-  const table: ReadonlyArray<readonly [string, number, ReadonlyArray<string>]> = [
-    ["the default budget (256 MiB): V8's young generation, 4x growth", 256 * MiB, ["--max-old-space-size=384", "--heap-growing-percent=300"]],
-    ["a large budget", 4096 * MiB, ["--max-old-space-size=4224", "--heap-growing-percent=300"]],
-    ["a 128 MiB budget: 2x growth", 128 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=8", "--heap-growing-percent=100"]],
-    ["a 64 MiB budget: a 4 MiB semi-space, so its resident memory is not young garbage", 64 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=4"]],
-    ["a 16 MiB budget: 1 MiB", 16 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=1"]],
-    ["a tiny budget: never below 1 MiB", 1 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=1"]],
-    ["just under 256 MiB: 15 MiB, 3.98x growth", 255 * MiB, ["--max-old-space-size=383", "--max-semi-space-size=15", "--heap-growing-percent=298"]]
+  const table: ReadonlyArray<readonly [string, number, ReadonlyArray<string>, string]> = [
+    ["the default budget (256 MiB): V8's young generation, 4x growth", 256 * MiB, ["--max-old-space-size=384"], "300"],
+    ["a large budget", 4096 * MiB, ["--max-old-space-size=4224"], "300"],
+    ["a 128 MiB budget: 2x growth", 128 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=8"], "100"],
+    ["a 64 MiB budget: a 4 MiB semi-space, so its resident memory is not young garbage", 64 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=4"], ""],
+    ["a 16 MiB budget: 1 MiB", 16 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=1"], ""],
+    ["a tiny budget: never below 1 MiB", 1 * MiB, ["--max-old-space-size=256", "--max-semi-space-size=1"], ""],
+    ["just under 256 MiB: 15 MiB, 3.98x growth", 255 * MiB, ["--max-old-space-size=383", "--max-semi-space-size=15"], "298"]
   ]
-  for (const [name, budget, flags] of table) it(name, () => { expect(WorkerProcesses.heapFlags(budget)).toEqual(flags) })
+  for (const [name, budget, flags, growth] of table) {
+    it(name, () => {
+      expect(WorkerProcesses.heapFlags(budget)).toEqual(flags)
+      // Empty: V8's own, whatever the driver's environment says.
+      expect(WorkerProcesses.heapEnvironment(budget)).toEqual({ ZEPHYR_HEAP_GROWING_PERCENT: growth })
+    })
+  }
 
   const growth: ReadonlyArray<readonly [string, number, number | undefined]> = [
     ["the default budget (256 MiB): 4x, V8's own for large heaps", 256 * MiB, 300],
@@ -36,19 +32,12 @@ describe("WorkerProcesses: a worker's V8 heap from its memory budget", () => {
   ]
   for (const [name, budget, percent] of growth) it(`growth: ${name}`, () => { expect(WorkerProcesses.heapGrowingPercent(budget)).toBe(percent) })
 
-  it("with the growth, a process that promotes short-lived rows runs far fewer full collections", async () => {
-    const budget = 256 * MiB
-    const [without, withGrowth] = await Promise.all([fullCollections(WorkerProcesses.nodeOptionsHeapFlags(budget)), fullCollections(WorkerProcesses.heapFlags(budget))])
-    expect(without).toBeGreaterThanOrEqual(withGrowth + 2)
-  }, 60_000)
-
-  it("Node starts with them on its command line, and with the NODE_OPTIONS part in NODE_OPTIONS (a Kubernetes pod's)", () => {
+  it("Node starts with the heap's sizes on its command line, and in NODE_OPTIONS (a Kubernetes pod's)", () => {
     for (const budget of [16 * MiB, 64 * MiB, 128 * MiB, 256 * MiB, 4096 * MiB]) {
-      const direct = spawnSync(process.execPath, [...WorkerProcesses.heapFlags(budget), "-e", "0"], { encoding: "utf8" })
+      const flags = WorkerProcesses.heapFlags(budget)
+      const direct = spawnSync(process.execPath, [...flags, "-e", "0"], { encoding: "utf8" })
       expect(direct.stderr).toBe("")
       expect(direct.status).toBe(0)
-      const flags = WorkerProcesses.nodeOptionsHeapFlags(budget)
-      expect(WorkerProcesses.heapFlags(budget).slice(0, flags.length)).toEqual(flags)
       const viaEnv = spawnSync(process.execPath, ["-e", "0"], { encoding: "utf8", env: { ...process.env, NODE_OPTIONS: flags.join(" ") } })
       expect(viaEnv.stderr).toBe("")
       expect(viaEnv.status).toBe(0)
