@@ -8,8 +8,10 @@ import { processGlobal } from "./ProcessGlobal.ts"
  * Why: V8 accepts a code cache only if it was made under the same flags, and the cache Node
  * carries for its own modules (net, crypto, streams, worker_threads... 93 of them in a worker)
  * was made under none. A worker started with `--max-old-space-size` compiled every one of them
- * from source instead: about 40 ms of each worker's start (`require` of 19 of them: 40-58 ms
- * against 14-17 ms; a no-op run's worker, 16 runs: 0.665 s of CPU against 0.71 s).
+ * from source instead (`require` of 19 of them: 40-58 ms against 14-17 ms; perf, a no-op run:
+ * 35-39 ms of parsing per worker, now 14-20 ms; 30 alternating runs: 0.56 s of CPU per worker
+ * against 0.58 s). What still compiles before the flags are settled: the ES module loader's
+ * own modules (the worker's program is an ES module) and node:v8 with the streams it loads.
  * - The heap's sizes (`WorkerProcesses.heapFlags`) still come on the command line or in
  *   NODE_OPTIONS: V8 reads them once, when it makes the heap. The worker sets them back to
  *   V8's defaults first thing (`settleHeapSizes`), which leaves the heap as made.
