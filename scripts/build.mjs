@@ -20,7 +20,7 @@
  */
 import * as esbuild from "esbuild"
 import * as fs from "node:fs"
-import { createRequire } from "node:module"
+import Module, { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Declarations from "./declarations.mjs"
@@ -147,8 +147,8 @@ const vendoredByRequire = {
   }
 }
 
-/** How dist/engine.cjs begins and ends: Node's own wrapper of a CommonJS module (`Module.wrap`). */
-export const engineWrapper = ["(function (exports, require, module, __filename, __dirname) { ", "\n});"]
+/** How dist/engine.cjs begins and ends: Node's own wrapper of a CommonJS module, as `Module.wrap` writes it. */
+export const engineWrapper = Module.wrap("\0").split("\0")
 
 /**
  * The engine: one CommonJS bundle of Engine.ts (dist/engine.cjs), which runtime/EngineLoader

@@ -1,7 +1,8 @@
-import type { ChildProcess } from "node:child_process"
+import { type ChildProcess, execFileSync } from "node:child_process"
 import * as net from "node:net"
 import { afterEach, describe, expect, it } from "vitest"
 import { Zephyr } from "zephyr"
+import * as WorkerProcesses from "../../../runtime/launcher/WorkerProcesses.ts"
 import * as RawClient from "../../rpc/RawClient.ts"
 import * as ZephyrCommand from "../../ZephyrCommand.ts"
 
@@ -56,6 +57,28 @@ describe("external workers (backend external)", () => {
       expect(await worker.exit).toBe(0) // told to shut down when the last stage had nothing left
     } catch (e) {
       process.stderr.write(`worker stderr:\n${worker.stderr()}\nintruder stderr:\n${intruder.stderr()}\n`)
+      throw e
+    }
+  }, 120_000)
+
+  it("a worker started as a pod is (heap sizes in NODE_OPTIONS, growth in the environment) runs its tasks with that heap and otherwise V8's default flags", async () => {
+    const budget = 256 * 2 ** 20
+    const port = await freePort()
+    const run = Zephyr.runModule<{ flagHash: number; heapLimitMB: number }>("test/runtime/launcher/fixtures/heap.ts", {
+      backend: "external", listen: `127.0.0.1:${port}`, token: "secret"
+    })
+    await listening(port)
+    const worker = zephyr(["worker", "--coordinator", `127.0.0.1:${port}`], {
+      ZEPHYR_TOKEN: "secret", NODE_OPTIONS: WorkerProcesses.heapFlags(budget).join(" "), ...WorkerProcesses.heapEnvironment(budget)
+    })
+    try {
+      const result = await run
+      const withGrowthOnly = Number(execFileSync(process.execPath, ["--heap-growing-percent=300", "-p", "require('v8').cachedDataVersionTag()"], { encoding: "utf8" }))
+      expect(result.results.map((r) => r.flagHash)).toEqual([withGrowthOnly, withGrowthOnly])
+      for (const r of result.results) expect(r.heapLimitMB).toBeGreaterThanOrEqual(WorkerProcesses.heapMegabytes(budget))
+      for (const r of result.results) expect(r.heapLimitMB).toBeLessThan(WorkerProcesses.heapMegabytes(budget) + 100)
+    } catch (e) {
+      process.stderr.write(`worker stderr:\n${worker.stderr()}\n`)
       throw e
     }
   }, 120_000)
