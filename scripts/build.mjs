@@ -81,6 +81,38 @@ const msgpackrNativeOnDemand = {
   }
 }
 
+/**
+ * Effect's Utils module asks, at its top level, whether V8 keeps the frame of a wrapper
+ * function, by reading `new Error().stack`. Formatting a stack gives every frame its line,
+ * and for a frame in dist/engine.cjs V8 first indexes the lines of the whole 4.6 MB bundle:
+ * about 350 page faults and 10-20 ms of every process (the command and each worker), for
+ * one boolean. Here the same question is asked of the stack's raw call sites (function
+ * names, no lines), with the same answer. The build fails if Effect's code no longer reads
+ * as expected.
+ */
+const effectFrameCheckWithoutLines = {
+  name: "effect-frame-check-without-lines",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]node_modules[\\/]effect[\\/]dist[\\/]esm[\\/]Utils\.js$/ }, (args) => {
+      const text = fs.readFileSync(args.path, "utf8")
+      const check = "standard.effect_internal_function(() => new Error().stack)?.includes(\"effect_internal_function\") === true"
+      if (!text.includes(check)) throw new Error(`${args.path} no longer checks its frames as scripts/build.mjs expects: check effectFrameCheckWithoutLines`)
+      const names = `
+function __zephyrFrameNames() {
+  const prepare = Error.prepareStackTrace
+  Error.prepareStackTrace = (_, sites) => sites.map((site) => site.getFunctionName()).join("\\n")
+  try {
+    return new Error().stack
+  } finally {
+    Error.prepareStackTrace = prepare
+  }
+}
+`
+      return { contents: text.replace(check, () => "standard.effect_internal_function(__zephyrFrameNames)?.includes(\"effect_internal_function\") === true") + names, loader: "js" }
+    })
+  }
+}
+
 /** Libraries the engine never calls, replaced by a module that says so (see the stub). */
 const configFileParsers = path.join(root, "scripts", "stubs", "config-file-parsers.mjs")
 const alias = { yaml: configFileParsers, toml: configFileParsers, ini: configFileParsers }
@@ -171,7 +203,7 @@ export const engineOptions = (write) => ({
   footer: { js: engineWrapper[1] },
   // Lines and identifiers stay as written: stack traces (and the source line Node prints for
   // an uncaught error) stay readable.
-  plugins: [vendoredByRequire, fdirWithoutPicomatch, msgpackrNativeOnDemand]
+  plugins: [vendoredByRequire, fdirWithoutPicomatch, msgpackrNativeOnDemand, effectFrameCheckWithoutLines]
 })
 
 /**

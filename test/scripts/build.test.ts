@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import Module, { createRequire } from "node:module"
 import * as path from "node:path"
@@ -88,6 +89,22 @@ describe("the built engine", () => {
     // The bundle inside is what esbuild makes of Engine.ts, which a function body can hold.
     const body = engine.slice(head.length, engine.trimEnd().length - tail.length)
     expect(() => new Function("exports", "require", "module", "__filename", "__dirname", body)).not.toThrow()
+  })
+
+  it("formats no stack while Effect checks its own frames: V8 would index the lines of the whole bundle for it, in every process", () => {
+    // A formatter that records every stack formatted through it, as a test runner's would.
+    const probe = path.join(tempDir(), "probe.mjs")
+    fs.writeFileSync(probe, [
+      "const formatted = []",
+      "Error.prepareStackTrace = (error, sites) => { formatted.push(sites.map((site) => site.getFunctionName()).join(' ')); return String(error) }",
+      `const { Utils } = await import(${JSON.stringify(path.join(root, "dist", "effect.js"))})`,
+      "console.log(JSON.stringify({ formatted, internalCall: String(Utils.internalCall) }))"
+    ].join("\n"))
+    const { formatted, internalCall } = JSON.parse(execFileSync(process.execPath, [probe], { encoding: "utf8" })) as { formatted: Array<string>; internalCall: string }
+    expect(formatted.filter((names) => names.includes("effect_internal_function"))).toEqual([])
+    // Effect's answer is unchanged: V8 keeps the wrapper's frame, so calls go through the plain wrapper.
+    expect(internalCall).toContain("body()")
+    expect(internalCall).not.toContain("finally")
   })
 
   it("the engine's own modules never go through the TypeScript loader", () => {
