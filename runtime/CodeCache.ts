@@ -17,6 +17,13 @@ import * as RuntimeV8Flags from "./RuntimeV8Flags.ts"
  * or rejected, and removes the caches of the file's other versions. V8 rejects a cache that
  * does not match the source or its flags, so a changed file costs one slow start, not a
  * wrong one; and without a usable cache directory nothing is read or written.
+ *
+ * A cache also records how much code its writer held compiled at exit (`Header`). A process
+ * that ends holding clearly more (it ran code the cache lacks: a `zephyr run` after the
+ * cache came from a `zephyr compile`, a shuffle's worker after a map's) writes the cache
+ * again, with that code as well: otherwise whichever command ran first after a build fixed
+ * the cache for good, and every later `zephyr run` compiled the rest of the engine again
+ * (70 ms of its command's CPU, when a script that only imported Effect wrote the cache).
  */
 
 const SUFFIX = ".v8-code-cache"
@@ -25,7 +32,38 @@ interface Compiled {
   readonly script: vm.Script
   readonly cacheFile: string
   readonly hadCache: boolean
+  /** What the cache's writer held compiled at its exit (`Header`); 0 without a cache. */
+  readonly writerBytecode: number
 }
+
+/**
+ * A cache file is a header and V8's data: 4 bytes of magic, then (32 bits, little-endian)
+ * the bytes of bytecode its writing process held at exit (`v8.getHeapCodeStatistics`).
+ * V8 reads the data from a view of the file's buffer, past the header: nothing is copied.
+ */
+export const Header = {
+  magic: Buffer.from("ZCC1", "latin1"),
+  bytes: 8,
+  make: (bytecode: number): Buffer => {
+    const header = Buffer.alloc(8)
+    Header.magic.copy(header, 0)
+    header.writeUInt32LE(Math.min(Math.max(0, Math.round(bytecode)), 0xffff_ffff), 4)
+    return header
+  },
+  /** The writer's bytecode and V8's data, or undefined for a file without the header (damaged, or from before it). */
+  read: (file: Buffer): { readonly writerBytecode: number; readonly data: Buffer } | undefined =>
+    file.length > 8 && file.subarray(0, 4).equals(Header.magic) ? { writerBytecode: file.readUInt32LE(4), data: file.subarray(8) } : undefined
+}
+
+/**
+ * Whether a process holding `bytecode` bytes compiled at exit ran clearly more code than the
+ * cache's writer held (`writerBytecode`): 5% more, and at least 64 kB, so that a process
+ * doing what the writer did (a few functions of its own module, Node's) leaves the cache
+ * as it is. One holding less (it ran less, or V8 flushed the bytecode of functions unused
+ * for long, in a long run) never replaces a cache with a smaller one.
+ */
+export const outgrown = (writerBytecode: number, bytecode: number): boolean =>
+  bytecode - writerBytecode > Math.max(64 * 1024, writerBytecode * 0.05)
 
 const compiled: Array<Compiled> = []
 
@@ -57,14 +95,14 @@ export const compile = (filename: string, source: string): vm.Script => {
   const dir = ModuleCache.directory()
   if (dir === undefined) return new vm.Script(source, { filename })
   const cacheFile = cacheFileOf(dir, filename)
-  let cachedData: Buffer | undefined
+  let cached: ReturnType<typeof Header.read>
   try {
-    cachedData = fs.readFileSync(cacheFile)
+    cached = Header.read(fs.readFileSync(cacheFile))
   } catch {
     // first time
   }
-  const script = new vm.Script(source, { filename, ...(cachedData ? { cachedData } : {}) })
-  compiled.push({ script, cacheFile, hadCache: cachedData !== undefined })
+  const script = new vm.Script(source, { filename, ...(cached ? { cachedData: cached.data } : {}) })
+  compiled.push({ script, cacheFile, hadCache: cached !== undefined, writerBytecode: cached?.writerBytecode ?? 0 })
   return script
 }
 
@@ -112,13 +150,16 @@ export const saveWith = (write: (file: string, data: Uint8Array) => void): void 
 }
 
 const saveCaches = (write: (file: string, data: Uint8Array) => void): void => {
-  for (const { script, cacheFile, hadCache } of compiled) {
-    if (hadCache && script.cachedDataRejected === false) {
+  if (compiled.length === 0) return
+  // All the isolate's bytecode, about 3 ms to count: the engine's makes most of it.
+  const bytecode = v8.getHeapCodeStatistics().bytecode_and_metadata_size
+  for (const { script, cacheFile, hadCache, writerBytecode } of compiled) {
+    if (hadCache && script.cachedDataRejected === false && !outgrown(writerBytecode, bytecode)) {
       ModuleCache.markUsed(cacheFile)
       continue
     }
     try {
-      write(cacheFile, script.createCachedData())
+      write(cacheFile, Buffer.concat([Header.make(bytecode), script.createCachedData()]))
       for (const old of otherVersions(cacheFile)) fs.rmSync(old, { force: true })
       ModuleCache.pruneDaily(path.dirname(cacheFile))
     } catch {

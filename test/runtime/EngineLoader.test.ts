@@ -54,6 +54,22 @@ describe("the engine bundle (dist/engine.cjs) and its facades", () => {
     expect(engineCaches(cache)).toEqual(written)
   }, 60_000)
 
+  it("a process that ran clearly more of the engine than its cache holds writes the cache again, with that code; one that ran less leaves it", async () => {
+    const cache = privateCache()
+    // Running a pipeline (in this process) runs the compiler, the runtime and a shuffle, which importing "zephyr" alone does not.
+    const running = `${importZephyr}; const r = await z.Zephyr.run(z.Dataset.fromList([1, 2, 3]).groupBy((x) => x % 2, (k, xs) => ({ k, n: [...xs].length })), { backend: "in-process" }); if (r.results.length !== 2) process.exit(5)`
+    await node(cache, importZephyr)
+    const [small] = engineCaches(cache)
+    await node(cache, running)
+    const [grown] = engineCaches(cache)
+    expect(grown!.f).toBe(small!.f)
+    expect(grown!.size).toBeGreaterThan(small!.size * 1.1)
+    // The cache now holds what both ran: neither writes it again.
+    await node(cache, running)
+    await node(cache, importZephyr)
+    expect(engineCaches(cache)).toEqual([grown])
+  }, 60_000)
+
   it("a process with other V8 flags (a worker's heap) keeps a cache of its own, beside the command's", async () => {
     const cache = privateCache()
     await node(cache, importZephyr)
