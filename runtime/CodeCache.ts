@@ -43,7 +43,6 @@ interface Compiled {
  */
 export const Header = {
   magic: Buffer.from("ZCC1", "latin1"),
-  bytes: 8,
   make: (bytecode: number): Buffer => {
     const header = Buffer.alloc(8)
     Header.magic.copy(header, 0)
